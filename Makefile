@@ -1,0 +1,45 @@
+# govca: `make run` sets everything up and starts the demo CA; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+GOVCA_HOME ?= $(CURDIR)/govca-data
+export GOVCA_HOME
+
+.PHONY: install system-packages run test lint-imports bench clean
+
+# Debian packages: SoftHSM2 (the embedded HSM), OpenSSL and poppler (interop checks).
+system-packages:
+	@missing=""; \
+	command -v softhsm2-util >/dev/null || missing="$$missing softhsm2"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v pdfsig >/dev/null || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(VENV)/.installed: setup.cfg requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements.lock -e '.[test]'
+	$(BIN)/pip check
+	@touch $@
+
+install: system-packages $(VENV)/.installed
+
+run: install
+	$(BIN)/govca demo
+
+lint-imports: install
+	$(BIN)/lint-imports
+
+test: install lint-imports
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/issuance.py
+
+clean:
+	rm -rf $(VENV) govca-data test-output .pytest_cache

@@ -1,0 +1,95 @@
+"""The append-only audit log: each record carries the hash of the one before it.
+
+record hash = SHA-256(prev_hash | canonical JSON of seq, time, actor, action, subject, outcome,
+details). Deleting, reordering or editing any record breaks the chain at that point; the head
+row holds the last sequence number and hash, so removing the newest record is detected too.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import AuditChainError
+from .records import AuditRecord
+from .storage.models import AuditHeadRow, AuditRow
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    actor: str
+    action: str
+    subject: str
+    outcome: str  # "success" | "refused" | "failed"
+    details: dict = field(default_factory=dict)
+
+
+def canonical(seq: int, time: dt.datetime, e: AuditEvent) -> bytes:
+    body = {"seq": seq, "time": time.astimezone(dt.timezone.utc).isoformat(timespec="microseconds"),
+            "actor": e.actor, "action": e.action, "subject": e.subject, "outcome": e.outcome, "details": e.details}
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def record_hash(prev_hash: str, seq: int, time: dt.datetime, e: AuditEvent) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + b"|" + canonical(seq, time, e)).hexdigest()
+
+
+def append(session: Session, event: AuditEvent, now: dt.datetime) -> int:
+    """Append one record inside the caller's transaction; returns its sequence number."""
+    head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar_one()
+    seq = head.last_seq + 1
+    now = now.astimezone(dt.timezone.utc)
+    digest = record_hash(head.last_hash, seq, now, event)
+    session.add(AuditRow(seq=seq, time=now, actor=event.actor, action=event.action, subject=event.subject,
+                         outcome=event.outcome, details=json.dumps(event.details, sort_keys=True, ensure_ascii=False),
+                         prev_hash=head.last_hash, hash=digest))
+    head.last_seq = seq
+    head.last_hash = digest
+    session.flush()
+    return seq
+
+
+def _record(row: AuditRow) -> AuditRecord:
+    return AuditRecord(seq=row.seq, time=row.time, actor=row.actor, action=row.action, subject=row.subject,
+                       outcome=row.outcome, details=json.loads(row.details), prev_hash=row.prev_hash, hash=row.hash)
+
+
+def verify(session: Session) -> int:
+    """Check the whole chain; returns the number of records or raises AuditChainError at the first bad one."""
+    prev = GENESIS
+    expected_seq = 1
+    count = 0
+    for row in session.execute(select(AuditRow).order_by(AuditRow.seq)).scalars():
+        if row.seq != expected_seq:
+            raise AuditChainError(f"audit record {expected_seq} is missing (next present is {row.seq})", expected_seq)
+        if row.prev_hash != prev:
+            raise AuditChainError(f"audit record {row.seq} does not follow record {row.seq - 1} "
+                                  "(a record before it was changed or removed)", row.seq)
+        try:
+            details = json.loads(row.details)
+        except ValueError:
+            raise AuditChainError(f"audit record {row.seq} has unreadable details", row.seq) from None
+        event = AuditEvent(row.actor, row.action, row.subject, row.outcome, details)
+        if record_hash(prev, row.seq, row.time, event) != row.hash:
+            raise AuditChainError(f"audit record {row.seq} was altered (its hash does not match its content)", row.seq)
+        prev = row.hash
+        expected_seq += 1
+        count += 1
+    head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1)).scalar_one()
+    if head.last_seq != count or head.last_hash != prev:
+        raise AuditChainError(f"audit record {count + 1} is missing (the log ends at {count}, "
+                              f"its head says {head.last_seq})", count + 1)
+    return count
+
+
+def list_records(session: Session, limit: int = 100, action: str | None = None) -> list[AuditRecord]:
+    q = select(AuditRow).order_by(AuditRow.seq.desc()).limit(limit)
+    if action:
+        q = q.where(AuditRow.action == action)
+    return [_record(r) for r in reversed(session.execute(q).scalars().all())]

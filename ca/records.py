@@ -1,0 +1,103 @@
+"""Domain objects the repositories return (never ORM rows)."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from cryptography import x509
+
+
+class CertStatus(str, enum.Enum):
+    VALID = "valid"
+    REVOKED = "revoked"
+
+
+class SerialState(str, enum.Enum):
+    RESERVED = "reserved"
+    INTENT = "intent"
+    ISSUED = "issued"
+    BURNED = "burned"
+
+
+@dataclass(frozen=True)
+class CaRecord:
+    id: int
+    name: str
+    parent_name: str | None
+    profile: str
+    key_uri: str
+    key_type: str
+    subject: str
+    serial_hex: str
+    certificate_der: bytes
+    not_before: dt.datetime
+    not_after: dt.datetime
+    crl_number: int
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.certificate_der)
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_name is None
+
+
+@dataclass(frozen=True)
+class CertificateRecord:
+    serial_hex: str
+    ca_name: str
+    profile: str
+    subject: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    der: bytes
+    key_uri: str | None
+    status: CertStatus
+    revoked_at: dt.datetime | None
+    revocation_reason: str | None
+    invalidity_date: dt.datetime | None
+    issued_at: dt.datetime
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.der)
+
+
+@dataclass(frozen=True)
+class CrlRecord:
+    ca_name: str
+    crl_number: int
+    this_update: dt.datetime
+    next_update: dt.datetime
+    der: bytes
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int
+    time: dt.datetime
+    actor: str
+    action: str
+    subject: str
+    outcome: str
+    details: dict
+    prev_hash: str
+    hash: str
+
+
+def serial_to_hex(serial: int) -> str:
+    """Serials are shown in upper-case hex, an even number of digits (as OpenSSL prints them)."""
+    h = f"{serial:X}"
+    return h if len(h) % 2 == 0 else "0" + h
+
+
+def normalise_serial(text: str) -> str:
+    """Accept hex with or without colons / 0x, any case; return the canonical form."""
+    cleaned = text.strip().replace(":", "").lower().removeprefix("0x")
+    try:
+        value = int(cleaned, 16)
+    except ValueError:
+        raise ValueError(f"serial {text!r} is not hexadecimal") from None
+    return serial_to_hex(value)

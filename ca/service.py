@@ -1,0 +1,146 @@
+"""The CA's operations as one facade for the CLI (and later an internal issuance call)."""
+from __future__ import annotations
+
+import re
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from hsm import KeyType
+from policies import CertificateProfile, UnknownProfileError, format_name
+
+from . import audit
+from .audit import AuditEvent
+from .context import CaContext
+from .csr import load_csr
+from .errors import CaError, CaExistsError
+from .issuance import Issuance, Subject, subject_from_csr
+from .records import AuditRecord, CaRecord, CertificateRecord, CertStatus, CrlRecord, normalise_serial, serial_to_hex
+from .revocation import Revocation
+from .storage.repositories import CaRepository, CertificateRepository, CrlRepository, SerialRepository
+
+# CA names appear in URLs (/crl/<name>.crl) and key labels.
+CA_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class CaService:
+    def __init__(self, ctx: CaContext) -> None:
+        self.ctx = ctx
+        self.issuance = Issuance(ctx)
+        self.revocation = Revocation(ctx)
+
+    # --- hierarchy -------------------------------------------------------------------------
+    def create_root(self, *, name: str, subject: tuple[tuple[str, str], ...], key_type: KeyType, actor: str,
+                    validity_days: int | None = None) -> CaRecord:
+        return self._create_ca(name, None, "root-ca", subject, key_type, actor, validity_days)
+
+    def create_issuing(self, *, name: str, parent: str, subject: tuple[tuple[str, str], ...], key_type: KeyType,
+                       actor: str, validity_days: int | None = None) -> CaRecord:
+        return self._create_ca(name, parent, "issuing-ca", subject, key_type, actor, validity_days)
+
+    def _create_ca(self, name: str, parent: str | None, profile_name: str, attrs: tuple[tuple[str, str], ...],
+                   key_type: KeyType, actor: str, validity_days: int | None) -> CaRecord:
+        action = "ca.create"
+        try:
+            if not CA_NAME.match(name):
+                raise CaError(f"CA name {name!r} must be lower-case letters, digits and '-' (it appears in URLs)")
+            with self.ctx.db.unit_of_work() as s:
+                repo = CaRepository(s)
+                if repo.exists(name):
+                    raise CaExistsError(f"a CA named {name!r} already exists")
+                issuer = repo.get(parent) if parent else None
+        except CaError as exc:
+            self.ctx.audit(AuditEvent(actor, action, name, "refused", {"error": str(exc)}))
+            raise
+        profile = self.ctx.profiles.get(profile_name)
+        subject = Subject(attrs=attrs, generate=key_type)
+        self.issuance.precheck(issuer, profile, subject, actor, action)
+
+        def store(session, cert: x509.Certificate, key_uri: str | None) -> None:
+            CaRepository(session).add(
+                name=name, parent=parent, profile=profile_name, key_uri=key_uri or "", key_type=key_type.value,
+                subject=format_name(cert.subject), serial_hex=serial_to_hex(cert.serial_number),
+                der=cert.public_bytes(Encoding.DER), not_before=cert.not_valid_before_utc,
+                not_after=cert.not_valid_after_utc, now=self.ctx.clock())
+
+        self.issuance.issue(issuer=issuer, profile=profile, subject=subject, actor=actor,
+                            validity_days=validity_days, action=action, store_extra=store)
+        return self.get_ca(name)
+
+    # --- certificates ----------------------------------------------------------------------
+    def issue(self, *, ca_name: str, profile_name: str, actor: str, csr: bytes | None = None,
+              generate: KeyType | None = None, subject: tuple[tuple[str, str], ...] | None = None,
+              validity_days: int | None = None) -> CertificateRecord:
+        action = "cert.issue"
+        try:
+            profile = self.ctx.profiles.get(profile_name)
+            issuer = self.get_ca(ca_name)
+            if (csr is None) == (generate is None):
+                raise CaError("give either a CSR or a key type to generate in the HSM")
+            if profile.kind.is_ca:
+                raise CaError(f"profile {profile_name} is for CAs: use `govca ca create-root/create-issuing`")
+            if csr is not None:
+                subj = subject_from_csr(load_csr(csr), subject)
+            else:
+                if subject is None:
+                    raise CaError("a generated key needs --subject")
+                subj = Subject(attrs=subject, generate=generate)
+        except (CaError, UnknownProfileError) as exc:
+            self.ctx.audit(AuditEvent(actor, action, ca_name, "refused", {"error": str(exc), "profile": profile_name}))
+            raise
+        self.issuance.precheck(issuer, profile, subj, actor, action)
+        issued = self.issuance.issue(issuer=issuer, profile=profile, subject=subj, actor=actor,
+                                     validity_days=validity_days, action=action)
+        return self.get_certificate(ca_name, issued.serial_hex)
+
+    def revoke(self, ca_name: str, serial: str, reason: str, actor: str) -> tuple[CertificateRecord, CrlRecord]:
+        return self.revocation.revoke(ca_name, serial, reason, actor)
+
+    def generate_crl(self, ca_name: str, actor: str) -> CrlRecord:
+        return self.revocation.generate_crl(ca_name, actor)
+
+    # --- reads -----------------------------------------------------------------------------
+    def get_ca(self, name: str) -> CaRecord:
+        with self.ctx.db.unit_of_work() as s:
+            return CaRepository(s).get(name)
+
+    def list_cas(self) -> list[CaRecord]:
+        with self.ctx.db.unit_of_work() as s:
+            return CaRepository(s).list()
+
+    def chain(self, name: str) -> list[CaRecord]:
+        """The CA and its ancestors, issuing CA first, root last."""
+        out = [self.get_ca(name)]
+        while out[-1].parent_name:
+            out.append(self.get_ca(out[-1].parent_name))
+        return out
+
+    def get_certificate(self, ca_name: str, serial: str) -> CertificateRecord:
+        with self.ctx.db.unit_of_work() as s:
+            ca = CaRepository(s).get(ca_name)
+            return CertificateRepository(s).get(ca, normalise_serial(serial))
+
+    def list_certificates(self, ca_name: str | None = None, status: CertStatus | None = None) -> list[CertificateRecord]:
+        with self.ctx.db.unit_of_work() as s:
+            ca = CaRepository(s).get(ca_name) if ca_name else None
+            return CertificateRepository(s).list(ca, status)
+
+    def latest_crl(self, ca_name: str) -> CrlRecord | None:
+        with self.ctx.db.unit_of_work() as s:
+            return CrlRepository(s).latest(CaRepository(s).get(ca_name))
+
+    def serial_state(self, serial: str) -> dict | None:
+        with self.ctx.db.unit_of_work() as s:
+            return SerialRepository(s).get(normalise_serial(serial))
+
+    def profile(self, name: str) -> CertificateProfile:
+        return self.ctx.profiles.get(name)
+
+    # --- audit -----------------------------------------------------------------------------
+    def audit_verify(self) -> int:
+        with self.ctx.db.unit_of_work() as s:
+            return audit.verify(s)
+
+    def audit_list(self, limit: int = 100, action: str | None = None) -> list[AuditRecord]:
+        with self.ctx.db.unit_of_work() as s:
+            return audit.list_records(s, limit, action)

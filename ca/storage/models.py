@@ -1,0 +1,118 @@
+"""SQLAlchemy 2 models. Only repositories touch them; callers get domain objects."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator):
+    """Stores naive UTC (SQLite has no time zones) and returns aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[override]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass UTC-aware times")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):  # type: ignore[override]
+        return None if value is None else value.replace(tzinfo=dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CaRow(Base):
+    __tablename__ = "cas"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("cas.id"))
+    profile: Mapped[str] = mapped_column(String(64))
+    key_uri: Mapped[str] = mapped_column(Text)
+    key_type: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(Text)
+    serial_hex: Mapped[str] = mapped_column(String(40))
+    certificate: Mapped[bytes] = mapped_column(LargeBinary)
+    not_before: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    not_after: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    crl_number: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class SerialRow(Base):
+    """Every serial ever reserved: never reused (RFC 5280 4.1.2.2 uniqueness per issuer).
+
+    ``state`` moves reserved -> intent -> issued, or to burned with a reason; a burned serial
+    whose certificate was signed keeps that certificate here, so nothing signed is unaccounted.
+    """
+
+    __tablename__ = "serials"
+    serial_hex: Mapped[str] = mapped_column(String(40), primary_key=True)
+    ca_id: Mapped[int | None] = mapped_column(ForeignKey("cas.id"))
+    state: Mapped[str] = mapped_column(String(16))
+    profile: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(Text)
+    tbs_sha256: Mapped[str | None] = mapped_column(String(64))
+    certificate: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reason: Mapped[str | None] = mapped_column(Text)
+    reserved_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class CertificateRow(Base):
+    __tablename__ = "certificates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial_hex: Mapped[str] = mapped_column(String(40), unique=True)
+    ca_id: Mapped[int] = mapped_column(ForeignKey("cas.id"))
+    profile: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    not_before: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    not_after: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    key_uri: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="valid")
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revocation_reason: Mapped[str | None] = mapped_column(String(32))
+    invalidity_date: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    __table_args__ = (Index("ix_certificates_ca_status", "ca_id", "status"),)
+
+
+class CrlRow(Base):
+    __tablename__ = "crls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ca_id: Mapped[int] = mapped_column(ForeignKey("cas.id"))
+    crl_number: Mapped[int] = mapped_column(BigInteger)
+    this_update: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    next_update: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    __table_args__ = (UniqueConstraint("ca_id", "crl_number"),)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """One row: the last sequence number and hash. Locking it serialises appends."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))

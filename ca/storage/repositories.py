@@ -1,0 +1,174 @@
+"""Repositories over one session: they take and return domain objects."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from ..errors import CaExistsError, UnknownCaError, UnknownCertificateError
+from ..records import CaRecord, CertificateRecord, CertStatus, CrlRecord, SerialState
+from .models import CaRow, CertificateRow, CrlRow, SerialRow
+
+
+class CaRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def _row(self, name: str, lock: bool = False) -> CaRow:
+        q = select(CaRow).where(CaRow.name == name)
+        if lock:
+            q = q.with_for_update()
+        row = self.s.execute(q).scalar_one_or_none()
+        if row is None:
+            raise UnknownCaError(f"unknown CA {name!r}")
+        return row
+
+    def _record(self, row: CaRow) -> CaRecord:
+        parent = self.s.get(CaRow, row.parent_id).name if row.parent_id else None
+        return CaRecord(id=row.id, name=row.name, parent_name=parent, profile=row.profile, key_uri=row.key_uri,
+                        key_type=row.key_type, subject=row.subject, serial_hex=row.serial_hex,
+                        certificate_der=row.certificate, not_before=row.not_before, not_after=row.not_after,
+                        crl_number=row.crl_number)
+
+    def get(self, name: str) -> CaRecord:
+        return self._record(self._row(name))
+
+    def exists(self, name: str) -> bool:
+        return self.s.execute(select(CaRow.id).where(CaRow.name == name)).first() is not None
+
+    def list(self) -> list[CaRecord]:
+        return [self._record(r) for r in self.s.execute(select(CaRow).order_by(CaRow.id)).scalars()]
+
+    def add(self, *, name: str, parent: str | None, profile: str, key_uri: str, key_type: str, subject: str,
+            serial_hex: str, der: bytes, not_before: dt.datetime, not_after: dt.datetime, now: dt.datetime) -> CaRecord:
+        parent_id = self._row(parent).id if parent else None
+        row = CaRow(name=name, parent_id=parent_id, profile=profile, key_uri=key_uri, key_type=key_type,
+                    subject=subject, serial_hex=serial_hex, certificate=der, not_before=not_before,
+                    not_after=not_after, crl_number=0, created_at=now)
+        self.s.add(row)
+        try:
+            self.s.flush()
+        except IntegrityError as exc:
+            raise CaExistsError(f"a CA named {name!r} already exists") from exc
+        return self._record(row)
+
+    def next_crl_number(self, name: str) -> int:
+        """Increment and return the CA's cRLNumber under a row lock (RFC 5280 5.2.3: monotonic)."""
+        row = self._row(name, lock=True)
+        row.crl_number += 1
+        self.s.flush()
+        return row.crl_number
+
+
+class SerialRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def reserve(self, serial_hex: str, ca_id: int | None, profile: str, subject: str, now: dt.datetime) -> None:
+        """Insert a reservation. A serial ever used raises IntegrityError (primary key)."""
+        self.s.add(SerialRow(serial_hex=serial_hex, ca_id=ca_id, state=SerialState.RESERVED.value, profile=profile,
+                             subject=subject, reserved_at=now, updated_at=now))
+        self.s.flush()
+
+    def set_state(self, serial_hex: str, state: SerialState, now: dt.datetime, *, reason: str | None = None,
+                  tbs_sha256: str | None = None, certificate: bytes | None = None) -> None:
+        values: dict = {"state": state.value, "updated_at": now}
+        if reason is not None:
+            values["reason"] = reason
+        if tbs_sha256 is not None:
+            values["tbs_sha256"] = tbs_sha256
+        if certificate is not None:
+            values["certificate"] = certificate
+        self.s.execute(update(SerialRow).where(SerialRow.serial_hex == serial_hex).values(**values))
+
+    def get(self, serial_hex: str) -> dict | None:
+        row = self.s.get(SerialRow, serial_hex)
+        if row is None:
+            return None
+        return {"serial": row.serial_hex, "state": row.state, "profile": row.profile, "subject": row.subject,
+                "tbs_sha256": row.tbs_sha256, "certificate": row.certificate, "reason": row.reason}
+
+    def count_by_state(self) -> dict[str, int]:
+        return dict(self.s.execute(select(SerialRow.state, func.count()).group_by(SerialRow.state)).all())
+
+
+class CertificateRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def _record(self, row: CertificateRow, ca_name: str) -> CertificateRecord:
+        return CertificateRecord(serial_hex=row.serial_hex, ca_name=ca_name, profile=row.profile, subject=row.subject,
+                                 not_before=row.not_before, not_after=row.not_after, der=row.der, key_uri=row.key_uri,
+                                 status=CertStatus(row.status), revoked_at=row.revoked_at,
+                                 revocation_reason=row.revocation_reason, invalidity_date=row.invalidity_date,
+                                 issued_at=row.issued_at)
+
+    def add(self, *, ca: CaRecord, serial_hex: str, profile: str, subject: str, der: bytes, key_uri: str | None,
+            not_before: dt.datetime, not_after: dt.datetime, now: dt.datetime) -> CertificateRecord:
+        row = CertificateRow(serial_hex=serial_hex, ca_id=ca.id, profile=profile, subject=subject, der=der,
+                             key_uri=key_uri, not_before=not_before, not_after=not_after,
+                             status=CertStatus.VALID.value, issued_at=now)
+        self.s.add(row)
+        self.s.flush()
+        return self._record(row, ca.name)
+
+    def get(self, ca: CaRecord, serial_hex: str, lock: bool = False) -> CertificateRecord:
+        return self._record(self._row(ca, serial_hex, lock), ca.name)
+
+    def _row(self, ca: CaRecord, serial_hex: str, lock: bool = False) -> CertificateRow:
+        q = select(CertificateRow).where(CertificateRow.ca_id == ca.id, CertificateRow.serial_hex == serial_hex)
+        if lock:
+            q = q.with_for_update()
+        row = self.s.execute(q).scalar_one_or_none()
+        if row is None:
+            raise UnknownCertificateError(f"CA {ca.name!r} issued no certificate with serial {serial_hex}")
+        return row
+
+    def revoke(self, ca: CaRecord, serial_hex: str, reason: str, when: dt.datetime,
+               invalidity_date: dt.datetime | None) -> CertificateRecord:
+        row = self._row(ca, serial_hex, lock=True)
+        row.status = CertStatus.REVOKED.value
+        row.revoked_at = when
+        row.revocation_reason = reason
+        row.invalidity_date = invalidity_date
+        self.s.flush()
+        return self._record(row, ca.name)
+
+    def list(self, ca: CaRecord | None = None, status: CertStatus | None = None,
+             limit: int | None = None) -> list[CertificateRecord]:
+        parent = aliased(CaRow)
+        q = select(CertificateRow, parent.name).join(parent, parent.id == CertificateRow.ca_id).order_by(CertificateRow.id)
+        if ca is not None:
+            q = q.where(CertificateRow.ca_id == ca.id)
+        if status is not None:
+            q = q.where(CertificateRow.status == status.value)
+        if limit is not None:
+            q = q.limit(limit)
+        return [self._record(row, name) for row, name in self.s.execute(q).all()]
+
+    def revoked_entries(self, ca: CaRecord) -> list[tuple[str, dt.datetime, str, dt.datetime | None]]:
+        q = (select(CertificateRow.serial_hex, CertificateRow.revoked_at, CertificateRow.revocation_reason,
+                    CertificateRow.invalidity_date)
+             .where(CertificateRow.ca_id == ca.id, CertificateRow.status == CertStatus.REVOKED.value)
+             .order_by(CertificateRow.revoked_at))
+        return [tuple(r) for r in self.s.execute(q).all()]  # type: ignore[misc]
+
+
+class CrlRepository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def add(self, ca: CaRecord, crl_number: int, this_update: dt.datetime, next_update: dt.datetime,
+            der: bytes) -> CrlRecord:
+        self.s.add(CrlRow(ca_id=ca.id, crl_number=crl_number, this_update=this_update, next_update=next_update, der=der))
+        self.s.flush()
+        return CrlRecord(ca.name, crl_number, this_update, next_update, der)
+
+    def latest(self, ca: CaRecord) -> CrlRecord | None:
+        row = self.s.execute(select(CrlRow).where(CrlRow.ca_id == ca.id)
+                             .order_by(CrlRow.crl_number.desc()).limit(1)).scalar_one_or_none()
+        if row is None:
+            return None
+        return CrlRecord(ca.name, row.crl_number, row.this_update, row.next_update, row.der)

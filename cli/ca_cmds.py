@@ -1,0 +1,285 @@
+"""`govca ca|cert|crl|audit|profiles|hsm` commands."""
+from __future__ import annotations
+
+import base64
+import dataclasses
+from pathlib import Path
+
+import click
+
+from ca import CaService, CertStatus
+from hsm import KeyType
+from policies import parse_slash_subject
+
+from .compose import build_ca_service, token_from_config
+from .config import load_config
+from .runtime import actor, emit, home_of, ts
+
+KEY_TYPES = click.Choice([k.value for k in KeyType])
+
+
+def _service(ctx: click.Context) -> CaService:
+    return build_ca_service(home_of(ctx))
+
+
+def pem_text(der: bytes, label: str = "CERTIFICATE") -> str:
+    body = base64.b64encode(der).decode()
+    return "\n".join([f"-----BEGIN {label}-----", *(body[i:i + 64] for i in range(0, len(body), 64)),
+                      f"-----END {label}-----", ""])
+
+
+def _write_or_print(der: bytes, out: Path | None, pem: bool) -> None:
+    data = pem_text(der).encode() if pem else der
+    if out is None:
+        click.get_binary_stream("stdout").write(data)
+    else:
+        out.write_bytes(data)
+        click.echo(f"written to {out}", err=True)
+
+
+def _ca_json(ca) -> dict:  # type: ignore[no-untyped-def]
+    return {"name": ca.name, "parent": ca.parent_name, "profile": ca.profile, "subject": ca.subject,
+            "serial": ca.serial_hex, "key_type": ca.key_type, "key_uri": ca.key_uri, "not_before": ca.not_before,
+            "not_after": ca.not_after, "crl_number": ca.crl_number}
+
+
+def _cert_json(c) -> dict:  # type: ignore[no-untyped-def]
+    return {"serial": c.serial_hex, "ca": c.ca_name, "profile": c.profile, "subject": c.subject,
+            "not_before": c.not_before, "not_after": c.not_after, "status": c.status.value,
+            "revoked_at": c.revoked_at, "revocation_reason": c.revocation_reason, "key_uri": c.key_uri}
+
+
+# --- ca ------------------------------------------------------------------------------------------
+@click.group("ca")
+def ca_group() -> None:
+    """The CA hierarchy."""
+
+
+def _years_to_days(years: int | None) -> int | None:
+    # A year is 365.25 days on average, so N years stay within the profiles' year-based ranges.
+    return None if years is None else int(years * 365.25)
+
+
+@ca_group.command("create-root")
+@click.option("--name", required=True)
+@click.option("--subject", required=True, help='"/C=TH/O=.../CN=..."')
+@click.option("--key-type", type=KEY_TYPES, default="rsa4096", show_default=True)
+@click.option("--validity-years", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def ca_create_root(ctx, name, subject, key_type, validity_years, as_json):  # type: ignore[no-untyped-def]
+    """Create a self-signed root CA whose key is generated in the HSM."""
+    ca = _service(ctx).create_root(name=name, subject=parse_slash_subject(subject), key_type=KeyType(key_type),
+                                   actor=actor(), validity_days=_years_to_days(validity_years))
+    emit(_ca_json(ca), as_json, f"root CA {ca.name} created: {ca.subject}, serial {ca.serial_hex}, "
+                                f"valid until {ts(ca.not_after)}, key {ca.key_uri}")
+
+
+@ca_group.command("create-issuing")
+@click.option("--name", required=True)
+@click.option("--parent", required=True)
+@click.option("--subject", required=True)
+@click.option("--key-type", type=KEY_TYPES, default="ec-p384", show_default=True)
+@click.option("--validity-years", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def ca_create_issuing(ctx, name, parent, subject, key_type, validity_years, as_json):  # type: ignore[no-untyped-def]
+    """Create an issuing CA under PARENT, its key generated in the HSM."""
+    ca = _service(ctx).create_issuing(name=name, parent=parent, subject=parse_slash_subject(subject),
+                                      key_type=KeyType(key_type), actor=actor(),
+                                      validity_days=_years_to_days(validity_years))
+    emit(_ca_json(ca), as_json, f"issuing CA {ca.name} created under {parent}: {ca.subject}, serial {ca.serial_hex}")
+
+
+@ca_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def ca_list(ctx, as_json):  # type: ignore[no-untyped-def]
+    """List the CAs."""
+    cas = _service(ctx).list_cas()
+    emit([_ca_json(c) for c in cas], as_json, "\n".join(
+        f"{c.name:<20} {c.profile:<11} parent={c.parent_name or '-':<12} {c.key_type:<8} until {ts(c.not_after)}  "
+        f"{c.subject}" for c in cas) or "no CAs yet")
+
+
+@ca_group.command("export")
+@click.argument("name")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--der", is_flag=True, help="DER instead of PEM")
+@click.pass_context
+def ca_export(ctx, name, out, der):  # type: ignore[no-untyped-def]
+    """Export a CA certificate (PEM by default)."""
+    ca = _service(ctx).get_ca(name)
+    _write_or_print(ca.certificate_der, out, not der)
+
+
+# --- cert ----------------------------------------------------------------------------------------
+@click.group("cert")
+def cert_group() -> None:
+    """End-entity certificates."""
+
+
+@cert_group.command("issue")
+@click.option("--ca", "ca_name", required=True)
+@click.option("--profile", required=True)
+@click.option("--csr", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--generate-key", type=KEY_TYPES, help="generate the subject's key in the HSM")
+@click.option("--subject", help="subject in slash form (required with --generate-key; overrides the CSR's)")
+@click.option("--validity-days", type=int)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def cert_issue(ctx, ca_name, profile, csr, generate_key, subject, validity_days, out, as_json):  # type: ignore[no-untyped-def]
+    """Issue a certificate from a CSR, or for a key generated in the HSM."""
+    if (csr is None) == (generate_key is None):
+        raise click.UsageError("give exactly one of --csr or --generate-key")
+    rec = _service(ctx).issue(ca_name=ca_name, profile_name=profile, actor=actor(),
+                              csr=csr.read_bytes() if csr else None,
+                              generate=KeyType(generate_key) if generate_key else None,
+                              subject=parse_slash_subject(subject) if subject else None, validity_days=validity_days)
+    if out is not None:
+        _write_or_print(rec.der, out, True)
+    emit(_cert_json(rec), as_json, f"issued serial {rec.serial_hex} by {ca_name} ({profile}): {rec.subject}"
+                                   + (f"\nkey: {rec.key_uri}" if rec.key_uri else ""))
+
+
+@cert_group.command("revoke")
+@click.option("--ca", "ca_name", required=True)
+@click.argument("serial")
+@click.option("--reason", required=True, help="RFC 5280 5.3.1 reason, e.g. keyCompromise, superseded")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def cert_revoke(ctx, ca_name, serial, reason, as_json):  # type: ignore[no-untyped-def]
+    """Revoke a certificate; a fresh CRL is published at once."""
+    rec, crl = _service(ctx).revoke(ca_name, serial, reason, actor())
+    emit({**_cert_json(rec), "crl_number": crl.crl_number}, as_json,
+         f"revoked {rec.serial_hex} ({reason}) at {ts(rec.revoked_at)}; CRL #{crl.crl_number} published")
+
+
+@cert_group.command("show")
+@click.option("--ca", "ca_name", required=True)
+@click.argument("serial")
+@click.option("--pem", is_flag=True, help="print the certificate as PEM")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def cert_show(ctx, ca_name, serial, pem, as_json):  # type: ignore[no-untyped-def]
+    """Show one certificate."""
+    rec = _service(ctx).get_certificate(ca_name, serial)
+    if pem:
+        _write_or_print(rec.der, None, True)
+        return
+    data = _cert_json(rec)
+    emit(data, as_json, "\n".join(f"{k:<18} {ts(v) if hasattr(v, 'tzinfo') else ('-' if v is None else v)}"
+                                  for k, v in data.items()))
+
+
+@cert_group.command("list")
+@click.option("--ca", "ca_name")
+@click.option("--status", type=click.Choice([s.value for s in CertStatus]))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def cert_list(ctx, ca_name, status, as_json):  # type: ignore[no-untyped-def]
+    """List certificates."""
+    recs = _service(ctx).list_certificates(ca_name, CertStatus(status) if status else None)
+    emit([_cert_json(r) for r in recs], as_json, "\n".join(
+        f"{r.serial_hex}  {r.ca_name:<14} {r.profile:<10} {r.status.value:<8} until {ts(r.not_after)}  {r.subject}"
+        for r in recs) or "no certificates")
+
+
+# --- crl -----------------------------------------------------------------------------------------
+@click.group("crl")
+def crl_group() -> None:
+    """Certificate revocation lists."""
+
+
+@crl_group.command("generate")
+@click.option("--ca", "ca_name", required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def crl_generate(ctx, ca_name, out, as_json):  # type: ignore[no-untyped-def]
+    """Generate and publish a CRL (DER written with --out)."""
+    crl = _service(ctx).generate_crl(ca_name, actor())
+    if out is not None:
+        out.write_bytes(crl.der)
+    emit({"ca": ca_name, "crl_number": crl.crl_number, "this_update": crl.this_update,
+          "next_update": crl.next_update, "out": str(out) if out else None}, as_json,
+         f"CRL #{crl.crl_number} of {ca_name}: thisUpdate {ts(crl.this_update)}, nextUpdate {ts(crl.next_update)}"
+         + (f", written to {out}" if out else ""))
+
+
+# --- audit ---------------------------------------------------------------------------------------
+@click.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_group.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def audit_verify(ctx, as_json):  # type: ignore[no-untyped-def]
+    """Verify the audit chain; fails naming the first bad record."""
+    count = _service(ctx).audit_verify()
+    emit({"ok": True, "records": count}, as_json, f"audit chain intact: {count} records")
+
+
+@audit_group.command("list")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--action")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def audit_list(ctx, limit, action, as_json):  # type: ignore[no-untyped-def]
+    """Show the newest audit records."""
+    recs = _service(ctx).audit_list(limit, action)
+    emit([dataclasses.asdict(r) for r in recs], as_json, "\n".join(
+        f"{r.seq:>6} {ts(r.time)} {r.actor:<14} {r.action:<18} {r.outcome:<8} {r.subject}" for r in recs)
+        or "no audit records")
+
+
+# --- profiles ------------------------------------------------------------------------------------
+@click.group("profiles")
+def profiles_group() -> None:
+    """Certificate profiles (policies/data)."""
+
+
+@profiles_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def profiles_list(ctx, as_json):  # type: ignore[no-untyped-def]
+    from policies import load_profiles
+
+    ps = load_profiles()
+    emit([{"name": p.name, "kind": p.kind.value, "version": p.version, "description": p.description}
+          for p in ps.profiles], as_json, "\n".join(f"{p.name:<12} v{p.version}  {p.description}" for p in ps.profiles))
+
+
+@profiles_group.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def profiles_show(ctx, name, as_json):  # type: ignore[no-untyped-def]
+    from policies import load_profiles
+
+    p = load_profiles().get(name)
+    data = dataclasses.asdict(p)
+    emit(data, True if as_json else False, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+# --- hsm -----------------------------------------------------------------------------------------
+@click.group("hsm")
+def hsm_group() -> None:
+    """The PKCS#11 token."""
+
+
+@hsm_group.command("keys")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def hsm_keys(ctx, as_json):  # type: ignore[no-untyped-def]
+    """Every key object: label, id, class, type, and the sensitive/extractable flags the token reports."""
+    objs = token_from_config(load_config(home_of(ctx))).list_key_objects()
+    emit([dataclasses.asdict(o) for o in objs], as_json, "\n".join(
+        f"{o.label:<40} {o.object_class:<8} {o.key_type:<4} id={o.key_id} "
+        f"sensitive={'-' if o.sensitive is None else o.sensitive} "
+        f"extractable={'-' if o.extractable is None else o.extractable}" for o in objs) or "no keys")
+
+

@@ -1,0 +1,113 @@
+"""govca.toml in the data directory, parsed strictly into a frozen GovcaConfig.
+
+PINs are never in this file: ``hsm.pin_source`` says where the PIN comes from.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG_NAME = "govca.toml"
+# The default agency policy OID sits under IANA enterprise number 32473, reserved for
+# documentation (RFC 5612): visibly a placeholder, never mistaken for a Thai OID. An agency
+# replaces it with its own arc under 2.16.764.1 from the ETDA OID registry.
+PLACEHOLDER_POLICY_OID = "1.3.6.1.4.1.32473.764.1"
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class HsmConfig:
+    module: str
+    token_label: str
+    pin_source: str
+    softhsm_conf: str | None = None
+
+
+@dataclass(frozen=True)
+class GovcaConfig:
+    home: Path
+    database_url: str
+    base_url: str
+    hsm: HsmConfig
+    agency_policy_oid: str
+    etsi_policy_oid: str = "0.4.0.2042.1.2"
+    profiles_file: str | None = None
+
+
+_TOP = {"version", "database_url", "base_url", "profiles_file", "policy", "hsm"}
+_POLICY = {"agency_policy_oid", "etsi_policy_oid"}
+_HSM = {"module", "token_label", "pin_source", "softhsm_conf"}
+
+
+def _strict(table: object, allowed: set[str], where: str) -> dict:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table")
+    unknown = set(table) - allowed
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    for key, value in table.items():
+        if not isinstance(value, (str, int, dict)):
+            raise ConfigError(f"{where}.{key}: unsupported value")
+    return table
+
+
+def load_config(home: Path) -> GovcaConfig:
+    path = home / CONFIG_NAME
+    if not path.exists():
+        raise ConfigError(f"{home} is not a govca data directory (no {CONFIG_NAME}); run `govca init` first")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    _strict(data, _TOP, CONFIG_NAME)
+    policy = _strict(data.get("policy", {}), _POLICY, "policy")
+    hsm = _strict(data.get("hsm", {}), _HSM, "hsm")
+    for key in ("module", "token_label", "pin_source"):
+        if not isinstance(hsm.get(key), str):
+            raise ConfigError(f"hsm.{key} is required")
+    conf = hsm.get("softhsm_conf")
+    return GovcaConfig(
+        home=home,
+        database_url=str(data.get("database_url") or f"sqlite:///{home / 'govca.db'}"),
+        base_url=str(data.get("base_url", "http://127.0.0.1:8080")),
+        hsm=HsmConfig(hsm["module"], hsm["token_label"], hsm["pin_source"],
+                      str(home / conf) if conf and not Path(conf).is_absolute() else conf),
+        agency_policy_oid=_required(policy, "agency_policy_oid", "policy"),
+        etsi_policy_oid=str(policy.get("etsi_policy_oid", "0.4.0.2042.1.2")),
+        profiles_file=data.get("profiles_file"),
+    )
+
+
+def _required(table: dict, key: str, where: str) -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}.{key} is required")
+    return value
+
+
+def render_config(*, database_url: str | None, base_url: str, module: str, token_label: str,
+                  pin_source: str, softhsm_conf: str | None, agency_policy_oid: str) -> str:
+    lines = ["# govca configuration (no secrets here: the PIN comes from hsm.pin_source)", "version = 1"]
+    if database_url:
+        lines.append(f"database_url = {_q(database_url)}")
+    else:
+        lines.append("# database_url: unset means the SQLite file govca.db in this directory")
+    lines += [f"base_url = {_q(base_url)}", "", "[policy]",
+              "# PLACEHOLDER: IANA enterprise 32473 is reserved for documentation (RFC 5612). Replace it",
+              "# with the agency's policy OID from its arc under 2.16.764.1 in the ETDA OID registry.",
+              f"agency_policy_oid = {_q(agency_policy_oid)}",
+              "# EN 319 411-1 NCP+ (keys in an HSM)", 'etsi_policy_oid = "0.4.0.2042.1.2"', "", "[hsm]",
+              f"module = {_q(module)}", f"token_label = {_q(token_label)}",
+              "# env:NAME, file:PATH (mode 0600, relative to this directory) or prompt",
+              f"pin_source = {_q(pin_source)}"]
+    if softhsm_conf:
+        lines.append(f"softhsm_conf = {_q(softhsm_conf)}")
+    return "\n".join(lines) + "\n"
+
+
+def _q(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,83 @@
+"""`govca demo`: a working demo CA in the data directory, reused when run again."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ca import CaService, CertStatus
+from hsm import KeyType
+from policies import parse_slash_subject
+
+from .ca_cmds import pem_text
+from .compose import build_ca_service
+from .config import CONFIG_NAME
+from .init_cmd import initialise
+from .runtime import home_of
+
+ROOT = ("govca-root", "/C=TH/O=Government CA of Thailand (Demo)/CN=govca Demo Root CA", KeyType.RSA4096)
+ISSUING = ("govca-issuing", "/C=TH/O=Government CA of Thailand (Demo)/CN=govca Demo Issuing CA", KeyType.EC_P384)
+SEAL = "/C=TH/O=Department of Demonstration/CN=กรมสาธิต/organizationIdentifier=NTRTH-0994000000001"
+OFFICIAL = ("/C=TH/GN=สมชาย/SN=ใจดี/CN=สมชาย ใจดี/serialNumber=GOVCA-OFFICIAL-0001/O=Department of Demonstration"
+            "/title=Registrar")
+SUPERSEDED = "/C=TH/O=Department of Demonstration/CN=กรมสาธิต (ตราเก่า)/organizationIdentifier=NTRTH-0994000000001"
+
+
+def ensure_demo(home: Path, actor: str = "demo") -> list[str]:
+    lines: list[str] = []
+    if not (home / CONFIG_NAME).exists():
+        lines += initialise(home)
+    else:
+        lines.append(f"reusing data directory {home}")
+    svc = build_ca_service(home)
+    existing = {c.name for c in svc.list_cas()}
+    if ROOT[0] not in existing:
+        svc.create_root(name=ROOT[0], subject=parse_slash_subject(ROOT[1]), key_type=ROOT[2], actor=actor)
+    if ISSUING[0] not in existing:
+        svc.create_issuing(name=ISSUING[0], parent=ROOT[0], subject=parse_slash_subject(ISSUING[1]),
+                           key_type=ISSUING[2], actor=actor)
+        svc.generate_crl(ROOT[0], actor)
+    certs = svc.list_certificates(ISSUING[0])
+    if not any(c.profile == "eseal" and c.status is CertStatus.VALID for c in certs):
+        svc.issue(ca_name=ISSUING[0], profile_name="eseal", actor=actor, generate=KeyType.EC_P256,
+                  subject=parse_slash_subject(SEAL))
+    if not any(c.profile == "person" for c in certs):
+        svc.issue(ca_name=ISSUING[0], profile_name="person", actor=actor, generate=KeyType.EC_P256,
+                  subject=parse_slash_subject(OFFICIAL))
+    if not any(c.status is CertStatus.REVOKED for c in certs):
+        old = svc.issue(ca_name=ISSUING[0], profile_name="eseal", actor=actor, generate=KeyType.EC_P256,
+                        subject=parse_slash_subject(SUPERSEDED))
+        svc.revoke(ISSUING[0], old.serial_hex, "superseded", actor)
+    lines += _export(svc, home)
+    return lines
+
+
+def _export(svc: CaService, home: Path) -> list[str]:
+    """Write PEM copies of the demo hierarchy to home/demo for use with openssl."""
+    out = home / "demo"
+    out.mkdir(exist_ok=True)
+    lines = ["", "CAs:"]
+    for ca in svc.list_cas():
+        path = out / f"{ca.name}.pem"
+        path.write_text(pem_text(ca.certificate_der))
+        crl = svc.latest_crl(ca.name)
+        if crl is not None:
+            (out / f"{ca.name}.crl").write_bytes(crl.der)
+        lines.append(f"  {ca.name:<14} {ca.subject}\n      certificate {path}"
+                     + (f"\n      CRL #{crl.crl_number}   {out / (ca.name + '.crl')}" if crl else ""))
+    lines += ["", "Certificates:"]
+    for c in svc.list_certificates():
+        path = out / f"{c.profile}-{c.serial_hex}.pem"
+        path.write_text(pem_text(c.der))
+        lines.append(f"  {c.serial_hex} {c.profile:<10} {c.status.value:<8} {c.subject}\n      {path}")
+    lines += ["", f"Try: openssl verify -x509_strict -CAfile {out / 'govca-root.pem'} "
+              f"-untrusted {out / 'govca-issuing.pem'} {out}/eseal-*.pem"]
+    return lines
+
+
+@click.command("demo")
+@click.pass_context
+def demo_command(ctx: click.Context) -> None:
+    """Create (or reuse) a demo CA: root, issuing CA, an e-seal, an official, a revoked seal, CRLs."""
+    for line in ensure_demo(home_of(ctx)):
+        click.echo(line)

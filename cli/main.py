@@ -1,0 +1,30 @@
+"""The `govca` command."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from .ca_cmds import audit_group, ca_group, cert_group, crl_group, hsm_group, profiles_group
+from .demo import demo_command
+from .init_cmd import init_command
+from .runtime import GovcaGroup
+
+
+@click.group(cls=GovcaGroup)
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="GOVCA_HOME",
+              default=lambda: os.path.join(os.getcwd(), "govca-data"), show_default="./govca-data",
+              help="data directory (or GOVCA_HOME)")
+@click.pass_context
+def main(ctx: click.Context, home: Path) -> None:
+    """govca: the government CA and signing service."""
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = home.absolute()
+
+
+for command in (init_command, ca_group, cert_group, crl_group, audit_group, profiles_group, hsm_group, demo_command):
+    main.add_command(command)
+
+if __name__ == "__main__":
+    main()
