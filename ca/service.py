@@ -7,7 +7,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsm import KeyType
-from policies import CertificateProfile, UnknownProfileError, format_name
+from policies import CertificateProfile, NameSyntaxError, PolicyError, format_name, parse_slash_subject
+
+Attrs = tuple[tuple[str, str], ...]
+
+
+def _attrs(subject: "Attrs | str | None") -> "Attrs | None":
+    """Subjects come as (short name, value) pairs or in the OpenSSL slash form."""
+    return parse_slash_subject(subject) if isinstance(subject, str) else subject
 
 from . import audit
 from .audit import AuditEvent
@@ -30,18 +37,20 @@ class CaService:
         self.revocation = Revocation(ctx)
 
     # --- hierarchy -------------------------------------------------------------------------
-    def create_root(self, *, name: str, subject: tuple[tuple[str, str], ...], key_type: KeyType, actor: str,
+    def create_root(self, *, name: str, subject: Attrs | str, key_type: KeyType, actor: str,
                     validity_days: int | None = None) -> CaRecord:
         return self._create_ca(name, None, "root-ca", subject, key_type, actor, validity_days)
 
-    def create_issuing(self, *, name: str, parent: str, subject: tuple[tuple[str, str], ...], key_type: KeyType,
+    def create_issuing(self, *, name: str, parent: str, subject: Attrs | str, key_type: KeyType,
                        actor: str, validity_days: int | None = None) -> CaRecord:
         return self._create_ca(name, parent, "issuing-ca", subject, key_type, actor, validity_days)
 
-    def _create_ca(self, name: str, parent: str | None, profile_name: str, attrs: tuple[tuple[str, str], ...],
+    def _create_ca(self, name: str, parent: str | None, profile_name: str, subject_in: Attrs | str,
                    key_type: KeyType, actor: str, validity_days: int | None) -> CaRecord:
         action = "ca.create"
         try:
+            attrs = _attrs(subject_in)
+            assert attrs is not None
             if not CA_NAME.match(name):
                 raise CaError(f"CA name {name!r} must be lower-case letters, digits and '-' (it appears in URLs)")
             with self.ctx.db.unit_of_work() as s:
@@ -49,7 +58,7 @@ class CaService:
                 if repo.exists(name):
                     raise CaExistsError(f"a CA named {name!r} already exists")
                 issuer = repo.get(parent) if parent else None
-        except CaError as exc:
+        except (CaError, NameSyntaxError) as exc:
             self.ctx.audit(AuditEvent(actor, action, name, "refused", {"error": str(exc)}))
             raise
         profile = self.ctx.profiles.get(profile_name)
@@ -69,12 +78,13 @@ class CaService:
 
     # --- certificates ----------------------------------------------------------------------
     def issue(self, *, ca_name: str, profile_name: str, actor: str, csr: bytes | None = None,
-              generate: KeyType | None = None, subject: tuple[tuple[str, str], ...] | None = None,
+              generate: KeyType | None = None, subject: Attrs | str | None = None,
               validity_days: int | None = None) -> CertificateRecord:
         action = "cert.issue"
         try:
             profile = self.ctx.profiles.get(profile_name)
             issuer = self.get_ca(ca_name)
+            subject = _attrs(subject)
             if (csr is None) == (generate is None):
                 raise CaError("give either a CSR or a key type to generate in the HSM")
             if profile.kind.is_ca:
@@ -85,7 +95,7 @@ class CaService:
                 if subject is None:
                     raise CaError("a generated key needs --subject")
                 subj = Subject(attrs=subject, generate=generate)
-        except (CaError, UnknownProfileError) as exc:
+        except (CaError, PolicyError) as exc:
             self.ctx.audit(AuditEvent(actor, action, ca_name, "refused", {"error": str(exc), "profile": profile_name}))
             raise
         self.issuance.precheck(issuer, profile, subj, actor, action)

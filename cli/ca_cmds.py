@@ -9,7 +9,6 @@ import click
 
 from ca import CaService, CertStatus
 from hsm import KeyType
-from policies import parse_slash_subject
 
 from .compose import build_ca_service, token_from_config
 from .config import load_config
@@ -69,7 +68,7 @@ def _years_to_days(years: int | None) -> int | None:
 @click.pass_context
 def ca_create_root(ctx, name, subject, key_type, validity_years, as_json):  # type: ignore[no-untyped-def]
     """Create a self-signed root CA whose key is generated in the HSM."""
-    ca = _service(ctx).create_root(name=name, subject=parse_slash_subject(subject), key_type=KeyType(key_type),
+    ca = _service(ctx).create_root(name=name, subject=subject, key_type=KeyType(key_type),
                                    actor=actor(), validity_days=_years_to_days(validity_years))
     emit(_ca_json(ca), as_json, f"root CA {ca.name} created: {ca.subject}, serial {ca.serial_hex}, "
                                 f"valid until {ts(ca.not_after)}, key {ca.key_uri}")
@@ -85,7 +84,7 @@ def ca_create_root(ctx, name, subject, key_type, validity_years, as_json):  # ty
 @click.pass_context
 def ca_create_issuing(ctx, name, parent, subject, key_type, validity_years, as_json):  # type: ignore[no-untyped-def]
     """Create an issuing CA under PARENT, its key generated in the HSM."""
-    ca = _service(ctx).create_issuing(name=name, parent=parent, subject=parse_slash_subject(subject),
+    ca = _service(ctx).create_issuing(name=name, parent=parent, subject=subject,
                                       key_type=KeyType(key_type), actor=actor(),
                                       validity_days=_years_to_days(validity_years))
     emit(_ca_json(ca), as_json, f"issuing CA {ca.name} created under {parent}: {ca.subject}, serial {ca.serial_hex}")
@@ -136,7 +135,7 @@ def cert_issue(ctx, ca_name, profile, csr, generate_key, subject, validity_days,
     rec = _service(ctx).issue(ca_name=ca_name, profile_name=profile, actor=actor(),
                               csr=csr.read_bytes() if csr else None,
                               generate=KeyType(generate_key) if generate_key else None,
-                              subject=parse_slash_subject(subject) if subject else None, validity_days=validity_days)
+                              subject=subject, validity_days=validity_days)
     if out is not None:
         _write_or_print(rec.der, out, True)
     emit(_cert_json(rec), as_json, f"issued serial {rec.serial_hex} by {ca_name} ({profile}): {rec.subject}"

@@ -80,16 +80,20 @@ def _findings(results: Any, source: str) -> list[Finding]:
 
 
 def lint_certificate(der: bytes, etsi_type: str | None = None) -> list[Finding]:
-    """pkilint findings for a certificate: PKIX always, plus ETSI for person/e-seal types."""
+    """pkilint findings for a certificate: PKIX, or for person/e-seal types ETSI EN 319 412.
+
+    pkilint builds its ETSI container from the same PKIX validator containers with ETSI
+    validators added, so the ETSI run is a superset of the PKIX run and the certificate is
+    walked once.
+    """
     from pkilint import finding_filter, loader
 
     cert = loader.RFC5280CertificateDocumentLoader().load_der_document(der, "certificate")
-    findings = _findings(_pkix_validator().validate(cert.root), "pkilint-pkix")
-    if etsi_type is not None:
-        container, filters = _etsi_validator(etsi_type)
-        results, _ = finding_filter.filter_results(filters, container.validate(cert.root))
-        findings += _findings(results, "pkilint-etsi")
-    return findings
+    if etsi_type is None:
+        return _findings(_pkix_validator().validate(cert.root), "pkilint-pkix")
+    container, filters = _etsi_validator(etsi_type)
+    results, _ = finding_filter.filter_results(filters, container.validate(cert.root))
+    return _findings(results, "pkilint-etsi")
 
 
 def lint_crl(der: bytes, is_arl: bool = False) -> list[Finding]:

@@ -1,0 +1,138 @@
+"""hsm/: key generation in the token, pkcs11: URIs, PIN sources, the signing mechanisms and the
+cryptography adapter. Each test gets a fresh SoftHSM2 token with a random PIN."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.x509.oid import NameOID
+
+from hsm import (DuplicateKeyError, KeyNotFoundError, KeyType, KeyUri, Mechanism, PinSource, PinSourceError,
+                 Pkcs11Token, Pkcs11UriError, TokenConfig, UnsupportedMechanismError, as_cryptography_key,
+                 find_softhsm_module, init_softhsm_token, write_pin_file, write_softhsm_conf)
+
+
+@pytest.fixture
+def token(tmp_path: Path) -> Pkcs11Token:
+    conf = write_softhsm_conf(tmp_path / "hsm")
+    pin = secrets.token_urlsafe(12)
+    label = f"t-{secrets.token_hex(4)}"
+    init_softhsm_token(conf, label, secrets.token_urlsafe(12), pin)
+    write_pin_file(tmp_path / "pin", pin)
+    return Pkcs11Token(TokenConfig(find_softhsm_module(), label, PinSource.parse("file:pin", tmp_path), str(conf)))
+
+
+def _verify(key, data: bytes, sig: bytes, mech: Mechanism) -> None:  # type: ignore[no-untyped-def]
+    pub = key.public_key
+    if mech.family == "ecdsa":
+        pub.verify(sig, data, ec.ECDSA(mech.hash_algorithm))
+    elif mech.family == "rsa-pss":
+        pub.verify(sig, data, padding.PSS(padding.MGF1(mech.hash_algorithm), mech.hash_algorithm.digest_size),
+                   mech.hash_algorithm)
+    else:
+        pub.verify(sig, data, padding.PKCS1v15(), mech.hash_algorithm)
+
+
+@pytest.mark.parametrize("key_type", list(KeyType))
+def test_generated_private_keys_are_sensitive_private_and_not_extractable(token: Pkcs11Token,
+                                                                          key_type: KeyType) -> None:
+    key = token.generate_key_pair(key_type, f"k-{key_type.value}")
+    assert key.key_type is key_type
+    assert key.public_key.key_size == key_type.bits
+    private = [o for o in token.list_key_objects() if o.object_class == "private"]
+    assert len(private) == 1 and private[0].sensitive is True and private[0].extractable is False
+    assert private[0].uri == str(key.uri)
+
+
+@pytest.mark.parametrize("key_type,mechanism", [
+    (KeyType.RSA2048, Mechanism.RSA_PKCS1V15_SHA256), (KeyType.RSA2048, Mechanism.RSA_PKCS1V15_SHA384),
+    (KeyType.RSA2048, Mechanism.RSA_PSS_SHA256), (KeyType.RSA2048, Mechanism.RSA_PSS_SHA512),
+    (KeyType.EC_P256, Mechanism.ECDSA_SHA256), (KeyType.EC_P384, Mechanism.ECDSA_SHA384),
+])
+def test_signatures_from_the_token_verify_with_cryptography(token: Pkcs11Token, key_type: KeyType,
+                                                            mechanism: Mechanism) -> None:
+    key = token.generate_key_pair(key_type, "signer")
+    data = os.urandom(1000)
+    sig = key.sign(data, mechanism)
+    _verify(key, data, sig, mechanism)
+    with pytest.raises(InvalidSignature):
+        _verify(key, data + b"x", sig, mechanism)
+    # The same signature mechanism over a host-computed digest (used by remote signing).
+    digest = hashes.Hash(mechanism.hash_algorithm)
+    digest.update(data)
+    _verify(key, data, key.sign(digest.finalize(), mechanism, prehashed=True), mechanism)
+
+
+def test_rfc3279_2_2_3_ecdsa_signatures_are_der_encoded(token: Pkcs11Token) -> None:
+    key = token.generate_key_pair(KeyType.EC_P256, "ec")
+    sig = key.sign(b"data", Mechanism.ECDSA_SHA256)
+    assert sig[0] == 0x30 and sig[1] == len(sig) - 2  # SEQUENCE { r INTEGER, s INTEGER }
+
+
+def test_mechanism_must_fit_the_key(token: Pkcs11Token) -> None:
+    key = token.generate_key_pair(KeyType.EC_P256, "ec")
+    with pytest.raises(UnsupportedMechanismError):
+        key.sign(b"data", Mechanism.RSA_PKCS1V15_SHA256)
+
+
+def test_keys_are_found_again_by_pkcs11_uri_and_labels_are_unique(token: Pkcs11Token) -> None:
+    key = token.generate_key_pair(KeyType.EC_P256, "seal/กรม")
+    again = token.get_key(str(key.uri))
+    assert again.public_key_der() == key.public_key_der()
+    with pytest.raises(DuplicateKeyError):
+        token.generate_key_pair(KeyType.EC_P256, "seal/กรม")
+    with pytest.raises(KeyNotFoundError):
+        token.get_key(KeyUri(token.config.token_label, "nosuch", b""))
+
+
+def test_rfc7512_uri_round_trips_and_refuses_a_pin() -> None:
+    uri = KeyUri("govca", "ca root;x", bytes.fromhex("01ff"))
+    text = str(uri)
+    assert text == "pkcs11:token=govca;object=ca%20root%3Bx;id=%01%FF;type=private"
+    assert KeyUri.parse(text) == uri
+    for bad in ("pkcs11:token=t;object=o;pin-value=1234", "pkcs11:token=t;object=o?pin-value=1234",
+                "file:token=t", "pkcs11:object=o", "pkcs11:token=t;object=o;bogus=1"):
+        with pytest.raises(Pkcs11UriError):
+            KeyUri.parse(bad)
+    with pytest.raises(Pkcs11UriError) as info:
+        KeyUri.parse("pkcs11:token=t;object=o;pin-value=s3cret")
+    assert "s3cret" not in str(info.value)
+
+
+def test_pin_file_must_be_mode_0600_and_env_must_be_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "pin"
+    write_pin_file(path, "1234")
+    assert PinSource.parse(f"file:{path}").read() == "1234"
+    path.chmod(0o644)
+    with pytest.raises(PinSourceError, match="0600"):
+        PinSource.parse(f"file:{path}").read()
+    monkeypatch.delenv("GOVCA_TEST_PIN", raising=False)
+    with pytest.raises(PinSourceError, match="GOVCA_TEST_PIN"):
+        PinSource.parse("env:GOVCA_TEST_PIN").read()
+    monkeypatch.setenv("GOVCA_TEST_PIN", "5678")
+    assert PinSource.parse("env:GOVCA_TEST_PIN").read() == "5678"
+    with pytest.raises(PinSourceError):
+        PinSource.parse("literal:1234")
+
+
+def test_cryptography_builders_sign_with_the_hsm_adapter(token: Pkcs11Token) -> None:
+    key = token.generate_key_pair(KeyType.EC_P384, "ca")
+    adapter = as_cryptography_key(key)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "adapter")])
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key)
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=1)).sign(adapter, hashes.SHA384()))
+    cert.verify_directly_issued_by(cert)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(name).last_update(now)
+           .next_update(now + dt.timedelta(days=1)).sign(adapter, hashes.SHA384()))
+    assert crl.is_signature_valid(key.public_key)
+    with pytest.raises(TypeError):
+        adapter.private_numbers()
