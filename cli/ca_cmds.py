@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import sys
 from pathlib import Path
 
 import click
@@ -30,7 +31,9 @@ def pem_text(der: bytes, label: str = "CERTIFICATE") -> str:
 def _write_or_print(der: bytes, out: Path | None, pem: bool) -> None:
     data = pem_text(der).encode() if pem else der
     if out is None:
-        click.get_binary_stream("stdout").write(data)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
     else:
         out.write_bytes(data)
         click.echo(f"written to {out}", err=True)

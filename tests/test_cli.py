@@ -1,0 +1,65 @@
+"""The `govca` command as an administrator uses it: init, demo (twice), listings and --json."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cli.main import main
+from conftest import Cli
+
+
+def test_demo_creates_the_hierarchy_and_reuses_it_when_run_again(tmp_path: Path) -> None:
+    cli = Cli(tmp_path / "demo")
+    first = cli("demo").stdout
+    assert "govca-root" in first and "govca-issuing" in first
+    cas = json.loads(cli("ca", "list", "--json").stdout)
+    assert [(c["name"], c["key_type"]) for c in cas] == [("govca-root", "rsa4096"), ("govca-issuing", "ec-p384")]
+    certs = json.loads(cli("cert", "list", "--json").stdout)
+    assert sorted((c["profile"], c["status"]) for c in certs) == [
+        ("eseal", "revoked"), ("eseal", "valid"), ("issuing-ca", "valid"), ("person", "valid")]
+    second = cli("demo").stdout
+    assert "reusing data directory" in second
+    assert json.loads(cli("cert", "list", "--json").stdout) == certs
+    assert (tmp_path / "demo" / "demo" / "govca-issuing.crl").exists()
+    assert "audit chain intact" in cli("audit", "verify").stdout
+
+
+def test_init_refuses_an_existing_data_directory_and_writes_no_pin_into_config(home: Path) -> None:
+    result = CliRunner().invoke(main, ["--home", str(home), "init"])
+    assert result.exit_code != 0 and "already a govca data directory" in result.output
+    config = (home / "govca.toml").read_text()
+    pin = (home / "hsm" / "user.pin").read_text().strip()
+    assert pin not in config and "pin_source = \"file:hsm/user.pin\"" in config
+    assert (home / "hsm" / "user.pin").stat().st_mode & 0o777 == 0o600
+    assert "PLACEHOLDER" in config
+
+
+def test_commands_without_a_data_directory_fail_with_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--home", str(tmp_path / "none"), "ca", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"govca: error: {tmp_path / 'none'} is not a govca data directory "
+                                     "(no govca.toml); run `govca init` first")
+
+
+def test_listings_show_serials_in_hex_and_json_fields(hierarchy: Cli, tmp_path: Path) -> None:
+    issued = json.loads(hierarchy("cert", "issue", "--ca", "issuing", "--profile", "person", "--generate-key",
+                                  "ec-p256", "--subject", "/C=TH/GN=ก/SN=ข/CN=ก ข/serialNumber=PNOTH-1234567890123",
+                                  "--json").stdout)
+    serial = issued["serial"]
+    assert int(serial, 16) > 2**64 and serial == serial.upper()
+    assert issued["key_uri"].startswith("pkcs11:token=govca;object=person-")
+    text = hierarchy("cert", "list", "--ca", "issuing", "--status", "valid").stdout
+    assert serial in text
+    shown = json.loads(hierarchy("cert", "show", "--ca", "issuing", serial.lower(), "--json").stdout)
+    assert shown["subject"] == "/C=TH/GN=ก/SN=ข/CN=ก ข/serialNumber=PNOTH-1234567890123"
+    pem = hierarchy("cert", "show", "--ca", "issuing", serial, "--pem").stdout
+    assert pem.startswith("-----BEGIN CERTIFICATE-----")
+    der = tmp_path / "root.der"
+    hierarchy("ca", "export", "root", "--der", "--out", str(der))
+    assert der.read_bytes()[0] == 0x30
+    profiles = json.loads(hierarchy("profiles", "list", "--json").stdout)
+    assert {p["name"] for p in profiles} >= {"root-ca", "issuing-ca", "person", "eseal", "ocsp", "tsa"}
+    eseal = json.loads(hierarchy("profiles", "show", "eseal", "--json").stdout)
+    assert eseal["subject_patterns"]["patterns"] == [["organizationIdentifier", "^NTRTH-[0-9]{13}$"]]
