@@ -33,6 +33,7 @@ import shutil
 import sys
 import tempfile
 import time
+from importlib import resources
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -88,11 +89,9 @@ def run(kind: str, procs: int, total: int, home: Path, payload: dict) -> float:
     barrier, out = ctx.Barrier(procs), ctx.Queue()
     shares = [total // procs + (i < total % procs) for i in range(procs)]
     ps = [ctx.Process(target=worker, args=(kind, str(home), n, payload, barrier, out)) for n in shares]
-    for p in ps:
-        p.start()
+    [p.start() for p in ps]
     results = [out.get(timeout=600) for _ in ps]
-    for p in ps:
-        p.join()
+    [p.join() for p in ps]
     errors = [r[1] for r in results if r[0] != "ok"]
     if errors:
         raise SystemExit("worker failed: " + "; ".join(errors))
@@ -107,11 +106,21 @@ def setup(home: Path, database_url: str | None, key_type: str) -> dict:
     from cryptography.x509.oid import NameOID
 
     from cli.compose import build_ca_service
+    from cli.config import CONFIG_NAME
     from cli.init_cmd import initialise
     from hsm import KeyType
     from policies import parse_slash_subject
+    from policies.loader import DEFAULT_PROFILES
 
     initialise(home, database_url=database_url, base_url="http://127.0.0.1:8080")
+    if key_type == "ec-p256":  # the shipped issuing-ca profile allows only P-384/RSA: a bench-only copy
+        text = resources.files("policies").joinpath("data", DEFAULT_PROFILES).read_text(encoding="utf-8")
+        allowed = 'values = ["ec-p384", "rsa3072", "rsa4096"]'
+        assert text.count(allowed) == 1, "issuing-ca key_types changed: update bench/issuance.py"
+        (home / "bench-profiles.toml").write_text(text.replace(allowed, allowed.replace("[", '["ec-p256", ')))
+        conf = home / CONFIG_NAME
+        conf.write_text(conf.read_text().replace("version = 1\n", 'version = 1\nprofiles_file = "'
+                                                 + str(home / "bench-profiles.toml") + '"\n', 1))
     svc = build_ca_service(home)
     svc.create_root(name="root", subject=parse_slash_subject("/C=TH/O=Bench/CN=Bench Root"),
                     key_type=KeyType.EC_P384, actor="bench")
@@ -129,7 +138,8 @@ def setup(home: Path, database_url: str | None, key_type: str) -> dict:
 
 
 def report(args: argparse.Namespace, rates: dict) -> dict:
-    fig: dict = {"n": args.n, "key_type": args.key_type, "database": args.database_url or "sqlite (temp dir)"}
+    fig: dict = {"n": args.n, "key_type": args.key_type + (" (bench-only issuing-ca profile override)" if
+                 args.key_type == "ec-p256" else ""), "database": args.database_url or "sqlite (temp dir)"}
     for p in (1, 2):
         r = {k: rates[(k, p)] for k in KINDS}
         ceiling = 1 / (1 / r["hsm"] + 1 / r["lint"])
@@ -183,7 +193,10 @@ def main() -> None:
         counts = {"path": args.n, "hsm": 10 * args.n, "lint": args.n}  # signatures are fast: longer runs
         rates = {(k, p): run(k, p, counts[k], home, payload) for k in KINDS for p in (1, 2)}
         fig = report(args, rates)
-        print(json.dumps(fig, indent=2, ensure_ascii=False)) if args.json else print_table(fig)
+        if args.json:
+            print(json.dumps(fig, indent=2, ensure_ascii=False))
+        else:
+            print_table(fig)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

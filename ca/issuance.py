@@ -30,7 +30,7 @@ from .audit import AuditEvent, append
 from .builders import IssuerInfo, build_certificate, hash_for_key, ski_of
 from .context import CaContext
 from .errors import CaError, CsrError, IssuanceRefusedError
-from .records import CaRecord, SerialState, serial_to_hex
+from .records import CaRecord, CertificateRecord, SerialState, serial_to_hex
 from .storage.repositories import CertificateRepository, SerialRepository
 
 # Which profiles an issuer of a given kind may issue (RFC 5280 4.2.1.9: an issuing CA has
@@ -68,6 +68,7 @@ class Issued:
     certificate: x509.Certificate
     serial_hex: str
     key_uri: str | None
+    record: CertificateRecord | None  # None for a self-signed root (it is stored as a CA only)
 
 
 def subject_from_csr(csr: x509.CertificateSigningRequest, override: tuple[tuple[str, str], ...] | None) -> Subject:
@@ -190,9 +191,10 @@ class Issuance:
             if ctx.after_sign is not None:
                 ctx.after_sign(der)
             # Step 5: store and audit, in one transaction.
+            record = None
             with ctx.db.unit_of_work() as s:
                 if issuer is not None:
-                    CertificateRepository(s).add(ca=issuer, serial_hex=serial_hex, profile=profile.name, subject=shown,
+                    record = CertificateRepository(s).add(ca=issuer, serial_hex=serial_hex, profile=profile.name, subject=shown,
                                                  der=der, key_uri=key_uri, not_before=cert.not_valid_before_utc,
                                                  not_after=cert.not_valid_after_utc, now=now)
                 if store_extra is not None:
@@ -204,7 +206,7 @@ class Issuance:
         except Exception as exc:
             self._burn_signed(serial_hex, der, actor, action, shown, exc)
             raise
-        return Issued(cert, serial_hex, key_uri)
+        return Issued(cert, serial_hex, key_uri, record)
 
     def _reserve(self, issuer: CaRecord | None, profile: CertificateProfile, shown: str, now: dt.datetime) -> int:
         for _ in range(5):

@@ -101,7 +101,8 @@ class CaService:
         self.issuance.precheck(issuer, profile, subj, actor, action)
         issued = self.issuance.issue(issuer=issuer, profile=profile, subject=subj, actor=actor,
                                      validity_days=validity_days, action=action)
-        return self.get_certificate(ca_name, issued.serial_hex)
+        assert issued.record is not None
+        return issued.record
 
     def revoke(self, ca_name: str, serial: str, reason: str, actor: str) -> tuple[CertificateRecord, CrlRecord]:
         return self.revocation.revoke(ca_name, serial, reason, actor)
@@ -111,11 +112,11 @@ class CaService:
 
     # --- reads -----------------------------------------------------------------------------
     def get_ca(self, name: str) -> CaRecord:
-        with self.ctx.db.unit_of_work() as s:
+        with self.ctx.db.reader() as s:
             return CaRepository(s).get(name)
 
     def list_cas(self) -> list[CaRecord]:
-        with self.ctx.db.unit_of_work() as s:
+        with self.ctx.db.reader() as s:
             return CaRepository(s).list()
 
     def chain(self, name: str) -> list[CaRecord]:
@@ -126,21 +127,21 @@ class CaService:
         return out
 
     def get_certificate(self, ca_name: str, serial: str) -> CertificateRecord:
-        with self.ctx.db.unit_of_work() as s:
+        with self.ctx.db.reader() as s:
             ca = CaRepository(s).get(ca_name)
             return CertificateRepository(s).get(ca, normalise_serial(serial))
 
     def list_certificates(self, ca_name: str | None = None, status: CertStatus | None = None) -> list[CertificateRecord]:
-        with self.ctx.db.unit_of_work() as s:
+        with self.ctx.db.reader() as s:
             ca = CaRepository(s).get(ca_name) if ca_name else None
             return CertificateRepository(s).list(ca, status)
 
     def latest_crl(self, ca_name: str) -> CrlRecord | None:
-        with self.ctx.db.unit_of_work() as s:
+        with self.ctx.db.reader() as s:
             return CrlRepository(s).latest(CaRepository(s).get(ca_name))
 
     def serial_state(self, serial: str) -> dict | None:
-        with self.ctx.db.unit_of_work() as s:
+        with self.ctx.db.reader() as s:
             return SerialRepository(s).get(normalise_serial(serial))
 
     def profile(self, name: str) -> CertificateProfile:
@@ -152,5 +153,5 @@ class CaService:
             return audit.verify(s)
 
     def audit_list(self, limit: int = 100, action: str | None = None) -> list[AuditRecord]:
-        with self.ctx.db.unit_of_work() as s:
+        with self.ctx.db.reader() as s:
             return audit.list_records(s, limit, action)

@@ -26,6 +26,7 @@ _LOCK = threading.RLock()
 _OPEN: dict[tuple[str, str], tuple[int, Any]] = {}
 _HANDLES: dict[tuple[int, str, bytes], Any] = {}
 _ACTIVE_CONF: dict[str, str] = {}
+_KEYS: dict[tuple[int, str, str], "HsmKey"] = {}
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Pkcs11Token:
             # A forked child inherits the parent's handles, which are not valid in it.
             _OPEN.clear()
             _HANDLES.clear()
+            _KEYS.clear()
             lib.reinitialize()
         if conf is not None:
             _ACTIVE_CONF[self.config.module] = conf
@@ -141,8 +143,13 @@ class Pkcs11Token:
         return self.get_key(KeyUri(self.config.token_label, label, key_id))
 
     def get_key(self, uri: KeyUri | str) -> "HsmKey":
+        """The key pair at ``uri``. Looked up (and its public key exported) once per process."""
         import pkcs11
 
+        cache_key = (os.getpid(), self.config.token_label, str(uri))
+        cached = _KEYS.get(cache_key)
+        if cached is not None:
+            return cached
         if isinstance(uri, str):
             uri = KeyUri.parse(uri)
         if uri.token != self.config.token_label:
@@ -155,7 +162,9 @@ class Pkcs11Token:
                 raise KeyNotFoundError(f"no key pair {uri} in the token")
             key_type, public_key = _export_public(private, public)
             key_id = bytes(private[pkcs11.Attribute.ID])
-        return HsmKey(self, KeyUri(uri.token, uri.label, key_id), key_type, public_key)
+        key = HsmKey(self, KeyUri(uri.token, uri.label, key_id), key_type, public_key)
+        _KEYS[cache_key] = key
+        return key
 
     def list_key_objects(self) -> list[KeyObjectInfo]:
         import pkcs11

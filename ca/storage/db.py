@@ -6,6 +6,8 @@ try to upgrade to a write lock (which fails with "database is locked" instead of
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 from typing import Iterator
 
 from sqlalchemy import create_engine, event
@@ -13,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, readonly: bool = False) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
 
@@ -23,12 +25,22 @@ def make_engine(url: str) -> Engine:
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
             dbapi_conn.execute("PRAGMA busy_timeout=30000")
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn):  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        if not readonly:
+            @event.listens_for(engine, "begin")
+            def _on_begin(conn):  # type: ignore[no-untyped-def]
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader runs each statement in autocommit: WAL lets it read while a writer writes.
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # No pool_pre_ping: it costs a round trip per transaction; a dead connection fails the
+    # transaction, which callers already treat as a database error.
+    return create_engine(url, pool_recycle=1800)
+
+
+def _sqlite_lock_path(url: str) -> str | None:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix + ":memory:":
+        return None
+    return url[len(prefix):] + ".lock"
 
 
 class Database:
@@ -36,23 +48,59 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._lock_path = _sqlite_lock_path(url)
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_engine: Engine | None = None
+        self._readers: sessionmaker | None = None
 
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[Session]:
-        session = self._sessions()
+        with self._writer_turn():
+            session = self._sessions()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+
+    @contextlib.contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        """On SQLite, writers of all processes queue on an flock: the kernel wakes the next one
+        at once, where SQLite's busy handler sleeps in growing steps (up to 100 ms)."""
+        if self._lock_path is None:
+            yield
+            return
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A session for reads on the hot path (OCSP, repository): never takes SQLite's write lock."""
+        if self._readers is None:
+            if self.url.startswith("sqlite"):
+                self._read_engine = make_engine(self.url, readonly=True)
+                self._readers = sessionmaker(self._read_engine, expire_on_commit=False)
+            else:
+                self._readers = self._sessions
+        session = self._readers()
         try:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
         finally:
+            session.rollback()
             session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._read_engine is not None:
+            self._read_engine.dispose()
 
 
 def upgrade_schema(db: Database) -> None:
