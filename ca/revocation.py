@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import delete
 
 from hsm import as_cryptography_key
 from policies import blocking
@@ -14,6 +15,7 @@ from .builders import REASONS, RevokedEntry, build_crl, hash_for_key, ski_of
 from .context import CaContext
 from .errors import AlreadyRevokedError, CaError, RevocationError
 from .records import CertificateRecord, CertStatus, CrlRecord, normalise_serial
+from .storage.models import OcspResponseRow
 from .storage.repositories import CaRepository, CertificateRepository, CrlRepository
 
 # certificateHold is refused: govca never un-revokes, and RFC 5280 5.3.1 removeFromCRL is for delta CRLs only.
@@ -46,6 +48,10 @@ class Revocation:
                     raise AlreadyRevokedError(f"certificate {serial_hex} of CA {ca_name} is already revoked "
                                               f"({current.revocation_reason}, {current.revoked_at:%Y-%m-%d %H:%M:%S}Z)")
                 record = certs.revoke(ca, serial_hex, reason, now.replace(microsecond=0), invalidity_date)
+                # No pre-signed "good" may outlive the revocation: the responder signs afresh
+                # until the composition root re-signs this certificate's responses.
+                s.execute(delete(OcspResponseRow).where(OcspResponseRow.ca_id == ca.id,
+                                                        OcspResponseRow.serial_hex == serial_hex))
                 append(s, AuditEvent(actor, "cert.revoke", record.subject, "success",
                                      {"ca": ca_name, "serial": serial_hex, "reason": reason}), now)
         except (CaError, ValueError) as exc:

@@ -1,6 +1,7 @@
 """The CA's operations as one facade for the CLI (and later an internal issuance call)."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from cryptography import x509
@@ -23,6 +24,7 @@ from .csr import load_csr
 from .errors import CaError, CaExistsError
 from .issuance import Issuance, Subject, subject_from_csr
 from .records import AuditRecord, CaRecord, CertificateRecord, CertStatus, CrlRecord, normalise_serial, serial_to_hex
+from .responders import ResponderInfo, Responders
 from .revocation import Revocation
 from .storage.repositories import CaRepository, CertificateRepository, CrlRepository, SerialRepository
 
@@ -35,6 +37,7 @@ class CaService:
         self.ctx = ctx
         self.issuance = Issuance(ctx)
         self.revocation = Revocation(ctx)
+        self.responders = Responders(ctx, self.issuance)
 
     # --- hierarchy -------------------------------------------------------------------------
     def create_root(self, *, name: str, subject: Attrs | str, key_type: KeyType, actor: str,
@@ -109,6 +112,16 @@ class CaService:
 
     def generate_crl(self, ca_name: str, actor: str) -> CrlRecord:
         return self.revocation.generate_crl(ca_name, actor)
+
+    # --- OCSP responders ----------------------------------------------------------------------
+    def setup_ocsp_responder(self, ca_name: str, actor: str, key_type: KeyType = KeyType.EC_P256) -> ResponderInfo:
+        return self.responders.setup(ca_name, actor, key_type)
+
+    def ocsp_responders(self) -> list[ResponderInfo]:
+        return self.responders.current()
+
+    def renew_ocsp_responders(self, actor: str, within_days: int, force: bool = False) -> list[ResponderInfo]:
+        return self.responders.renew(actor, dt.timedelta(days=within_days), force)
 
     # --- reads -----------------------------------------------------------------------------
     def get_ca(self, name: str) -> CaRecord:

@@ -28,6 +28,15 @@ class HsmConfig:
 
 
 @dataclass(frozen=True)
+class OcspConfig:
+    """Response validity and the pre-signing schedule (RFC 5019 4; PROFILE.md OCSP)."""
+
+    validity_hours: int = 48
+    refresh_after_hours: int = 12
+    max_cert_ids: int = 16
+
+
+@dataclass(frozen=True)
 class GovcaConfig:
     home: Path
     database_url: str
@@ -36,9 +45,11 @@ class GovcaConfig:
     agency_policy_oid: str
     etsi_policy_oid: str = "0.4.0.2042.1.2"
     profiles_file: str | None = None
+    ocsp: OcspConfig = OcspConfig()
 
 
-_TOP = {"version", "database_url", "base_url", "profiles_file", "policy", "hsm"}
+_TOP = {"version", "database_url", "base_url", "profiles_file", "policy", "hsm", "ocsp"}
+_OCSP = {"validity_hours", "refresh_after_hours", "max_cert_ids"}
 _POLICY = {"agency_policy_oid", "etsi_policy_oid"}
 _HSM = {"module", "token_label", "pin_source", "softhsm_conf"}
 
@@ -70,6 +81,13 @@ def load_config(home: Path) -> GovcaConfig:
         if not isinstance(hsm.get(key), str):
             raise ConfigError(f"hsm.{key} is required")
     conf = hsm.get("softhsm_conf")
+    ocsp_table = _strict(data.get("ocsp", {}), _OCSP, "ocsp")
+    if any(not isinstance(v, int) or isinstance(v, bool) or v <= 0 for v in ocsp_table.values()):
+        raise ConfigError("ocsp: values must be positive integers")
+    ocsp = OcspConfig(**ocsp_table)
+    if ocsp.refresh_after_hours * 2 > ocsp.validity_hours:
+        raise ConfigError("ocsp.refresh_after_hours must be at most half of validity_hours, so that a missed "
+                          "refresh never lets a served response expire")
     return GovcaConfig(
         home=home,
         database_url=str(data.get("database_url") or f"sqlite:///{home / 'govca.db'}"),
@@ -79,6 +97,7 @@ def load_config(home: Path) -> GovcaConfig:
         agency_policy_oid=_required(policy, "agency_policy_oid", "policy"),
         etsi_policy_oid=str(policy.get("etsi_policy_oid", "0.4.0.2042.1.2")),
         profiles_file=data.get("profiles_file"),
+        ocsp=ocsp,
     )
 
 
@@ -106,6 +125,9 @@ def render_config(*, database_url: str | None, base_url: str, module: str, token
               f"pin_source = {_q(pin_source)}"]
     if softhsm_conf:
         lines.append(f"softhsm_conf = {_q(softhsm_conf)}")
+    lines += ["", "[ocsp]", "# nextUpdate - thisUpdate of every response; pre-signed responses older than",
+              "# refresh_after_hours are re-signed (run `govca ocsp refresh` hourly)",
+              "validity_hours = 48", "refresh_after_hours = 12", "max_cert_ids = 16"]
     return "\n".join(lines) + "\n"
 
 

@@ -10,6 +10,7 @@ from .ca_cmds import audit_group, ca_group, cert_group, crl_group, hsm_group, pr
 from .demo import demo_command
 from .init_cmd import init_command
 from .runtime import GovcaGroup
+from .serve_cmds import ocsp_group, serve_command
 
 
 @click.group(cls=GovcaGroup)
@@ -23,7 +24,8 @@ def main(ctx: click.Context, home: Path) -> None:
     ctx.obj["home"] = home.absolute()
 
 
-for command in (init_command, ca_group, cert_group, crl_group, audit_group, profiles_group, hsm_group, demo_command):
+for command in (init_command, ca_group, cert_group, crl_group, audit_group, profiles_group, hsm_group, ocsp_group,
+                serve_command, demo_command):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ class Pkcs11Token:
     def check(self) -> None:
         """Raise unless the token answers (used by health checks)."""
         with _LOCK:
-            self._session().get_random(8)
+            self._session().generate_random(64)
 
     # --- keys ----------------------------------------------------------------------------
     def generate_key_pair(self, key_type: KeyType, label: str) -> "HsmKey":

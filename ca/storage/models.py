@@ -116,3 +116,30 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class OcspResponderRow(Base):
+    """A delegated OCSP responder certificate of a CA (RFC 6960 4.2.2.2), its key in the HSM."""
+
+    __tablename__ = "ocsp_responders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ca_id: Mapped[int] = mapped_column(ForeignKey("cas.id"))
+    serial_hex: Mapped[str] = mapped_column(String(40))
+    key_uri: Mapped[str] = mapped_column(Text)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    not_after: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class OcspResponseRow(Base):
+    """A pre-signed OCSP response for one certificate and CertID hash algorithm."""
+
+    __tablename__ = "ocsp_responses"
+    ca_id: Mapped[int] = mapped_column(ForeignKey("cas.id"), primary_key=True)
+    serial_hex: Mapped[str] = mapped_column(String(40), primary_key=True)
+    hash_alg: Mapped[str] = mapped_column(String(16), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    this_update: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    next_update: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    produced_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

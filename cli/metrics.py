@@ -1,0 +1,50 @@
+"""Prometheus metrics. Under gunicorn, counters of all workers are merged through
+prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set by `govca serve`); the
+ages of the newest CRL and of pre-signed OCSP responses are read from the database at scrape."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import multiprocess
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        kw = {} if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else {"registry": self.registry}
+        self.requests = Counter("govca_http_requests_total", "HTTP requests", ["endpoint", "method", "status"], **kw)
+        self.latency = Histogram("govca_http_request_duration_seconds", "HTTP request latency", ["endpoint"],
+                                 buckets=BUCKETS, **kw)
+        self.ocsp = Counter("govca_ocsp_responses_total", "OCSP responses by status and source",
+                            ["status", "source"], **kw)
+
+    def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(endpoint, method, str(status)).inc()
+        self.latency.labels(endpoint).observe(seconds)
+
+    def observe_ocsp(self, answer) -> None:  # type: ignore[no-untyped-def]
+        self.ocsp.labels(answer.status, "presigned" if answer.presigned else "signed").inc()
+
+    def render(self, reader, now: dt.datetime) -> bytes:  # type: ignore[no-untyped-def]
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            registry = self.registry
+        text = generate_latest(registry)
+        lines = []
+        for name, help_text, probe in (
+                ("govca_crl_newest_age_seconds", "Age of the stalest CA's newest CRL", reader.newest_crl_this_update),
+                ("govca_ocsp_presigned_oldest_age_seconds", "Age of the oldest pre-signed OCSP response",
+                 reader.oldest_response_this_update)):
+            try:
+                when = probe()
+            except Exception:  # noqa: BLE001 - metrics must render with the database down
+                when = None
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+            lines.append(f"{name} {(now - when).total_seconds():.0f}" if when else f"{name} NaN")
+        return text + ("\n".join(lines) + "\n").encode()

@@ -1,0 +1,75 @@
+"""The WSGI application of `govca serve`: app factory, blueprints, one JSON error handler,
+/healthz and /metrics. Served by gunicorn with several worker processes, each opening the
+PKCS#11 library itself after the fork."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ca import Database, utcnow
+from ocsp.http import ocsp_blueprint, repository_blueprint
+
+from .compose import token_from_config
+from .config import load_config
+from .metrics import Metrics
+from .ocsp_wiring import build_responder
+
+log = logging.getLogger("govca.web")
+
+
+def create_app(home: Path | str | None = None) -> Flask:
+    home = Path(home or os.environ["GOVCA_HOME"])
+    cfg = load_config(home)
+    db = Database(cfg.database_url)
+    responder, reader = build_responder(cfg, db)
+    token = token_from_config(cfg)
+    metrics = Metrics()
+
+    app = Flask("govca")
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
+    app.register_blueprint(ocsp_blueprint(responder, utcnow, metrics.observe_ocsp))
+    app.register_blueprint(repository_blueprint(reader, utcnow))
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _count(resp: Response) -> Response:
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.observe_request(endpoint, request.method, resp.status_code, time.perf_counter() - g.get("started", 0))
+        return resp
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        checks = {}
+        for name, probe in (("database", reader.ping), ("hsm", token.check)):
+            try:
+                probe()
+                checks[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - report, never crash
+                checks[name] = f"unreachable ({type(exc).__name__})"
+        ok = all(v == "ok" for v in checks.values())
+        return jsonify({"status": "ok" if ok else "degraded", **checks}), 200 if ok else 503
+
+    @app.get("/metrics")
+    def metrics_endpoint() -> Response:
+        return Response(metrics.render(reader, utcnow()), 200, content_type="text/plain; version=0.0.4")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Response, int]:
+        code = exc.code or 500
+        return jsonify({"type": "about:blank", "title": exc.name, "status": code, "detail": exc.description}), code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return jsonify({"type": "about:blank", "title": "Internal Server Error", "status": 500,
+                        "detail": "an internal error occurred; it has been logged"}), 500
+
+    return app
