@@ -31,6 +31,7 @@ install: system-packages $(VENV)/.installed
 
 run: install
 	$(BIN)/govca demo
+	$(BIN)/govca serve --host 127.0.0.1 --port 8080
 
 lint-imports: install
 	$(BIN)/lint-imports

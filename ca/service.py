@@ -77,6 +77,8 @@ class CaService:
 
         self.issuance.issue(issuer=issuer, profile=profile, subject=subject, actor=actor,
                             validity_days=validity_days, action=action, store_extra=store)
+        # Every certificate the CA issues names its CRL URL: publish one at once, so it resolves.
+        self.generate_crl(name, actor)
         return self.get_ca(name)
 
     # --- certificates ----------------------------------------------------------------------

@@ -99,7 +99,8 @@ class StatusReader:
             current = s.execute(select(CertificateRow.status).where(
                 CertificateRow.ca_id == ca_id, CertificateRow.serial_hex == serial_hex).with_for_update()
             ).scalar_one_or_none()
-            if current is None or current != response.status:
+            state = "revoked" if current == CertStatus.REVOKED.value else "good"
+            if current is None or state != response.status:
                 return False
             s.execute(delete(OcspResponseRow).where(OcspResponseRow.ca_id == ca_id,
                                                     OcspResponseRow.serial_hex == serial_hex,

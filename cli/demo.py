@@ -14,6 +14,7 @@ from .compose import build_ca_service
 from .config import CONFIG_NAME
 from .init_cmd import initialise
 from .runtime import home_of
+from .serve_cmds import refresh_ocsp
 
 ROOT = ("govca-root", "/C=TH/O=Government CA of Thailand (Demo)/CN=govca Demo Root CA", KeyType.RSA4096)
 ISSUING = ("govca-issuing", "/C=TH/O=Government CA of Thailand (Demo)/CN=govca Demo Issuing CA", KeyType.EC_P384)
@@ -48,7 +49,15 @@ def ensure_demo(home: Path, actor: str = "demo") -> list[str]:
         old = svc.issue(ca_name=ISSUING[0], profile_name="eseal", actor=actor, generate=KeyType.EC_P256,
                         subject=parse_slash_subject(SUPERSEDED))
         svc.revoke(ISSUING[0], old.serial_hex, "superseded", actor)
+    # A delegated OCSP responder for each CA, so every AIA OCSP URL in a demo certificate answers.
+    have = {r.ca_name for r in svc.ocsp_responders()}
+    for ca_name in (ROOT[0], ISSUING[0]):
+        if ca_name not in have:
+            svc.setup_ocsp_responder(ca_name, actor)
+    signed = refresh_ocsp(home)
     lines += _export(svc, home)
+    lines.append(f"OCSP: {signed} responses (re-)signed; responders: "
+                 + ", ".join(f"{r.ca_name} until {r.not_after:%Y-%m-%d}" for r in svc.ocsp_responders()))
     return lines
 
 

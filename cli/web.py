@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from flask import Flask, Response, g, jsonify, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from ca import Database, utcnow
@@ -65,6 +66,13 @@ def create_app(home: Path | str | None = None) -> Flask:
     def http_error(exc: HTTPException) -> tuple[Response, int]:
         code = exc.code or 500
         return jsonify({"type": "about:blank", "title": exc.name, "status": code, "detail": exc.description}), code
+
+    @app.errorhandler(DBAPIError)
+    def database_down(exc: DBAPIError) -> tuple[Response, int, dict]:
+        log.error("database unavailable on %s %s: %s", request.method, request.path, type(exc.orig).__name__)
+        return jsonify({"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                        "detail": "the certificate database is unavailable; try again shortly"}), 503, \
+            {"Retry-After": "30"}
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response, int]:
