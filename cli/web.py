@@ -32,6 +32,8 @@ def create_app(home: Path | str | None = None) -> Flask:
     metrics = Metrics()
 
     app = Flask("govca")
+    # Base64 may hold "//"; merging slashes would answer a GET request with a redirect.
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
     app.register_blueprint(ocsp_blueprint(responder, utcnow, metrics.observe_ocsp))
     app.register_blueprint(repository_blueprint(reader, utcnow))

@@ -70,6 +70,7 @@ def ocsp_blueprint(responder: OcspResponder, clock: Callable[[], dt.datetime],
         # A POST answer is not cacheable by intermediaries (RFC 5019 5), whatever its nonce.
         return answer(body, cacheable=False)
 
+    @bp.get("/ocsp/", defaults={"encoded": ""})
     @bp.get("/ocsp/<path:encoded>")
     def ocsp_get(encoded: str) -> Response:
         if len(encoded) > MAX_OCSP_REQUEST * 2:

@@ -41,6 +41,11 @@ def parse_request(der: bytes, max_cert_ids: int) -> ParsedRequest:
         cert_ids = []
         for item in tbs["request_list"]:
             cid = item["req_cert"]
+            # The CertID is echoed in the response (RFC 6960 4.2.1), so all of it must decode.
+            cid.native  # noqa: B018
+            params = cid["hash_algorithm"]["parameters"]
+            if params.native is not None:
+                raise MalformedRequestError("CertID hash algorithm parameters must be NULL or absent (RFC 5754 2)")
             cert_ids.append(CertIdRequest(
                 hash_alg=cid["hash_algorithm"]["algorithm"].native,
                 issuer_name_hash=bytes(cid["issuer_name_hash"].native),

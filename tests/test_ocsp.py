@@ -204,3 +204,13 @@ def test_ocsp_renew_issues_a_new_responder_that_then_signs(pki: dict) -> None:
     resp = ocsp.load_der_ocsp_response(create_app(pki["cli"].home).test_client().post(
         "/ocsp", data=_req(pki, "good", os.urandom(8))).data)
     assert resp.certificates[0].serial_number == new_serial
+
+
+def test_rfc6960_4_2_1_a_cert_id_that_does_not_decode_fully_is_malformed_not_echoed(pki: dict) -> None:
+    # Found by fuzzing through gunicorn: a flipped tag inside the hash algorithm's NULL
+    # parameters decoded lazily, was echoed, and produced an undecodable "successful" response.
+    req = bytearray(_req(pki, "good", os.urandom(16)))
+    at = bytes(req).index(bytes.fromhex("06052b0e03021a0500")) + 7  # sha1 OID, then NULL
+    req[at] = 0x45
+    resp = post(pki, bytes(req))
+    assert ocsp.load_der_ocsp_response(resp.data).response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
