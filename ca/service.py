@@ -115,6 +115,17 @@ class CaService:
     def generate_crl(self, ca_name: str, actor: str) -> CrlRecord:
         return self.revocation.generate_crl(ca_name, actor)
 
+    def refresh_crls(self, actor: str, max_age: dt.timedelta) -> list[CrlRecord]:
+        """Re-issue every CA's CRL whose newest one is older than ``max_age`` (PROFILE.md CRL:
+        end-entity CRLs reissued at least daily)."""
+        now = self.ctx.clock()
+        fresh = []
+        for ca in self.list_cas():
+            latest = self.latest_crl(ca.name)
+            if latest is None or now - latest.this_update >= max_age:
+                fresh.append(self.generate_crl(ca.name, actor))
+        return fresh
+
     # --- OCSP responders ----------------------------------------------------------------------
     def setup_ocsp_responder(self, ca_name: str, actor: str, key_type: KeyType = KeyType.EC_P256) -> ResponderInfo:
         return self.responders.setup(ca_name, actor, key_type)

@@ -216,6 +216,20 @@ def crl_generate(ctx, ca_name, out, as_json):  # type: ignore[no-untyped-def]
          + (f", written to {out}" if out else ""))
 
 
+@crl_group.command("refresh")
+@click.option("--max-age-hours", type=int, default=24, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def crl_refresh(ctx, max_age_hours, as_json):  # type: ignore[no-untyped-def]
+    """Re-issue each CA's CRL whose newest one is older than --max-age-hours (run hourly)."""
+    import datetime as dt
+
+    crls = _service(ctx).refresh_crls(actor(), dt.timedelta(hours=max_age_hours))
+    emit([{"ca": c.ca_name, "crl_number": c.crl_number, "next_update": c.next_update} for c in crls], as_json,
+         "\n".join(f"CRL #{c.crl_number} of {c.ca_name} until {ts(c.next_update)}" for c in crls)
+         or "every CRL is fresh")
+
+
 # --- audit ---------------------------------------------------------------------------------------
 @click.group("audit")
 def audit_group() -> None:

@@ -18,7 +18,9 @@ def test_demo_creates_the_hierarchy_and_reuses_it_when_run_again(tmp_path: Path)
     assert [(c["name"], c["key_type"]) for c in cas] == [("govca-root", "rsa4096"), ("govca-issuing", "ec-p384")]
     certs = json.loads(cli("cert", "list", "--json").stdout)
     assert sorted((c["profile"], c["status"]) for c in certs) == [
-        ("eseal", "revoked"), ("eseal", "valid"), ("issuing-ca", "valid"), ("person", "valid")]
+        ("eseal", "revoked"), ("eseal", "valid"), ("issuing-ca", "valid"), ("ocsp", "valid"), ("ocsp", "valid"),
+        ("person", "valid")]
+    assert sorted(r["ca"] for r in json.loads(cli("ocsp", "list", "--json").stdout)) == ["govca-issuing", "govca-root"]
     second = cli("demo").stdout
     assert "reusing data directory" in second
     assert json.loads(cli("cert", "list", "--json").stdout) == certs
@@ -63,3 +65,10 @@ def test_listings_show_serials_in_hex_and_json_fields(hierarchy: Cli, tmp_path: 
     assert {p["name"] for p in profiles} >= {"root-ca", "issuing-ca", "person", "eseal", "ocsp", "tsa"}
     eseal = json.loads(hierarchy("profiles", "show", "eseal", "--json").stdout)
     assert eseal["subject_patterns"]["patterns"] == [["organizationIdentifier", "^NTRTH-[0-9]{13}$"]]
+
+
+def test_crl_refresh_reissues_only_stale_crls(hierarchy: Cli) -> None:
+    assert "every CRL is fresh" in hierarchy("crl", "refresh").stdout
+    out = json.loads(hierarchy("crl", "refresh", "--max-age-hours", "0", "--json").stdout)
+    assert sorted(c["ca"] for c in out) == ["issuing", "root"]
+    assert all(c["crl_number"] == 2 for c in out)  # number 1 was published when each CA was created
