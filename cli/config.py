@@ -37,6 +37,15 @@ class OcspConfig:
 
 
 @dataclass(frozen=True)
+class SignerConfig:
+    """The sealing service and TSA. The TSA policy OID default is a documentation placeholder."""
+
+    max_pdf_mb: int = 50
+    tsa_policy_oid: str = "1.3.6.1.4.1.32473.764.2"
+    tsa_accuracy_ms: int = 1000
+
+
+@dataclass(frozen=True)
 class GovcaConfig:
     home: Path
     database_url: str
@@ -46,9 +55,11 @@ class GovcaConfig:
     etsi_policy_oid: str = "0.4.0.2042.1.2"
     profiles_file: str | None = None
     ocsp: OcspConfig = OcspConfig()
+    signer: SignerConfig = SignerConfig()
 
 
-_TOP = {"version", "database_url", "base_url", "profiles_file", "policy", "hsm", "ocsp"}
+_TOP = {"version", "database_url", "base_url", "profiles_file", "policy", "hsm", "ocsp", "signer"}
+_SIGNER = {"max_pdf_mb", "tsa_policy_oid", "tsa_accuracy_ms"}
 _OCSP = {"validity_hours", "refresh_after_hours", "max_cert_ids"}
 _POLICY = {"agency_policy_oid", "etsi_policy_oid"}
 _HSM = {"module", "token_label", "pin_source", "softhsm_conf"}
@@ -85,6 +96,13 @@ def load_config(home: Path) -> GovcaConfig:
     if any(not isinstance(v, int) or isinstance(v, bool) or v <= 0 for v in ocsp_table.values()):
         raise ConfigError("ocsp: values must be positive integers")
     ocsp = OcspConfig(**ocsp_table)
+    signer_table = _strict(data.get("signer", {}), _SIGNER, "signer")
+    for key, value in signer_table.items():
+        if key == "tsa_policy_oid" and not (isinstance(value, str) and all(p.isdigit() for p in value.split("."))):
+            raise ConfigError("signer.tsa_policy_oid must be a dotted OID")
+        if key != "tsa_policy_oid" and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            raise ConfigError(f"signer.{key} must be a positive integer")
+    signer = SignerConfig(**signer_table)
     if ocsp.refresh_after_hours * 2 > ocsp.validity_hours:
         raise ConfigError("ocsp.refresh_after_hours must be at most half of validity_hours, so that a missed "
                           "refresh never lets a served response expire")
@@ -98,6 +116,7 @@ def load_config(home: Path) -> GovcaConfig:
         etsi_policy_oid=str(policy.get("etsi_policy_oid", "0.4.0.2042.1.2")),
         profiles_file=data.get("profiles_file"),
         ocsp=ocsp,
+        signer=signer,
     )
 
 
@@ -127,7 +146,11 @@ def render_config(*, database_url: str | None, base_url: str, module: str, token
         lines.append(f"softhsm_conf = {_q(softhsm_conf)}")
     lines += ["", "[ocsp]", "# nextUpdate - thisUpdate of every response; pre-signed responses older than",
               "# refresh_after_hours are re-signed (run `govca ocsp refresh` hourly)",
-              "validity_hours = 48", "refresh_after_hours = 12", "max_cert_ids = 16"]
+              "validity_hours = 48", "refresh_after_hours = 12", "max_cert_ids = 16", "", "[signer]",
+              "max_pdf_mb = 50", "# PLACEHOLDER (RFC 5612 documentation arc): the TSA policy OID of the agency",
+              'tsa_policy_oid = "1.3.6.1.4.1.32473.764.2"',
+              "# accuracy claimed in every time-stamp token; keep the clock NTP-disciplined well inside it",
+              "tsa_accuracy_ms = 1000"]
     return "\n".join(lines) + "\n"
 
 

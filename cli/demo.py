@@ -56,6 +56,7 @@ def ensure_demo(home: Path, actor: str = "demo") -> list[str]:
             svc.setup_ocsp_responder(ca_name, actor)
     signed = refresh_ocsp(home)
     lines += _export(svc, home)
+    lines += ensure_signing_demo(home, svc, actor)
     lines.append(f"OCSP: {signed} responses (re-)signed; responders: "
                  + ", ".join(f"{r.ca_name} until {r.not_after:%Y-%m-%d}" for r in svc.ocsp_responders()))
     return lines
@@ -90,3 +91,66 @@ def demo_command(ctx: click.Context) -> None:
     """Create (or reuse) a demo CA: root, issuing CA, an e-seal, an official, a revoked seal, CRLs."""
     for line in ensure_demo(home_of(ctx)):
         click.echo(line)
+
+
+DEMO_AGENCY = ("DEMO", "กรมสาธิตการออกใบอนุญาต", "Department of Demonstration Licensing", "0994000165510")
+
+
+def ensure_signing_demo(home: Path, svc: CaService, actor: str) -> list[str]:
+    """A demo agency with a seal and an API client, the TSA, and one sealed sample e-License."""
+    import datetime as dt
+
+    from ca import Database, utcnow
+    from signer.credentials import hash_secret, make_token, new_secret
+    from signer.errors import NotFoundError
+    from signer.pades import SignOptions
+    from signer.sample_pdf import sample_elicense_pdf
+    from signer.service import default_stamp
+
+    from .config import load_config
+    from .ocsp_wiring import build_responder
+    from .signer_wiring import build_sealing_service, signer_repository
+
+    cfg = load_config(home)
+    db = Database(cfg.database_url)
+    repo = signer_repository(db)
+    code, name_th, name_en, juristic = DEMO_AGENCY
+    try:
+        repo.get_agency(code)
+    except NotFoundError:
+        repo.add_agency(code, name_th, name_en, juristic, utcnow())
+    if not repo.seals_of(code):
+        rec = svc.issue(ca_name=ISSUING[0], profile_name="eseal", actor=actor, generate=KeyType.EC_P256, subject=(
+            ("C", "TH"), ("O", name_en), ("CN", name_th), ("organizationIdentifier", f"NTRTH-{juristic}")))
+        assert rec.key_uri is not None
+        chain = tuple(c.certificate_der for c in svc.chain(ISSUING[0]))
+        repo.add_seal(code, ISSUING[0], rec.serial_hex, rec.key_uri, rec.der, chain, rec.not_after, utcnow())
+    if repo.current_tsa() is None:
+        rec = svc.issue(ca_name=ISSUING[0], profile_name="tsa", actor=actor, generate=KeyType.EC_P256, subject=(
+            ("C", "TH"), ("O", "Government CA of Thailand (Demo)"), ("CN", "govca Time-Stamping Authority")))
+        assert rec.key_uri is not None
+        chain = tuple(c.certificate_der for c in svc.chain(ISSUING[0]))
+        repo.add_tsa(ISSUING[0], rec.serial_hex, rec.key_uri, rec.der, chain, rec.not_after, utcnow())
+    refresh_ocsp(home)
+    token_file = home / "demo" / "apiclient.token"
+    if not token_file.exists():
+        secret = new_secret()
+        client_id = repo.add_client(code, "demo e-License system", hash_secret(secret), utcnow())
+        token_file.touch(mode=0o600)
+        token_file.write_text(make_token(client_id, secret) + "\n")
+    client_id = int(token_file.read_text().split("_")[1])
+    sample = home / "demo" / "e-license-sample.pdf"
+    sample.write_bytes(sample_elicense_pdf(agency_th=name_th, agency_en=name_en, licensee_th="บริษัท ตัวอย่าง จำกัด",
+                                           licence_no="DEMO-2569-0001", issued_on=dt.date.today()))
+    responder, reader = build_responder(cfg, db)
+    service = build_sealing_service(cfg, db, svc.ctx.keys, responder, reader)
+    sealed = service.seal(repo.get_client(client_id), sample.read_bytes(), SignOptions(), stamp=default_stamp)
+    out = home / "demo" / "e-license-sealed.pdf"
+    out.write_bytes(sealed.pdf)
+    db.dispose()
+    return ["", f"Agency {code}: {name_th} / {name_en}; API token in {token_file} (mode 0600)",
+            f"Sealed sample e-License (PAdES B-LTA): {out}", f"  document id {sealed.document_id}, verify at "
+            f"{sealed.verify_url}",
+            "Seal another (with `make run` serving):",
+            f"  curl -sS -H \"Authorization: Bearer $(cat {token_file})\" -H 'Content-Type: application/pdf' "
+            f"--data-binary @{sample} -D - -o sealed.pdf {cfg.base_url}/api/v1/sign"]

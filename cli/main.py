@@ -10,6 +10,7 @@ from .ca_cmds import audit_group, ca_group, cert_group, crl_group, hsm_group, pr
 from .demo import demo_command
 from .init_cmd import init_command
 from .runtime import GovcaGroup
+from .agency_cmds import agency_group, apiclient_group, tsa_group
 from .serve_cmds import ocsp_group, serve_command
 
 
@@ -25,7 +26,7 @@ def main(ctx: click.Context, home: Path) -> None:
 
 
 for command in (init_command, ca_group, cert_group, crl_group, audit_group, profiles_group, hsm_group, ocsp_group,
-                serve_command, demo_command):
+                serve_command, agency_group, apiclient_group, tsa_group, demo_command):
     main.add_command(command)
 
 if __name__ == "__main__":

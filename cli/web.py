@@ -14,11 +14,15 @@ from werkzeug.exceptions import HTTPException
 
 from ca import Database, utcnow
 from ocsp.http import ocsp_blueprint, repository_blueprint
+from signer.api import sealing_blueprint
+from signer.service import default_stamp
+from signer.tsa_http import tsa_blueprint
 
 from .compose import token_from_config
 from .config import load_config
 from .metrics import Metrics
 from .ocsp_wiring import build_responder
+from .signer_wiring import build_sealing_service
 
 log = logging.getLogger("govca.web")
 
@@ -30,6 +34,7 @@ def create_app(home: Path | str | None = None) -> Flask:
     responder, reader = build_responder(cfg, db)
     token = token_from_config(cfg)
     metrics = Metrics()
+    sealing = build_sealing_service(cfg, db, token, responder, reader)
 
     app = Flask("govca")
     # Base64 may hold "//"; merging slashes would answer a GET request with a redirect.
@@ -37,6 +42,8 @@ def create_app(home: Path | str | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
     app.register_blueprint(ocsp_blueprint(responder, utcnow, metrics.observe_ocsp))
     app.register_blueprint(repository_blueprint(reader, utcnow))
+    app.register_blueprint(sealing_blueprint(sealing, default_stamp))
+    app.register_blueprint(tsa_blueprint(sealing.tsa_unit, utcnow))
 
     @app.before_request
     def _start() -> None:

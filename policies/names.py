@@ -6,11 +6,18 @@ as UTF8String, which Thai text needs.
 """
 from __future__ import annotations
 
+import warnings
+
 from cryptography import x509
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 from .errors import PolicyError
+
+
+# cryptography warns, on every read of such a name, that a Thai attribute exceeds 64 UTF-8 bytes;
+# the bound is in characters (see build_name), so that warning is noise.
+warnings.filterwarnings("ignore", message="Attribute's length must be", category=UserWarning)
 
 
 class NameSyntaxError(PolicyError):
@@ -94,7 +101,12 @@ def build_name(attrs: tuple[tuple[str, str], ...]) -> x509.Name:
         bound = UPPER_BOUNDS.get(short)
         if bound is not None and len(value) > bound:
             raise NameSyntaxError(f"{short} is longer than {bound} characters (RFC 5280 appendix A)")
-        rdns.append(x509.RelativeDistinguishedName([x509.NameAttribute(oid, value, _type=asn1_type)]))
+        # cryptography bounds the UTF-8 *bytes* (64 for CN), but X.520's ub-common-name counts
+        # characters: a 22-letter Thai CN is 66 bytes. The bound in characters is checked above.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            attribute = x509.NameAttribute(oid, value, _type=asn1_type, _validate=False)
+        rdns.append(x509.RelativeDistinguishedName([attribute]))
     return x509.Name(rdns)
 
 

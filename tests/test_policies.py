@@ -81,3 +81,9 @@ def test_etsi_internal_name_findings_are_relaxed_only_for_a_loopback_base_url() 
     relaxed = relax_for_loopback([f, other], "http://127.0.0.1:8080")
     assert [x.severity for x in relaxed] == [Severity.WARNING, Severity.ERROR]
     assert relax_for_loopback([f], "http://pki.example.com")[0].severity is Severity.ERROR
+
+
+def test_rfc5280_appendix_a_upper_bounds_count_characters_not_utf8_bytes() -> None:
+    # X.520 ub-common-name (64) bounds characters; a 40-letter Thai name is 120 UTF-8 bytes.
+    name = build_name((("CN", "ก" * 64),))
+    assert len(str(name.rdns[0].get_attributes_for_oid(name.rdns[0]._attributes[0].oid)[0].value)) == 64

@@ -1,0 +1,89 @@
+"""Composition of the sealing service: the CA's status, in-process OCSP and CRLs, the audit log."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import ocsp
+
+from ca import Database, utcnow
+from ca.audit import AuditEvent, append
+from ca.status import StatusReader
+from ocsp.responder import OcspResponder
+from signer.pades import RevocationData
+from signer.registry import SignerRepository
+from signer.service import SealingService, SignerSettings
+
+from .config import GovcaConfig
+
+
+def audit_writer(db: Database):  # type: ignore[no-untyped-def]
+    def write(actor: str, action: str, subject: str, outcome: str, details: dict) -> None:
+        with db.unit_of_work() as s:
+            append(s, AuditEvent(actor, action, subject, outcome, details), utcnow())
+    return write
+
+
+class InProcessRevocation:
+    """OCSP responses from govca's own responder (called directly, not over HTTP) and every CA's
+    newest CRL, kept for a few minutes per process."""
+
+    TTL = 300.0
+
+    def __init__(self, responder: OcspResponder, reader: StatusReader, db: Database) -> None:
+        self.responder, self.reader, self.db = responder, reader, db
+        self._cache: dict[tuple, tuple[float, RevocationData]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, pairs: list[tuple[bytes, bytes]]) -> RevocationData:
+        key = tuple(pairs)
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit and time.monotonic() - hit[0] < self.TTL:
+            return hit[1]
+        ocsps = []
+        for cert_der, issuer_der in pairs:
+            req = ocsp.OCSPRequestBuilder().add_certificate(
+                x509.load_der_x509_certificate(cert_der), x509.load_der_x509_certificate(issuer_der), hashes.SHA1())
+            answer = self.responder.respond(req.build().public_bytes(Encoding.DER))
+            if answer.status == "successful":
+                ocsps.append(answer.der)
+        crls = []
+        for name in self._ca_names():
+            found = self.reader.latest_crl(name)
+            if found is not None:
+                crls.append(found[0])
+        data = RevocationData(tuple(ocsps), tuple(crls))
+        with self._lock:
+            self._cache[key] = (time.monotonic(), data)
+        return data
+
+    def _ca_names(self) -> list[str]:
+        from sqlalchemy import select
+
+        from ca.storage.models import CaRow
+
+        with self.db.reader() as s:
+            return list(s.execute(select(CaRow.name)).scalars())
+
+
+def signer_settings(cfg: GovcaConfig) -> SignerSettings:
+    return SignerSettings(base_url=cfg.base_url, tsa_policy_oid=cfg.signer.tsa_policy_oid,
+                          max_pdf_bytes=cfg.signer.max_pdf_mb * 1024 * 1024,
+                          tsa_accuracy_ms=cfg.signer.tsa_accuracy_ms)
+
+
+def signer_repository(db: Database) -> SignerRepository:
+    return SignerRepository(db.unit_of_work, db.reader)
+
+
+def build_sealing_service(cfg: GovcaConfig, db: Database, keys: Any, responder: OcspResponder,
+                          reader: StatusReader) -> SealingService:
+    return SealingService(
+        repo=signer_repository(db), keys=keys, status=lambda ca, serial: reader.status(ca, serial)[0],
+        revocation=InProcessRevocation(responder, reader, db), audit=audit_writer(db),
+        settings=signer_settings(cfg), clock=utcnow)

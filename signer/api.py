@@ -1,0 +1,102 @@
+"""HTTP edge of the sealing API: /api/v1/sign, /api/v1/documents/<id>, /api/v1/openapi.json."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from flask import Blueprint, Response, jsonify, request
+
+from .errors import BadInputError, ForbiddenError, SignerError, TooLargeError, UnsupportedMediaError
+from .openapi import openapi_document, validate_options
+from .pades import Level, SignOptions
+from .service import SealingService
+
+
+def problem(exc: SignerError) -> Response:
+    resp = jsonify({"type": "about:blank", "title": exc.title, "status": exc.status, "detail": str(exc)})
+    resp.status_code = exc.status
+    resp.content_type = "application/problem+json"
+    if exc.status == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="govca"'
+    return resp
+
+
+def parse_options(raw: Any) -> tuple[SignOptions, str | None]:
+    errors = validate_options(raw)
+    if errors:
+        raise BadInputError("invalid options: " + "; ".join(errors))
+    opts = dict(raw)
+    seal = opts.pop("seal", None)
+    if "level" in opts:
+        opts["level"] = Level(opts["level"])
+    if "box" in opts:
+        x1, y1, x2, y2 = opts["box"]
+        if x2 <= x1 or y2 <= y1:
+            raise BadInputError("invalid options: box must be [x1, y1, x2, y2] with x2 > x1 and y2 > y1")
+        opts["box"] = tuple(opts["box"])
+    return SignOptions(**opts), seal
+
+
+def _read_request(max_bytes: int) -> tuple[bytes, Any]:
+    if (request.content_length or 0) > max_bytes + 1024 * 1024:
+        raise TooLargeError(f"the request is over the {max_bytes:,}-byte PDF limit")
+    ctype = request.mimetype
+    if ctype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise BadInputError("multipart body needs a 'file' part with the PDF")
+        pdf = upload.read(max_bytes + 1)
+        raw = request.form.get("options")
+        if raw is None and "options" in request.files:
+            raw = request.files["options"].read(65536).decode("utf-8", "replace")
+        try:
+            options = json.loads(raw) if raw else {}
+        except ValueError as exc:
+            raise BadInputError(f"the 'options' part is not JSON: {exc}") from None
+        return pdf, options
+    if ctype in ("application/pdf", "application/octet-stream") or not ctype:
+        return request.get_data(cache=False), {}
+    raise UnsupportedMediaError(f"send application/pdf or multipart/form-data, not {ctype}")
+
+
+def sealing_blueprint(service: SealingService, stamp: Callable[[dict], tuple[Any, dict]] | None) -> Blueprint:
+    bp = Blueprint("sealing", __name__)
+
+    @bp.errorhandler(SignerError)
+    def _signer_error(exc: SignerError) -> Response:
+        return problem(exc)
+
+    @bp.post("/api/v1/sign")
+    def sign() -> Response:
+        client = service.authenticate(request.headers.get("Authorization"))
+        try:
+            pdf, raw = _read_request(service.settings.max_pdf_bytes)
+            options, seal = parse_options(raw)
+        except SignerError as exc:
+            service.audit(f"api:client-{client.id}", "seal.sign", client.agency_code, "refused",
+                          {"error": str(exc), "status": exc.status})
+            raise
+        sealed = service.seal(client, pdf, options, seal, stamp)
+        resp = Response(sealed.pdf, 200, content_type="application/pdf")
+        resp.headers["X-Document-Id"] = sealed.document_id
+        resp.headers["Location"] = sealed.verify_url
+        resp.headers["Content-Disposition"] = f'attachment; filename="{sealed.document_id}.pdf"'
+        return resp
+
+    @bp.get("/api/v1/documents/<doc_id>")
+    def document(doc_id: str) -> Response:
+        client = service.authenticate(request.headers.get("Authorization"))
+        doc = service.repo.get_document(doc_id)
+        if doc.agency.code != client.agency_code:
+            raise ForbiddenError(f"document {doc_id} was sealed by another agency")
+        return jsonify({"id": doc.id, "sha256": doc.sha256, "agency": {
+            "code": doc.agency.code, "name_th": doc.agency.name_th, "name_en": doc.agency.name_en},
+            "seal_serial": doc.seal_serial, "level": doc.level, "subfilter": doc.subfilter, "size": doc.size,
+            "sealed_at": doc.sealed_at.isoformat().replace("+00:00", "Z"),
+            "verify_url": f"{service.settings.base_url.rstrip('/')}/verify/{doc.id}"})
+
+    @bp.get("/api/v1/openapi.json")
+    def openapi() -> Response:
+        return jsonify(openapi_document(service.settings.base_url))
+
+    return bp

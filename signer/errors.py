@@ -1,0 +1,46 @@
+"""signer/'s errors; the HTTP edge turns each into a problem document with its status."""
+
+
+class SignerError(Exception):
+    status = 400
+    title = "Bad Request"
+
+
+class BadInputError(SignerError):
+    status = 400
+    title = "Bad Request"
+
+
+class UnsupportedMediaError(SignerError):
+    status = 415
+    title = "Unsupported Media Type"
+
+
+class TooLargeError(SignerError):
+    status = 413
+    title = "Payload Too Large"
+
+
+class UnauthenticatedError(SignerError):
+    status = 401
+    title = "Unauthorized"
+
+
+class ForbiddenError(SignerError):
+    status = 403
+    title = "Forbidden"
+
+
+class NotFoundError(SignerError):
+    status = 404
+    title = "Not Found"
+
+
+class ConflictError(SignerError):
+    status = 409
+    title = "Conflict"
+
+
+class UnavailableError(SignerError):
+    status = 503
+    title = "Service Unavailable"

@@ -1,0 +1,91 @@
+"""The OpenAPI 3.1 document of the sealing API; requests are validated against its schemas."""
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+
+PROBLEM = {"type": "object", "required": ["title", "status", "detail"], "properties": {
+    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+    "detail": {"type": "string"}}}
+
+SIGN_OPTIONS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "level": {"enum": ["B-B", "B-T", "B-LT", "B-LTA"], "default": "B-LTA",
+                  "description": "PAdES baseline level (ETSI EN 319 142-1)"},
+        "certify": {"type": "boolean", "default": True,
+                    "description": "certification signature, DocMDP P=2 (form filling and signing allowed)"},
+        "stamp": {"type": "boolean", "default": True, "description": "visible Thai/English stamp with a QR code"},
+        "page": {"type": "integer", "minimum": -1, "default": 0, "description": "0-based page; -1 is the last"},
+        "box": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 20000},
+                "minItems": 4, "maxItems": 4, "description": "x1, y1, x2, y2 in points"},
+        "reason": {"type": "string", "maxLength": 500},
+        "location": {"type": "string", "maxLength": 200},
+        "field_name": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"},
+        "subfilter": {"enum": ["ETSI.CAdES.detached", "adbe.pkcs7.detached"], "default": "ETSI.CAdES.detached"},
+        "seal": {"type": "string", "pattern": "^[0-9A-Fa-f]{2,40}$",
+                 "description": "serial (hex) of the agency seal to use; default: its newest usable seal"},
+    },
+}
+
+DOCUMENT = {"type": "object", "properties": {
+    "id": {"type": "string"}, "sha256": {"type": "string"}, "agency": {"type": "object"},
+    "seal_serial": {"type": "string"}, "level": {"type": "string"}, "subfilter": {"type": "string"},
+    "size": {"type": "integer"}, "sealed_at": {"type": "string", "format": "date-time"},
+    "verify_url": {"type": "string"}}}
+
+
+def openapi_document(base_url: str) -> dict[str, Any]:
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    errors = {str(code): {"description": text, "content": problem} for code, text in (
+        (400, "malformed options, empty or unreadable PDF, encrypted PDF"), (401, "missing or invalid token"),
+        (403, "seal of another agency, or a revoked or expired seal"), (409, "already certified"),
+        (413, "PDF over the size limit"), (415, "not a PDF"), (503, "TSA or database unavailable"))}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "govca sealing API", "version": "1.0.0",
+                 "description": "Seal agency PDFs (PAdES) with the agency's e-seal held in govca's HSM."},
+        "servers": [{"url": base_url}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "gvc_<client id>_<secret> from `govca apiclient create`"}},
+            "schemas": {"SignOptions": SIGN_OPTIONS, "Problem": PROBLEM, "Document": DOCUMENT},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/sign": {"post": {
+                "summary": "Seal a PDF",
+                "requestBody": {"required": True, "content": {
+                    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "options": {"$ref": "#/components/schemas/SignOptions"}}}}}},
+                "responses": {"200": {"description": "the sealed PDF", "headers": {
+                    "X-Document-Id": {"schema": {"type": "string"}},
+                    "Location": {"description": "verification URL", "schema": {"type": "string"}}},
+                    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}, **errors},
+            }},
+            "/api/v1/documents/{id}": {"get": {
+                "summary": "The registry record of a sealed document",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "record", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Document"}}}},
+                    "404": {"description": "unknown id", "content": problem}},
+            }},
+            "/tsa": {"post": {"summary": "RFC 3161 time-stamping", "security": [],
+                              "requestBody": {"content": {"application/timestamp-query": {}}},
+                              "responses": {"200": {"description": "TimeStampResp",
+                                                    "content": {"application/timestamp-reply": {}}}}}},
+        },
+    }
+
+
+_VALIDATOR = jsonschema.Draft202012Validator(SIGN_OPTIONS)
+
+
+def validate_options(options: Any) -> list[str]:
+    """Error messages (empty when valid) of sign options against the OpenAPI schema."""
+    return [f"{'/'.join(str(p) for p in e.absolute_path) or 'options'}: {e.message}"
+            for e in sorted(_VALIDATOR.iter_errors(options), key=lambda e: list(e.absolute_path))]

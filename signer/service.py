@@ -1,0 +1,187 @@
+"""The sealing service: authenticate an agency system, choose its seal, check the PDF, sign it
+(PAdES with the HSM key, govca's TSA, embedded revocation data), register it, audit it."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from cryptography import x509
+
+import policies.names  # noqa: F401 - its warnings filter covers Thai names read below
+
+from .credentials import SecretVerifier, parse_token
+from .errors import ForbiddenError, NotFoundError, SignerError, UnauthenticatedError, UnavailableError
+from .pades import InProcessTimeStamper, RevocationData, SigningMaterial, SignOptions, sign_pdf, validation_context
+from .pdf_checks import check_pdf
+from .registry import ApiClient, Seal, SignerRepository
+from .tsa import TsaUnit, build_response, new_serial
+
+# (certificate DER, issuer DER) pairs in, OCSP responses and CRLs for them out.
+RevocationSource = Callable[[list[tuple[bytes, bytes]]], RevocationData]
+StatusLookup = Callable[[str, str], str]  # (CA name, serial hex) -> "good" | "revoked" | "unknown"
+Audit = Callable[[str, str, str, str, dict], None]  # actor, action, subject, outcome, details
+
+
+@dataclass(frozen=True)
+class SignerSettings:
+    """``base_url`` prefixes verification URLs; ``tsa_accuracy_ms`` is claimed in every token."""
+
+    base_url: str
+    tsa_policy_oid: str
+    max_pdf_bytes: int = 50 * 1024 * 1024
+    tsa_accuracy_ms: int = 1000
+
+
+@dataclass(frozen=True)
+class Sealed:
+    document_id: str
+    pdf: bytes
+    sha256: str
+    verify_url: str
+    seal_serial: str
+
+
+def default_stamp(fields: dict) -> tuple[Any, dict]:
+    """The Thai/English stamp with a QR code of the verification URL (signer/stamp.py)."""
+    import logging
+
+    from .stamp import StampInfo, stamp_style, stamp_text_params
+
+    # fontTools reports each table it cannot subset at WARNING; that is not news for a stamp.
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+
+    return stamp_style(), stamp_text_params(StampInfo(**fields))
+
+
+def new_document_id() -> str:
+    return "DOC-" + base64.b32encode(secrets.token_bytes(10)).decode().rstrip("=")
+
+
+def common_name(cert_der: bytes) -> str:
+    attrs = x509.load_der_x509_certificate(cert_der).subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(attrs[0].value) if attrs else ""
+
+
+class SealingService:
+    def __init__(self, repo: SignerRepository, keys: Any, status: StatusLookup, revocation: RevocationSource,
+                 audit: Audit, settings: SignerSettings, clock: Callable[[], dt.datetime]) -> None:
+        self.repo, self.keys, self.status, self.revocation = repo, keys, status, revocation
+        self.audit, self.settings, self.clock = audit, settings, clock
+        self.verifier = SecretVerifier()
+        self._tsa: tuple[float, TsaUnit | None] = (-1e9, None)
+
+    # --- TSA -------------------------------------------------------------------------------
+    def tsa_unit(self) -> TsaUnit | None:
+        """The current TSA unit, re-read every minute (a renewed TSA is picked up without restart)."""
+        loaded_at, unit = self._tsa
+        if time.monotonic() - loaded_at < 60:
+            return unit
+        record = self.repo.current_tsa()
+        unit = None if record is None else TsaUnit(
+            cert_der=record.cert_der, chain_der=record.chain_der, key=self.keys.get_key(record.key_uri),
+            policy_oid=self.settings.tsa_policy_oid, accuracy_ms=self.settings.tsa_accuracy_ms)
+        self._tsa = (time.monotonic(), unit)
+        return unit
+
+    def timestamp(self, query_der: bytes) -> bytes:
+        unit = self.tsa_unit()
+        if unit is None:
+            raise UnavailableError("no TSA is set up: run `govca tsa setup --ca NAME`")
+        return build_response(query_der, unit, self.clock(), new_serial())
+
+    # --- authentication ----------------------------------------------------------------------
+    def authenticate(self, header: str | None) -> ApiClient:
+        parsed = parse_token(header)
+        if parsed is None:
+            self.audit("api:anonymous", "seal.authenticate", "-", "refused", {"error": "no or malformed bearer token"})
+            raise UnauthenticatedError("send `Authorization: Bearer <API client token>`")
+        client_id, secret = parsed
+        try:
+            client = self.repo.get_client(client_id)
+        except NotFoundError:
+            client = None
+        if client is None or not self.verifier.verify(client_id, secret, client.secret_hash):
+            self.audit(f"api:client-{client_id}", "seal.authenticate", "-", "refused", {"error": "bad credentials"})
+            raise UnauthenticatedError("the API client token is not valid")
+        if client.revoked_at is not None:
+            self.audit(f"api:client-{client_id}", "seal.authenticate", client.agency_code, "refused",
+                       {"error": "client revoked"})
+            raise UnauthenticatedError(f"API client {client_id} was revoked on {client.revoked_at:%Y-%m-%d}")
+        return client
+
+    # --- sealing ---------------------------------------------------------------------------
+    def choose_seal(self, client: ApiClient, seal_serial: str | None) -> Seal:
+        """The client's agency's seal: the one asked for, else its newest usable one."""
+        now = self.clock()
+        if seal_serial:
+            seal = self.repo.get_seal(seal_serial.upper())
+            if seal.agency_code != client.agency_code:
+                raise ForbiddenError(f"API client {client.id} of agency {client.agency_code} may not use the seal "
+                                     f"of agency {seal.agency_code}")
+            candidates = [seal]
+        else:
+            candidates = self.repo.seals_of(client.agency_code)
+            if not candidates:
+                raise ForbiddenError(f"agency {client.agency_code} has no seal: run `govca agency seal issue`")
+        reasons = []
+        for seal in candidates:
+            state = self.status(seal.ca_name, seal.serial_hex)
+            if state == "revoked":
+                reasons.append(f"the seal certificate {seal.serial_hex} of agency {seal.agency_code} is revoked")
+            elif seal.not_after <= now:
+                reasons.append(f"the seal certificate {seal.serial_hex} expired on {seal.not_after:%Y-%m-%d}")
+            elif state != "good":
+                reasons.append(f"the status of seal certificate {seal.serial_hex} is unknown")
+            else:
+                return seal
+        raise ForbiddenError("; ".join(reasons) + ": a revoked or expired seal cannot sign")
+
+    def seal(self, client: ApiClient, pdf: bytes, options: SignOptions, seal_serial: str | None = None,
+             stamp: Callable[[dict], tuple[Any, dict]] | None = None) -> Sealed:
+        actor = f"api:client-{client.id}"
+        try:
+            check_pdf(pdf, self.settings.max_pdf_bytes, options.certify)
+            seal = self.choose_seal(client, seal_serial)
+            return self._seal(client, seal, pdf, options, stamp)
+        except SignerError as exc:
+            self.audit(actor, "seal.sign", client.agency_code, "refused",
+                       {"error": str(exc), "status": exc.status, "seal": seal_serial})
+            raise
+
+    def _seal(self, client: ApiClient, seal: Seal, pdf: bytes, options: SignOptions,
+              stamp: Callable[[dict], tuple[Any, dict]] | None) -> Sealed:
+        now = self.clock()
+        agency = self.repo.get_agency(client.agency_code)
+        doc_id = new_document_id()
+        verify_url = f"{self.settings.base_url.rstrip('/')}/verify/{doc_id}"
+        material = SigningMaterial(seal.cert_der, seal.chain_der, self.keys.get_key(seal.key_uri))
+        timestamper = context = None
+        if options.level.timestamped:
+            unit = self.tsa_unit()
+            if unit is None:
+                raise UnavailableError(f"level {options.level.value} needs the TSA: run `govca tsa setup --ca NAME`")
+            timestamper = InProcessTimeStamper(self.timestamp)
+            if options.level.long_term:
+                pairs = [(seal.cert_der, seal.chain_der[0]), (unit.cert_der, unit.chain_der[0])]
+                pairs += [(a, b) for a, b in zip(seal.chain_der, seal.chain_der[1:])]
+                roots = (seal.chain_der[-1],)
+                context = validation_context(roots, seal.chain_der + unit.chain_der + (unit.cert_der,),
+                                             self.revocation(pairs), now)
+        style = params = None
+        signer_cn = common_name(seal.cert_der)
+        if options.stamp and stamp is not None:
+            style, params = stamp({"agency_th": agency.name_th, "agency_en": agency.name_en, "signer": signer_cn,
+                                   "signed_at": now, "document_id": doc_id, "verify_url": verify_url})
+        signed = sign_pdf(pdf, material, options, timestamper=timestamper, context=context, stamp_style=style,
+                          stamp_params=params, signer_name=signer_cn)
+        digest = hashlib.sha256(signed).hexdigest()
+        self.repo.register(doc_id, digest, agency.code, seal.serial_hex, "seal", options.level.value,
+                           options.subfilter, len(signed), client.id, now)
+        self.audit(f"api:client-{client.id}", "seal.sign", agency.code, "success", {
+            "document": doc_id, "sha256": digest, "seal": seal.serial_hex, "level": options.level.value})
+        return Sealed(doc_id, signed, digest, verify_url, seal.serial_hex)
