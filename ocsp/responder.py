@@ -23,10 +23,12 @@ from hsm import Mechanism
 from .builder import Responder, assemble, build_response_data, error_response
 from .errors import MalformedRequestError
 from .interfaces import CertState, KeySource, PresignedResponse, PresignedStore, StatusInfo, StatusSource
-from .request import CertIdRequest, ParsedRequest, parse_request
+from .request import CertIdRequest, ParsedRequest, parse_request, parse_request_fast
 
 log = logging.getLogger("govca.ocsp")
-PRESIGN_HASHES = ("sha1", "sha256")  # RFC 5019 2.1.1 clients use SHA-1 CertIDs; modern ones SHA-256
+PRESIGN_HASHES = ("sha1", "sha256")
+UNKNOWN_TTL = dt.timedelta(minutes=5)
+UNKNOWN_MAX = 10_000  # RFC 5019 2.1.1 clients use SHA-1 CertIDs; modern ones SHA-256
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class OcspResponder:
         self.source, self.store, self.keys, self.settings, self.clock = source, store, keys, settings, clock
         self._lock = threading.Lock()
         self._issuers: dict[tuple[str, bytes, bytes], _Served] = {}
+        self._unknown: dict[tuple[str, str, bytes], OcspAnswer] = {}
         self._loaded_at = -1e9
 
     # --- issuers ---------------------------------------------------------------------------
@@ -111,7 +114,7 @@ class OcspResponder:
     # --- answering -------------------------------------------------------------------------
     def respond(self, der: bytes) -> OcspAnswer:
         try:
-            request = parse_request(der, self.settings.max_cert_ids)
+            request = parse_request_fast(der, self.settings.max_cert_ids) or parse_request(der, self.settings.max_cert_ids)
         except MalformedRequestError as exc:
             log.info("malformedRequest: %s", exc)
             return OcspAnswer(error_response("malformed_request"), "malformed_request")
@@ -143,9 +146,20 @@ class OcspResponder:
         if cached is not None and cached.next_update > now and now - cached.this_update < self.settings.refresh_after:
             return OcspAnswer(cached.der, "successful", cached.this_update, cached.next_update, cached.produced_at,
                               presigned=True)
+        unknown_key = (target.ca_name, serial, cid.der)
+        remembered = self._unknown.get(unknown_key)
+        if remembered is not None and remembered.next_update and remembered.this_update \
+                and now - remembered.this_update < UNKNOWN_TTL:
+            return remembered
         status = self.source.status(target.ca_name, serial)
         answer = self._sign(target, [(cid, status)], ParsedRequest((cid,), None))
-        if answer.status == "successful" and status.state is not CertState.UNKNOWN:
+        if answer.status == "successful" and status.state is CertState.UNKNOWN:
+            # A serial govca never issued: keep the signed "unknown" in memory for a while, so
+            # made-up serials cannot keep the responder on its signing path.
+            if len(self._unknown) >= UNKNOWN_MAX:
+                self._unknown.clear()
+            self._unknown[unknown_key] = answer
+        elif answer.status == "successful":
             assert answer.this_update and answer.next_update and answer.produced_at
             self.store.put(target.ca_name, serial, cid.hash_alg, PresignedResponse(
                 answer.der, status.state, answer.this_update, answer.next_update, answer.produced_at))

@@ -113,7 +113,15 @@ class InProcessTimeStamper(timestamps.TimeStamper):
         self._respond = respond
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        return tsp.TimeStampResp.load(self._respond(req.dump()))
+        from pyhanko.sign.general import SigningError
+
+        from .tsa import TimeStampResp
+
+        # asn1crypto's TimeStampResp insists on a token; govca's own type also reads rejections.
+        resp = TimeStampResp.load(self._respond(req.dump()))
+        if resp["status"]["status"].native not in ("granted", "granted_with_mods"):
+            raise SigningError(f"the TSA refused the time-stamp: {resp['status'].native}")
+        return tsp.TimeStampResp.load(resp.dump())
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ the same Thai OpenType font as the stamp (embedded as subsets), with the lower r
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from io import BytesIO
 
@@ -17,9 +17,9 @@ from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.text import TextBox, TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter, PageObject, PdfFileWriter
 
-from signer.stamp import DEFAULT_FONT, STAMP_BOX, english_date, thai_date
+from .stamp import BORDER_COLOR, DEFAULT_FONT, STAMP_BOX, english_date, thai_date
 
-__all__ = ["A4", "BOLD_FONT", "STAMP_ORIGIN", "sample_elicense_pdf"]
+__all__ = ["A4", "BOLD_FONT", "STAMP_ORIGIN", "STAMP_RECT", "sample_elicense_pdf"]
 
 A4 = (595.28, 841.89)
 """A4 in PDF points, (width, height)."""
@@ -29,29 +29,35 @@ BOLD_FONT = "/usr/share/fonts/opentype/tlwg/Laksaman-Bold.otf"
 MARGIN = 56
 """Page margin in points (about 2 cm)."""
 
-STAMP_ORIGIN = (A4[0] - MARGIN - STAMP_BOX[0], MARGIN)
+STAMP_ORIGIN: tuple[int, int] = (round(A4[0] - MARGIN - STAMP_BOX[0]), MARGIN)
 """Lower left corner, in page coordinates, of the area kept free for the stamp."""
 
-TITLE_COLOR = (0.08, 0.2, 0.45)
+STAMP_RECT: tuple[int, int, int, int] = (
+    STAMP_ORIGIN[0], STAMP_ORIGIN[1], STAMP_ORIGIN[0] + STAMP_BOX[0], STAMP_ORIGIN[1] + STAMP_BOX[1]
+)
+"""The same area as (x1, y1, x2, y2), the form of a signature field's box (``SigFieldSpec.box``)."""
+
+TITLE_COLOR = BORDER_COLOR
 
 
 @dataclass
 class _SharedEngineFactory(FontEngineFactory):
-    """Hands every text box of one writer the same glyph accumulator, so that each font face
-    is embedded once as one subset instead of once per text box.
+    """Hands every text box on the page the same glyph accumulator, so that each font face is
+    embedded once, as one subset, instead of once per text box.
 
     Sharing is safe here because a text box shapes its lines as soon as its content is set,
-    with the size it has just written into the engine; nothing is shaped later.
+    at the size it has just written into the engine; nothing is shaped later.
     """
 
     base: GlyphAccumulatorFactory
-    _engines: dict[int, FontEngine] = field(default_factory=dict)
+    engine: FontEngine | None = None
 
     def create_font_engine(self, writer: BasePdfFileWriter, obj_stream=None) -> FontEngine:
-        key = id(writer)
-        if key not in self._engines:
-            self._engines[key] = self.base.create_font_engine(writer, obj_stream)
-        return self._engines[key]
+        if self.engine is None:
+            self.engine = self.base.create_font_engine(writer, obj_stream)
+        if self.engine.writer is not writer:
+            raise ValueError("a shared font engine serves a single PDF writer")
+        return self.engine
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,7 @@ class _Page:
             font_size=line.size,
             leading=leading,
             text_color=line.color,
+            # The default inner scaling (shrink to fit) keeps a long licensee name on the page.
             box_layout_rule=layout.SimpleBoxLayoutRule(
                 x_align=(
                     layout.AxisAlignment.ALIGN_MID
@@ -171,21 +178,22 @@ def sample_elicense_pdf(
     page.line(_Line("Electronic Licence (e-License)", size=16, centred=True))
     page.space(28)
 
-    def field(label_th: str, label_en: str, value: str) -> None:
+    def entry(label_th: str, label_en: str, value: str) -> None:
         page.line(_Line(f"{label_th} / {label_en}", size=12, color=(0.3, 0.3, 0.3)), leading=18)
         page.line(_Line(value, bold=True, size=16), leading=26)
         page.space(8)
 
-    field("เลขที่ใบอนุญาต", "Licence No.", licence_no)
-    field("ผู้ได้รับอนุญาต", "Licensee", licensee_th)
-    field(
+    entry("เลขที่ใบอนุญาต", "Licence No.", licence_no)
+    entry("ผู้ได้รับอนุญาต", "Licensee", licensee_th)
+    entry(
         "วันที่ออกใบอนุญาต",
         "Date of issue",
         f"{thai_date(issued_on)}  ({english_date(issued_on)})",
     )
     page.space(16)
     for text in (
-        "ใบอนุญาตฉบับนี้ออกในรูปแบบอิเล็กทรอนิกส์ และลงลายมือชื่อดิจิทัลด้วยตราประทับอิเล็กทรอนิกส์ของหน่วยงาน",
+        "ใบอนุญาตฉบับนี้ออกในรูปแบบอิเล็กทรอนิกส์",
+        "และลงลายมือชื่อดิจิทัลด้วยตราประทับอิเล็กทรอนิกส์ของหน่วยงาน",
         "ตรวจสอบความถูกต้องได้โดยสแกนคิวอาร์โค้ดในตราประทับ หรือเปิดลิงก์ในตราประทับ",
     ):
         page.line(_Line(text, size=14), leading=22)

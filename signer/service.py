@@ -92,7 +92,10 @@ class SealingService:
         unit = self.tsa_unit()
         if unit is None:
             raise UnavailableError("no TSA is set up: run `govca tsa setup --ca NAME`")
-        return build_response(query_der, unit, self.clock(), new_serial())
+        try:
+            return build_response(query_der, unit, self.clock(), new_serial())
+        except Exception as exc:  # noqa: BLE001 - a token fault: the sealing request is refused, not crashed
+            raise UnavailableError(f"the TSA could not sign a time-stamp ({type(exc).__name__})") from None
 
     # --- authentication ----------------------------------------------------------------------
     def authenticate(self, header: str | None) -> ApiClient:

@@ -26,6 +26,8 @@ from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.stamp import QRPosition, QRStampStyle
 
+from .errors import SignerError
+
 __all__ = [
     "BANGKOK",
     "DEFAULT_FONT",
@@ -97,8 +99,14 @@ _THAI_LETTERS = "".join(chr(c) for c in range(0x0E01, 0x0E3B)) + "".join(
 )
 
 
-class StampError(ValueError):
-    """A stamp cannot be built as asked (naive time, bad field, a font without the glyphs)."""
+class StampError(SignerError, ValueError):
+    """A stamp cannot be built as asked (naive time, bad field, a font without the glyphs).
+
+    Its inputs come from the agency's record and the seal certificate, not from the caller's
+    request, so at the HTTP edge it is the server's fault."""
+
+    status = 500
+    title = "Internal Server Error"
 
 
 @dataclass(frozen=True)

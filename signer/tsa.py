@@ -129,7 +129,7 @@ class ParsedQuery:
     """``sha256``, ``sha384`` or ``sha512``."""
     hashed_message: bytes
     message_imprint_der: bytes
-    """The MessageImprint re-encoded in DER, copied into the TSTInfo (RFC 3161 2.4.2)."""
+    """The MessageImprint as sent (checked to be DER), copied into the TSTInfo (RFC 3161 2.4.2)."""
     req_policy: str | None
     nonce: int | None
     cert_req: bool
@@ -144,13 +144,16 @@ def parse_query(der: bytes, *, accepted_policy: str | None = None) -> ParsedQuer
     try:
         req = tsp.TimeStampReq.load(der, strict=True)
         req.native  # noqa: B018 - decode the whole structure now
+        # RFC 3161 3.4: the body is the DER encoding. Re-encoding must give the same bytes, so
+        # what is echoed into the token (imprint, nonce) is DER too.
+        is_der = req.dump(force=True) == der
         version = req["version"].native
         imprint = req["message_imprint"]
-        algorithm = imprint["hash_algorithm"]
-        hash_name = algorithm["algorithm"].native
-        params_absent_or_null = algorithm["parameters"].native is None
+        # asn1crypto decodes SHA-2 parameters as NULL, so parameters other than absent or NULL
+        # (RFC 5754 2) already fail here, as badDataFormat.
+        hash_name = imprint["hash_algorithm"]["algorithm"].native
         hashed_message = bytes(imprint["hashed_message"].native)
-        imprint_der = tsp.MessageImprint.load(imprint.dump(force=True)).dump()
+        imprint_der = imprint.dump()
         req_policy = req["req_policy"].dotted if req["req_policy"].native is not None else None
         nonce = req["nonce"].native
         cert_req = bool(req["cert_req"].native)
@@ -159,6 +162,8 @@ def parse_query(der: bytes, *, accepted_policy: str | None = None) -> ParsedQuer
         extension_count = len(extensions) if has_extensions else 0
     except Exception as exc:  # noqa: BLE001 - any decoding failure of untrusted bytes is badDataFormat
         raise TsaRejection(FailInfo.BAD_DATA_FORMAT, f"not a DER TimeStampReq ({type(exc).__name__})") from None
+    if not is_der:
+        raise TsaRejection(FailInfo.BAD_DATA_FORMAT, "the TimeStampReq is not DER-encoded (RFC 3161 3.4)")
     # RFC 3161 2.4.1: version is v1.
     if version != "v1":
         raise TsaRejection(FailInfo.BAD_DATA_FORMAT, "unsupported TimeStampReq version (RFC 3161 2.4.1)")
@@ -166,9 +171,6 @@ def parse_query(der: bytes, *, accepted_policy: str | None = None) -> ParsedQuer
     if hash_name not in ACCEPTED_HASHES:
         raise TsaRejection(FailInfo.BAD_ALG, f"hash algorithm {hash_name} refused; use SHA-256, SHA-384 or "
                                              "SHA-512 (RFC 3161 2.4.1)")
-    # RFC 5754 2: SHA-2 AlgorithmIdentifier parameters are absent or NULL.
-    if not params_absent_or_null:
-        raise TsaRejection(FailInfo.BAD_ALG, "hash algorithm parameters must be absent or NULL (RFC 5754 2)")
     # RFC 3161 2.4.1: the hashed message's length matches the hash algorithm.
     if len(hashed_message) != ACCEPTED_HASHES[hash_name]:
         raise TsaRejection(FailInfo.BAD_DATA_FORMAT, f"a {hash_name} imprint is {ACCEPTED_HASHES[hash_name]} "

@@ -123,3 +123,24 @@ def test_fuzz_through_gunicorn_leaves_the_workers_answering(target: dict, tmp_pa
         assert "Traceback" not in log and "WORKER TIMEOUT" not in log and "exited with code" not in log, log[-2000:]
     finally:
         server.stop()
+
+
+@FUZZ
+@given(serial=st.integers(0, 2**159), alg=st.sampled_from(["sha1", "sha256", "sha384", "sha512"]),
+       nonce=st.none() | st.binary(min_size=1, max_size=32), count=st.integers(1, 16), data=st.data())
+def test_fast_request_parser_agrees_with_asn1crypto(serial: int, alg: str, nonce: bytes | None, count: int,
+                                                    data: st.DataObject) -> None:
+    """The hand-written fast path (ocsp/request.py) must read exactly what asn1crypto reads, or defer."""
+    from ocsp.request import parse_request, parse_request_fast
+
+    size = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}[alg]
+    cids = [{"hash_algorithm": {"algorithm": alg}, "issuer_name_hash": data.draw(st.binary(min_size=size,
+             max_size=size)), "issuer_key_hash": bytes(size), "serial_number": serial + i} for i in range(count)]
+    tbs: dict = {"request_list": [{"req_cert": c} for c in cids]}
+    if nonce is not None:
+        tbs["request_extensions"] = [{"extn_id": "nonce", "critical": False,
+                                      "extn_value": nonce}]
+    body = aocsp.OCSPRequest({"tbs_request": tbs}).dump()
+    fast = parse_request_fast(body, 16)
+    assert fast is not None
+    assert fast == parse_request(body, 16)

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -65,7 +67,7 @@ def make_tsa(cli: Cli, out: Path, key_type: str = "ec-p256") -> TsaPki:
     return TsaPki(unit, out, out / "root.pem", out / "chain.pem", now)
 
 
-def make_client(pki: TsaPki):  # type: ignore[no-untyped-def]
+def make_client(pki: TsaPki) -> FlaskClient:
     app = Flask(__name__)
     app.register_blueprint(tsa_blueprint(lambda: pki.unit, lambda: pki.now))
     return app.test_client()
@@ -77,7 +79,7 @@ def pki(hierarchy: Cli, tmp_path: Path) -> TsaPki:
 
 
 @pytest.fixture
-def client(pki: TsaPki):  # type: ignore[no-untyped-def]
+def client(pki: TsaPki) -> FlaskClient:
     return make_client(pki)
 
 
@@ -89,7 +91,7 @@ def openssl_query(pki: TsaPki, *args: str, name: str = "q") -> Path:
     return query
 
 
-def openssl_verify(pki: TsaPki, reply: Path, query: Path):  # type: ignore[no-untyped-def]
+def openssl_verify(pki: TsaPki, reply: Path, query: Path) -> subprocess.CompletedProcess:
     return run(["openssl", "ts", "-verify", "-in", str(reply), "-queryfile", str(query),
                 "-CAfile", str(pki.root_pem), "-untrusted", str(pki.chain_pem)])
 
@@ -131,7 +133,8 @@ def query_der(hash_name: str = "sha256", digest: bytes | None = None, **fields: 
 
 @pytest.mark.parametrize("via", ["build_response", "http"])
 @pytest.mark.parametrize("digest", ["sha256", "sha512"])
-def test_rfc3161_2_4_2_openssl_verifies_the_token(pki: TsaPki, client, digest: str, via: str) -> None:  # type: ignore[no-untyped-def]
+def test_rfc3161_2_4_2_openssl_verifies_the_token(pki: TsaPki, client: FlaskClient, digest: str,
+                                                 via: str) -> None:
     query = openssl_query(pki, f"-{digest}", "-cert")
     if via == "http":
         r = client.post("/tsa", data=query.read_bytes(), content_type="application/timestamp-query")
@@ -263,7 +266,7 @@ def test_rfc3161_2_4_2_serial_numbers_are_unique_positive_and_within_160_bits(pk
 # --- refusals ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("digest", ["sha1", "md5"])
-def test_rfc3161_2_4_1_weak_imprint_hash_is_refused_bad_alg(pki: TsaPki, client, digest: str) -> None:  # type: ignore[no-untyped-def]
+def test_rfc3161_2_4_1_weak_imprint_hash_is_refused_bad_alg(pki: TsaPki, client: FlaskClient, digest: str) -> None:
     query = openssl_query(pki, f"-{digest}", "-cert").read_bytes()
     assert status_of(respond(pki, query)) == ("rejection", {"bad_alg"})
     r = client.post("/tsa", data=query, content_type="application/timestamp-query")
@@ -273,13 +276,23 @@ def test_rfc3161_2_4_1_weak_imprint_hash_is_refused_bad_alg(pki: TsaPki, client,
     assert refused.value.fail_info is FailInfo.BAD_ALG
 
 
-def test_rfc5754_2_hash_parameters_other_than_null_are_refused_bad_alg(pki: TsaPki) -> None:
-    query = query_der(message_imprint={"hash_algorithm": {"algorithm": "sha256", "parameters": b"\x04\x00"},
-                                       "hashed_message": b"\x00" * 32})
-    assert status_of(respond(pki, query)) == ("rejection", {"bad_alg"})
-    with_null = query_der(message_imprint={"hash_algorithm": {"algorithm": "sha256", "parameters": None},
-                                           "hashed_message": b"\x00" * 32})
-    assert status_of(respond(pki, with_null))[0] == "granted"
+def tlv(tag: int, content: bytes) -> bytes:
+    """One DER element (short-form length: the test bodies stay under 128 bytes)."""
+    assert len(content) < 128
+    return bytes([tag, len(content)]) + content
+
+
+def test_rfc5754_2_hash_parameters_other_than_absent_or_null_are_refused_bad_data_format(pki: TsaPki) -> None:
+    sha256 = tlv(0x06, bytes.fromhex("608648016503040201"))
+
+    def query_with(params: bytes) -> bytes:
+        imprint = tlv(0x30, tlv(0x30, sha256 + params) + tlv(0x04, b"\x00" * 32))
+        return tlv(0x30, tlv(0x02, b"\x01") + imprint)
+
+    assert status_of(respond(pki, query_with(b"")))[0] == "granted"
+    assert status_of(respond(pki, query_with(b"\x05\x00")))[0] == "granted"
+    for params in (b"\x04\x00", b"\x01\x01\xff", b"\x05\x01\x00"):
+        assert status_of(respond(pki, query_with(params))) == ("rejection", {"bad_data_format"}), params
 
 
 def test_rfc3161_2_4_1_wrong_policy_is_refused_unaccepted_policy(pki: TsaPki) -> None:
@@ -304,6 +317,8 @@ def test_rfc3161_2_4_1_request_extensions_are_refused_unaccepted_extension(pki: 
         query = query_der(extensions=[{"extn_id": "1.3.6.1.4.1.32473.1", "critical": critical,
                                        "extn_value": b"\x05\x00"}])
         assert status_of(respond(pki, query)) == ("rejection", {"unaccepted_extensions"})
+    # RFC 5280 4.1: Extensions is SIZE (1..MAX), so an empty list is malformed rather than unrecognised.
+    assert status_of(respond(pki, query_der(extensions=[]))) == ("rejection", {"bad_data_format"})
 
 
 def test_rfc3161_2_4_1_version_other_than_1_is_refused_bad_data_format(pki: TsaPki) -> None:
@@ -320,12 +335,16 @@ MALFORMED = {
         tsp.TimeStampReq.load(GOOD)["message_imprint"].dump()), "serial_number": 1,
         "gen_time": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)}).dump(),
     "integer": b"\x02\x01\x01",
+    # RFC 3161 3.4: DER only, so BER forms are refused.
     "indefinite-length": b"\x30\x80" + GOOD[2:] + b"\x00\x00",
+    "cert-req-false-encoded": GOOD[:-1] + b"\x00",
+    "boolean-true-as-01": GOOD[:-1] + b"\x01",
 }
 
 
 @pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
-def test_rfc3161_3_4_malformed_query_is_rejected_bad_data_format_with_http_200(pki: TsaPki, client, body: bytes) -> None:  # type: ignore[no-untyped-def]
+def test_rfc3161_3_4_malformed_query_is_rejected_bad_data_format_with_http_200(
+        pki: TsaPki, client: FlaskClient, body: bytes) -> None:
     status, fail = status_of(respond(pki, body))
     assert status == "rejection" and fail == {"bad_data_format"}
     r = client.post("/tsa", data=body, content_type="application/timestamp-query")
@@ -345,7 +364,7 @@ def test_rfc3161_2_4_2_rejection_carries_status_string_and_one_fail_info_bit() -
 
 # --- the HTTP edge -----------------------------------------------------------------------------
 
-def test_rfc3161_3_4_any_content_type_is_read_as_a_query(client, pki: TsaPki) -> None:  # type: ignore[no-untyped-def]
+def test_rfc3161_3_4_any_content_type_is_read_as_a_query(client: FlaskClient, pki: TsaPki) -> None:
     query = openssl_query(pki, "-sha256").read_bytes()
     for content_type in (None, "application/octet-stream", "application/x-www-form-urlencoded"):
         r = client.post("/tsa", data=query, content_type=content_type)
@@ -355,7 +374,7 @@ def test_rfc3161_3_4_any_content_type_is_read_as_a_query(client, pki: TsaPki) ->
     assert r.status_code == 200 and status_of(r.data) == ("rejection", {"bad_data_format"})
 
 
-def test_rfc3161_3_4_body_over_64_kib_is_413(client) -> None:  # type: ignore[no-untyped-def]
+def test_rfc3161_3_4_body_over_64_kib_is_413(client: FlaskClient) -> None:
     r = client.post("/tsa", data=b"\x30" * (MAX_QUERY + 1), content_type="application/timestamp-query")
     assert r.status_code == 413
     assert r.get_json()["status"] == 413 and set(r.get_json()) == {"type", "title", "status", "detail"}

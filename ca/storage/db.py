@@ -81,15 +81,17 @@ class Database:
         finally:
             os.close(fd)
 
+    def read_engine(self) -> Engine:
+        """The engine of reads: on SQLite one whose connections never take the write lock."""
+        if self._read_engine is None:
+            self._read_engine = make_engine(self.url, readonly=True) if self.url.startswith("sqlite") else self.engine
+        return self._read_engine
+
     @contextlib.contextmanager
     def reader(self) -> Iterator[Session]:
         """A session for reads on the hot path (OCSP, repository): never takes SQLite's write lock."""
         if self._readers is None:
-            if self.url.startswith("sqlite"):
-                self._read_engine = make_engine(self.url, readonly=True)
-                self._readers = sessionmaker(self._read_engine, expire_on_commit=False)
-            else:
-                self._readers = self._sessions
+            self._readers = sessionmaker(self.read_engine(), expire_on_commit=False)
         session = self._readers()
         try:
             yield session
@@ -99,7 +101,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        if self._read_engine is not None:
+        if self._read_engine is not None and self._read_engine is not self.engine:
             self._read_engine.dispose()
 
 
