@@ -26,8 +26,11 @@ class Metrics:
         self.requests.labels(endpoint, method, str(status)).inc()
         self.latency.labels(endpoint).observe(seconds)
 
-    def observe_ocsp(self, answer) -> None:  # type: ignore[no-untyped-def]
-        self.ocsp.labels(answer.status, "presigned" if answer.presigned else "signed").inc()
+    def observe_edge(self, endpoint: str, method: str, status: int, seconds: float, answer) -> None:  # type: ignore[no-untyped-def]
+        """A request answered at the WSGI layer (OCSP), with its OCSP result when there is one."""
+        self.observe_request(endpoint, method, status, seconds)
+        if answer is not None:
+            self.ocsp.labels(answer.status, "presigned" if answer.presigned else "signed").inc()
 
     def render(self, reader, now: dt.datetime) -> bytes:  # type: ignore[no-untyped-def]
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

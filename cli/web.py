@@ -13,7 +13,8 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from ca import Database, utcnow
-from ocsp.http import ocsp_blueprint, repository_blueprint
+from ocsp.http import repository_blueprint
+from ocsp.wsgi import OcspWsgi
 from signer.api import sealing_blueprint
 from signer.service import default_stamp
 from signer.tsa_http import tsa_blueprint
@@ -40,7 +41,6 @@ def create_app(home: Path | str | None = None) -> Flask:
     # Base64 may hold "//"; merging slashes would answer a GET request with a redirect.
     app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
-    app.register_blueprint(ocsp_blueprint(responder, utcnow, metrics.observe_ocsp))
     app.register_blueprint(repository_blueprint(reader, utcnow))
     app.register_blueprint(sealing_blueprint(sealing, default_stamp))
     app.register_blueprint(tsa_blueprint(sealing.tsa_unit, utcnow))
@@ -70,6 +70,9 @@ def create_app(home: Path | str | None = None) -> Flask:
     @app.get("/metrics")
     def metrics_endpoint() -> Response:
         return Response(metrics.render(reader, utcnow()), 200, content_type="text/plain; version=0.0.4")
+
+    # OCSP is answered in front of Flask (ocsp/wsgi.py); every other path reaches the app.
+    app.wsgi_app = OcspWsgi(responder, utcnow, metrics.observe_edge, app.wsgi_app)  # type: ignore[method-assign]
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:

@@ -7,6 +7,7 @@ the host and signs the digest with CKM_ECDSA; the raw r||s is DER-encoded (RFC 3
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +96,7 @@ class TokenCall:
     der_encode_ecdsa: bool
 
 
+@functools.lru_cache(maxsize=None)
 def select_token_call(mechanism: Mechanism, prehashed: bool) -> TokenCall:
     """Pure: map a Mechanism to a PKCS#11 call. ``prehashed`` means the input is already the digest."""
     from pkcs11 import MGF

@@ -204,7 +204,6 @@ class Pkcs11Token:
 
     def _sign(self, key: "HsmKey", data: bytes, mechanism: Mechanism, prehashed: bool) -> bytes:
         import pkcs11
-        from pkcs11.util.ec import encode_ecdsa_signature
 
         if not mechanism.fits(key.key_type):
             raise UnsupportedMechanismError(f"{mechanism.value} does not fit a {key.key_type.value} key")
@@ -229,7 +228,20 @@ class Pkcs11Token:
                     raise KeyNotFoundError(f"no private key {key.uri} in the token")
                 _HANDLES[cache_key] = private
             signature = private.sign(payload, mechanism=call.mechanism, mechanism_param=call.mechanism_param)
-        return encode_ecdsa_signature(signature) if call.der_encode_ecdsa else bytes(signature)
+        return _ecdsa_der(bytes(signature)) if call.der_encode_ecdsa else bytes(signature)
+
+
+def _ecdsa_der(raw: bytes) -> bytes:
+    """r||s from CKM_ECDSA as Ecdsa-Sig-Value, SEQUENCE { r INTEGER, s INTEGER } (RFC 3279 2.2.3)."""
+    half = len(raw) // 2
+    parts = []
+    for value in (raw[:half], raw[half:]):
+        value = value.lstrip(b"\x00") or b"\x00"
+        if value[0] & 0x80:
+            value = b"\x00" + value
+        parts.append(b"\x02" + bytes([len(value)]) + value)
+    body = b"".join(parts)
+    return b"\x30" + (bytes([len(body)]) if len(body) < 0x80 else b"\x81" + bytes([len(body)])) + body
 
 
 def _export_public(private: Any, public: Any) -> tuple[KeyType, Any]:
