@@ -214,3 +214,21 @@ def test_rfc6960_4_2_1_a_cert_id_that_does_not_decode_fully_is_malformed_not_ech
     req[at] = 0x45
     resp = post(pki, bytes(req))
     assert ocsp.load_der_ocsp_response(resp.data).response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+def test_acceptance3_on_sqlite_and_postgresql_revocation_reaches_the_next_answer(any_home: Path,
+                                                                                tmp_path: Path) -> None:
+    cli = Cli(any_home)
+    info = setup_ca(cli, tmp_path)
+    client = create_app(any_home).test_client()
+    f = info["files"]
+    req = request_der(load(f["victim"]), load(f["issuing"]))
+    path = "/ocsp/" + urllib.parse.quote(base64.b64encode(req).decode(), safe="")
+    assert ocsp.load_der_ocsp_response(client.get(path).data).certificate_status is ocsp.OCSPCertStatus.GOOD
+    cli("cert", "revoke", "--ca", "issuing", info["serials"]["victim"], "--reason", "cessationOfOperation")
+    resp = ocsp.load_der_ocsp_response(client.get(path).data)
+    assert resp.certificate_status is ocsp.OCSPCertStatus.REVOKED
+    assert resp.revocation_reason is x509.ReasonFlags.cessation_of_operation
+    nonce = ocsp.load_der_ocsp_response(client.post("/ocsp", data=request_der(
+        load(f["victim"]), load(f["issuing"]), os.urandom(16))).data)
+    assert nonce.certificate_status is ocsp.OCSPCertStatus.REVOKED
