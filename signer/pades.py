@@ -161,8 +161,12 @@ def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, tim
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     field_spec = None
     if options.stamp and stamp_style is not None:
-        page = options.page if options.page >= 0 else _page_count(writer) + options.page
-        field_spec = SigFieldSpec(sig_field_name=options.field_name, on_page=page, box=options.box)
+        count = _page_count(writer)
+        page = options.page if options.page >= 0 else count + options.page
+        if not 0 <= page < count:
+            raise ValueError(f"page {options.page} does not exist; the document has {count} pages")
+        box = options.box or default_stamp_box(writer, page)
+        field_spec = SigFieldSpec(sig_field_name=options.field_name, on_page=page, box=box)
     pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper if options.level.timestamped else None,
                                    stamp_style=stamp_style if options.stamp else None, new_field_spec=field_spec)
     out = io.BytesIO()
@@ -185,6 +189,23 @@ def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, tim
         signers.PdfTimeStamper(timestamper).timestamp_pdf(ts_writer, signer.md_algorithm, context, output=stamped)
         return stamped.getvalue()
     return out.getvalue()
+
+
+STAMP_SIZE = (300, 120)  # points; signer/stamp.py lays the stamp out for this box
+STAMP_MARGIN = 36
+
+
+def default_stamp_box(writer: IncrementalPdfFileWriter, page: int) -> tuple[int, int, int, int]:
+    """The lower-right corner of the page, inside a half-inch margin."""
+    node = writer.find_page_for_modification(page)[0].get_object()
+    media = None
+    while node is not None and media is None:  # /MediaBox is inheritable (ISO 32000-1 7.7.3.4)
+        media = node.get("/MediaBox")
+        node = node.get("/Parent")
+        node = node.get_object() if node is not None else None
+    x1, y1, x2, y2 = (float(v) for v in (media or (0, 0, 595, 842)))
+    right, bottom = int(x2) - STAMP_MARGIN, int(y1) + STAMP_MARGIN
+    return (right - STAMP_SIZE[0], bottom, right, bottom + STAMP_SIZE[1])
 
 
 def _page_count(writer: IncrementalPdfFileWriter) -> int:

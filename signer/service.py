@@ -15,7 +15,7 @@ from cryptography import x509
 import policies.names  # noqa: F401 - its warnings filter covers Thai names read below
 
 from .credentials import SecretVerifier, parse_token
-from .errors import ForbiddenError, NotFoundError, SignerError, UnauthenticatedError, UnavailableError
+from .errors import BadInputError, ForbiddenError, NotFoundError, SignerError, UnauthenticatedError, UnavailableError
 from .pades import InProcessTimeStamper, RevocationData, SigningMaterial, SignOptions, sign_pdf, validation_context
 from .pdf_checks import check_pdf
 from .registry import ApiClient, Seal, SignerRepository
@@ -180,8 +180,13 @@ class SealingService:
         if options.stamp and stamp is not None:
             style, params = stamp({"agency_th": agency.name_th, "agency_en": agency.name_en, "signer": signer_cn,
                                    "signed_at": now, "document_id": doc_id, "verify_url": verify_url})
-        signed = sign_pdf(pdf, material, options, timestamper=timestamper, context=context, stamp_style=style,
-                          stamp_params=params, signer_name=signer_cn)
+        try:
+            signed = sign_pdf(pdf, material, options, timestamper=timestamper, context=context, stamp_style=style,
+                              stamp_params=params, signer_name=signer_cn)
+        except ValueError as exc:
+            if "page" in str(exc):
+                raise BadInputError(f"invalid options: {exc}") from None
+            raise
         digest = hashlib.sha256(signed).hexdigest()
         self.repo.register(doc_id, digest, agency.code, seal.serial_hex, "seal", options.level.value,
                            options.subfilter, len(signed), client.id, now)

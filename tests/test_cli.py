@@ -18,8 +18,12 @@ def test_demo_creates_the_hierarchy_and_reuses_it_when_run_again(tmp_path: Path)
     assert [(c["name"], c["key_type"]) for c in cas] == [("govca-root", "rsa4096"), ("govca-issuing", "ec-p384")]
     certs = json.loads(cli("cert", "list", "--json").stdout)
     assert sorted((c["profile"], c["status"]) for c in certs) == [
-        ("eseal", "revoked"), ("eseal", "valid"), ("issuing-ca", "valid"), ("ocsp", "valid"), ("ocsp", "valid"),
-        ("person", "valid")]
+        ("eseal", "revoked"), ("eseal", "valid"), ("eseal", "valid"), ("issuing-ca", "valid"), ("ocsp", "valid"),
+        ("ocsp", "valid"), ("person", "valid"), ("tsa", "valid")]
+    sealed = tmp_path / "demo" / "demo" / "e-license-sealed.pdf"
+    assert sealed.read_bytes().startswith(b"%PDF-") and "curl" in first
+    token = tmp_path / "demo" / "demo" / "apiclient.token"
+    assert token.stat().st_mode & 0o777 == 0o600 and token.read_text().strip() not in first
     assert sorted(r["ca"] for r in json.loads(cli("ocsp", "list", "--json").stdout)) == ["govca-issuing", "govca-root"]
     second = cli("demo").stdout
     assert "reusing data directory" in second
