@@ -15,7 +15,7 @@ from .config import load_config
 from .runtime import actor, emit, home_of, ts
 from .signer_wiring import audit_writer, signer_repository
 
-AGENCY_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
+AGENCY_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
 
 
 def _repo_and_audit(ctx: click.Context):  # type: ignore[no-untyped-def]
@@ -39,7 +39,7 @@ def agency_add(ctx, code, name_th, name_en, juristic_id, as_json):  # type: igno
     """Register an agency."""
     repo, audit = _repo_and_audit(ctx)
     if not AGENCY_CODE.match(code):
-        raise click.ClickException("--code must be 2-32 upper-case letters, digits or '-'")
+        raise click.ClickException("--code must be 1-32 upper-case letters, digits or '-'")
     if not re.fullmatch(r"[0-9]{13}", juristic_id):
         raise click.ClickException("--juristic-id must be 13 digits (EN 319 412-1 5.1.4 NTRTH-<id>)")
     agency = repo.add_agency(code, name_th.strip(), name_en.strip(), juristic_id, utcnow())
