@@ -8,12 +8,17 @@ export GOVCA_HOME
 
 .PHONY: install system-packages run test lint-imports bench clean
 
-# Debian packages: SoftHSM2 (the embedded HSM), OpenSSL and poppler (interop checks).
+# Debian packages: SoftHSM2 (the embedded HSM), the Thai font of the stamp (TLWG build of TH
+# Sarabun), OpenSSL, poppler, NSS tools and zbar (interop and rendering checks).
 system-packages:
 	@missing=""; \
 	command -v softhsm2-util >/dev/null || missing="$$missing softhsm2"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	command -v pdfsig >/dev/null || missing="$$missing poppler-utils"; \
+	command -v certutil >/dev/null || missing="$$missing libnss3-tools"; \
+	command -v zbarimg >/dev/null || missing="$$missing zbar-tools"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	[ -f /usr/share/fonts/opentype/tlwg/Laksaman.otf ] || missing="$$missing fonts-tlwg-laksaman-otf"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
