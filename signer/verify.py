@@ -1,0 +1,239 @@
+"""Validation of a signed PDF for people: every signature and document time-stamp gets one of
+three verdicts (EN 319 102-1 5.1.3 status indications: TOTAL-PASSED = valid, TOTAL-FAILED =
+invalid, INDETERMINATE = cannot be confirmed) with its reason in one sentence, in Thai and English.
+
+Nothing is fetched from the network: trust anchors are govca's roots plus configured ones, and
+revocation data comes from the document (DSS / CMS) and govca's own in-process sources.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from asn1crypto import x509 as ax509
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko_certvalidator import ValidationContext
+
+from .errors import BadInputError, TooLargeError, UnsupportedMediaError
+from .pades import RevocationData
+from .stamp import english_datetime, thai_datetime
+from .verify_text import CHANGES, NOTES, REASONS, VERDICTS, say
+
+RevocationNow = Callable[[list[tuple[bytes, bytes]]], RevocationData]
+
+
+@dataclass(frozen=True)
+class TrustSettings:
+    """Trust anchors: govca's roots and any configured roots (e.g. the Thailand NRCA)."""
+
+    roots: tuple[bytes, ...]
+
+
+def _name(name: ax509.Name) -> dict[str, str]:
+    n = name.native
+    return {k: v for k, v in {
+        "common_name": n.get("common_name"), "organization": n.get("organization_name"),
+        "organization_identifier": n.get("organization_identifier"), "serial_number": n.get("serial_number"),
+        "given_name": n.get("given_name"), "surname": n.get("surname"), "country": n.get("country_name"),
+    }.items() if v}
+
+
+def _when(value: dt.datetime | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    return {"iso": value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+            "th": thai_datetime(value), "en": english_datetime(value)}
+
+
+def load_checked(pdf: bytes, max_bytes: int) -> PdfFileReader:
+    if len(pdf) > max_bytes:
+        raise TooLargeError(f"the file is {len(pdf):,} bytes; the limit is {max_bytes:,} bytes")
+    if not pdf:
+        raise BadInputError("the file is empty")
+    if not pdf[:1024].lstrip().startswith(b"%PDF-"):
+        raise UnsupportedMediaError("the file is not a PDF")
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        if reader.encrypted:
+            raise BadInputError("the PDF is password-protected (encrypted); it cannot be checked")
+        reader.root["/Pages"]  # noqa: B018
+        reader.embedded_signatures  # noqa: B018
+    except BadInputError:
+        raise
+    except (PdfError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise BadInputError(f"the PDF is damaged and cannot be read: {exc}") from None
+    return reader
+
+
+class Verifier:
+    def __init__(self, trust: Callable[[], TrustSettings], revocation_now: RevocationNow | None,
+                 clock: Callable[[], dt.datetime], max_bytes: int) -> None:
+        self.trust, self.revocation_now, self.clock, self.max_bytes = trust, revocation_now, clock, max_bytes
+
+    def verify(self, pdf: bytes) -> dict[str, Any]:
+        reader = load_checked(pdf, self.max_bytes)
+        now = self.clock()
+        roots = [ax509.Certificate.load(r) for r in self.trust().roots]
+        try:
+            dss = DocumentSecurityStore.read_dss(reader)
+        except Exception:  # noqa: BLE001 - no (or an unreadable) DSS: validate with what the CMS holds
+            dss = None
+        reports = []
+        for index, sig in enumerate(reader.embedded_signatures):
+            try:
+                reports.append(self._one(index, sig, roots, dss, now))
+            except Exception as exc:  # noqa: BLE001 - a signature we cannot even parse is not confirmed
+                reports.append({"index": index, "field": sig.field_name, "kind": "signature",
+                                "verdict": "indeterminate",
+                                "reason": say(REASONS, "indeterminate", detail=f"{type(exc).__name__}"),
+                                "notes": []})
+        verdicts = {r["verdict"] for r in reports}
+        overall = "invalid" if "invalid" in verdicts else "indeterminate" if ("indeterminate" in verdicts
+                                                                             or not reports) else "valid"
+        return {
+            "document": {"sha256": hashlib.sha256(pdf).hexdigest(), "size": len(pdf),
+                         "signatures": len(reports)},
+            "verdict": overall, "verdict_text": dict(zip(("th", "en"), VERDICTS[overall])),
+            "reason": say(REASONS, "no_signatures") if not reports else None,
+            "checked_at": _when(now), "signatures": reports,
+        }
+
+    # --- one signature -----------------------------------------------------------------------
+    def _context(self, roots: list, dss: DocumentSecurityStore | None, extra: RevocationData | None,
+                 moment: dt.datetime | None) -> ValidationContext:
+        kwargs: dict[str, Any] = {"trust_roots": roots, "allow_fetching": False, "revocation_mode": "hard-fail",
+                                  "retroactive_revinfo": True}
+        if moment is not None:
+            kwargs["moment"] = moment
+        if extra is not None:
+            from asn1crypto import crl as acrl
+            from asn1crypto import ocsp as aocsp
+            kwargs["ocsps"] = [aocsp.OCSPResponse.load(o) for o in extra.ocsps]
+            kwargs["crls"] = [acrl.CertificateList.load(c) for c in extra.crls]
+        if dss is not None:
+            return dss.as_validation_context(kwargs)
+        return ValidationContext(**kwargs)
+
+    def _current(self, cert: ax509.Certificate, path: Any) -> RevocationData | None:
+        """Today's status data for govca-issued certificates, from the in-process sources."""
+        if self.revocation_now is None or path is None:
+            return None
+        chain = [c for c in path]
+        pairs = [(chain[i].dump(), chain[i - 1].dump()) for i in range(len(chain) - 1, 0, -1)]
+        try:
+            return self.revocation_now(pairs)
+        except Exception:  # noqa: BLE001 - today's status is then reported as unknown
+            return None
+
+    def _one(self, index: int, sig: Any, roots: list, dss: Any, now: dt.datetime) -> dict[str, Any]:
+        is_ts = sig.sig_object.get("/Type") == "/DocTimeStamp"
+        cert = sig.signer_cert
+        base: dict[str, Any] = {"index": index, "field": sig.field_name,
+                                "kind": "document_timestamp" if is_ts else "signature",
+                                "subfilter": str(sig.sig_object.get("/SubFilter", "")).lstrip("/"),
+                                "signer": _name(cert.subject), "issuer": _name(cert.issuer), "notes": []}
+        if is_ts:
+            status = validate_pdf_timestamp(sig, validation_context=self._context(roots, dss, None, None))
+            base["signing_time"] = _when(status.timestamp)
+            base["tsa"] = _name(cert.subject)
+        else:
+            first = validate_pdf_signature(sig, signer_validation_context=self._context(roots, dss, None, None),
+                                           ts_validation_context=self._context(roots, dss, None, None))
+            ts = first.timestamp_validity
+            moment = ts.timestamp if ts is not None and ts.intact and ts.valid and ts.trusted else None
+            today = self._current(cert, first.validation_path)
+            # Judged at the proven signing time, with the document's data and today's status data,
+            # so a revocation after the time-stamp leaves an earlier signature valid.
+            status = validate_pdf_signature(sig, signer_validation_context=self._context(roots, dss, today, moment),
+                                            ts_validation_context=self._context(roots, dss, None, None))
+            base["signing_time"] = _when(moment or status.signer_reported_dt)
+            base["signing_time_source"] = "timestamp" if moment else "claimed"
+            if ts is not None:
+                base["tsa"] = _name(ts.signing_cert.subject)
+            if moment is None:
+                base["notes"].append(say(NOTES, "claimed_time"))
+            base["certificate"] = self._cert_status(cert, status, today, roots, dss, now)
+            base["pades_level"] = self._level(sig, ts is not None, dss)
+        base["chain"] = [{"subject": _name(c.subject), "serial": f"{c.serial_number:X}",
+                          "not_before": _when(c.not_valid_before), "not_after": _when(c.not_valid_after)}
+                         for c in (list(status.validation_path) if status.validation_path else [cert])][::-1]
+        base["modifications"] = self._modifications(sig, status)
+        verdict, reason = self._verdict(status, base, is_ts)
+        base["verdict"], base["reason"] = verdict, reason
+        base["verdict_text"] = dict(zip(("th", "en"), VERDICTS[verdict]))
+        return base
+
+    def _cert_status(self, cert: Any, status: Any, today: RevocationData | None, roots: list, dss: Any,
+                     now: dt.datetime) -> dict[str, Any]:
+        details = status.revocation_details
+        out: dict[str, Any] = {"at_signing": "revoked" if status.revoked else "good" if status.trusted else "unknown",
+                               "valid_until": _when(cert.not_valid_after)}
+        if details is not None:
+            out["revoked_at"] = _when(details.revocation_date)
+        if cert.not_valid_after < now:
+            out["today"] = "expired"
+        elif details is not None and details.revocation_date <= now:
+            out["today"] = "revoked"
+        elif today is not None and status.trusted:
+            out["today"] = "good"
+        else:
+            out["today"] = "unknown"
+        return out
+
+    @staticmethod
+    def _level(sig: Any, timestamped: bool, dss: Any) -> str:
+        """EN 319 142-1 6.2-6.5: B-T adds a signature time-stamp, B-LT validation data in the DSS,
+        B-LTA a document time-stamp covering it."""
+        if not timestamped:
+            return "B-B"
+        if dss is None or not (dss.ocsps or dss.crls):
+            return "B-T"
+        later_ts = any(s.sig_object.get("/Type") == "/DocTimeStamp" and s.signed_revision > sig.signed_revision
+                       for s in sig.reader.embedded_signatures)
+        return "B-LTA" if later_ts else "B-LT"
+
+    @staticmethod
+    def _modifications(sig: Any, status: Any) -> dict[str, Any]:
+        level = status.modification_level
+        name = level.name if level is not None else "UNKNOWN"
+        return {"level": name, "text": dict(zip(("th", "en"), CHANGES.get(name, ("ไม่ทราบ", "unknown")))),
+                "certification": sig.docmdp_level.name if sig.docmdp_level is not None else None,
+                "allowed": status.docmdp_ok, "covers_whole_file": str(status.coverage).endswith("ENTIRE_FILE")}
+
+    @staticmethod
+    def _verdict(status: Any, base: dict, is_ts: bool) -> tuple[str, dict[str, str]]:
+        mods = base["modifications"]
+        changes = mods["text"]
+        if not status.intact:
+            return "invalid", say(REASONS, "altered")
+        if not status.valid:
+            return "invalid", say(REASONS, "bad_signature")
+        if status.docmdp_ok is False:
+            return "invalid", say(REASONS, "modified", changes=f"{changes['th']} / {changes['en']}")
+        if status.revoked:
+            when = base.get("certificate", {}).get("revoked_at") or {"th": "-", "en": "-"}
+            return "invalid", say(REASONS, "revoked", revoked_th=when["th"], revoked_en=when["en"])
+        if not status.trusted:
+            indic = getattr(status.trust_problem_indic, "name", "")
+            if "CHAIN" in indic or "NO_CERTIFICATE" in indic:
+                return "indeterminate", say(REASONS, "untrusted")
+            if "OUT_OF_BOUNDS" in indic or "EXPIRED" in indic:
+                return "indeterminate", say(REASONS, "expired")
+            if "REVOCATION" in indic or "TRY_LATER" in indic:
+                return "indeterminate", say(REASONS, "no_revocation")
+            return "indeterminate", say(REASONS, "untrusted")
+        cert = base.get("certificate", {})
+        if cert.get("today") == "revoked" and cert.get("revoked_at"):
+            base["notes"].append(say(NOTES, "revoked_later", revoked_th=cert["revoked_at"]["th"],
+                                     revoked_en=cert["revoked_at"]["en"]))
+        if cert.get("today") == "expired":
+            base["notes"].append(say(NOTES, "expired_now"))
+        if mods["level"] in ("FORM_FILLING", "ANNOTATIONS") and status.docmdp_ok:
+            base["notes"].append(say(NOTES, "allowed_changes", changes=f"{changes['th']} / {changes['en']}"))
+        return "valid", say(REASONS, "valid_timestamp" if is_ts else "valid")

@@ -1,0 +1,58 @@
+"""What the verification page says, in Thai and in English: one sentence per reason or note."""
+from __future__ import annotations
+
+REASONS: dict[str, tuple[str, str]] = {
+    "valid": ("ลายมือชื่ออิเล็กทรอนิกส์ถูกต้อง และเอกสารไม่ถูกแก้ไขหลังการลงนาม",
+              "The signature is valid and the document has not been changed since it was signed."),
+    "valid_timestamp": ("ตราประทับเวลาถูกต้อง และเอกสารไม่ถูกแก้ไขหลังการประทับเวลา",
+                        "The time-stamp is valid and the document has not been changed since it was applied."),
+    "altered": ("เนื้อหาของเอกสารถูกเปลี่ยนแปลงหลังการลงนาม ลายมือชื่อจึงไม่ตรงกับเอกสารนี้",
+                "The document's content was changed after signing, so the signature no longer matches it."),
+    "bad_signature": ("ค่าลายมือชื่อไม่ถูกต้องตามหลักการเข้ารหัส",
+                      "The signature value does not verify cryptographically."),
+    "modified": ("เอกสารถูกแก้ไขหลังการลงนามในแบบที่ผู้ลงนามไม่อนุญาต ({changes})",
+                 "The document was modified after signing in a way the signer did not allow ({changes})."),
+    "revoked": ("ใบรับรองของผู้ลงนามถูกเพิกถอนแล้วเมื่อ {revoked_th} ก่อนการลงนาม",
+                "The signer's certificate had been revoked on {revoked_en}, before the signature was made."),
+    "untrusted": ("ยืนยันไม่ได้: ใบรับรองของผู้ลงนามไม่ได้ออกโดยผู้ให้บริการออกใบรับรองที่ระบบนี้เชื่อถือ",
+                  "Cannot be confirmed: the signer's certificate was not issued by a certification authority "
+                  "this service trusts."),
+    "expired": ("ยืนยันไม่ได้: ใบรับรองหมดอายุแล้ว และไม่มีตราประทับเวลาที่พิสูจน์ว่าลงนามก่อนหมดอายุ",
+                "Cannot be confirmed: the certificate has expired and no time-stamp proves the signature "
+                "was made before that."),
+    "no_revocation": ("ยืนยันไม่ได้: ไม่มีข้อมูลสถานะการเพิกถอนของใบรับรองให้ตรวจสอบ",
+                      "Cannot be confirmed: no revocation information about the certificate is available."),
+    "indeterminate": ("ยืนยันไม่ได้: {detail}", "Cannot be confirmed: {detail}"),
+    "no_signatures": ("เอกสารนี้ไม่มีลายมือชื่ออิเล็กทรอนิกส์", "This document carries no electronic signature."),
+}
+
+NOTES: dict[str, tuple[str, str]] = {
+    "revoked_later": ("ใบรับรองถูกเพิกถอนเมื่อ {revoked_th} ซึ่งเป็นเวลาหลังการลงนาม ลายมือชื่อที่ลงไว้ก่อนหน้านั้นยังใช้ได้",
+                      "The certificate was revoked on {revoked_en}, after this signature was made; "
+                      "a signature made before the revocation remains valid."),
+    "allowed_changes": ("มีการเปลี่ยนแปลงหลังการลงนาม ({changes}) ซึ่งการรับรองเอกสารอนุญาตไว้",
+                        "There were changes after signing ({changes}), which the certification allows."),
+    "claimed_time": ("เวลาลงนามเป็นเวลาที่ผู้ลงนามระบุเอง ไม่มีตราประทับเวลารับรอง",
+                     "The signing time is the one the signer stated; no time-stamp confirms it."),
+    "expired_now": ("ใบรับรองหมดอายุแล้ว แต่ตราประทับเวลาพิสูจน์ว่าลงนามขณะใบรับรองยังใช้ได้",
+                    "The certificate has expired since, but the time-stamp proves it was valid when signing."),
+}
+
+CHANGES = {  # pyHanko ModificationLevel names
+    "NONE": ("ไม่มี", "none"),
+    "LTA_UPDATES": ("เพิ่มข้อมูลสำหรับตรวจสอบระยะยาว", "long-term validation data added"),
+    "FORM_FILLING": ("กรอกแบบฟอร์มหรือลงนามเพิ่มเติม", "form filling or further signatures"),
+    "ANNOTATIONS": ("เพิ่มหมายเหตุ/คำอธิบายประกอบ", "annotations added"),
+    "OTHER": ("เปลี่ยนเนื้อหาหรือหน้าเอกสาร", "content or pages changed"),
+}
+
+VERDICTS = {
+    "valid": ("ถูกต้อง", "Valid"),
+    "invalid": ("ไม่ถูกต้อง", "Invalid"),
+    "indeterminate": ("ยืนยันไม่ได้", "Cannot be confirmed"),
+}
+
+
+def say(table: dict[str, tuple[str, str]], code: str, **values: str) -> dict[str, str]:
+    th, en = table[code]
+    return {"code": code, "th": th.format(**values), "en": en.format(**values)}
