@@ -43,6 +43,7 @@ class SignerConfig:
     max_pdf_mb: int = 50
     tsa_policy_oid: str = "1.3.6.1.4.1.32473.764.2"
     tsa_accuracy_ms: int = 1000
+    extra_roots: tuple[str, ...] = ()  # PEM files of further trust anchors for verification (e.g. NRCA)
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class GovcaConfig:
 
 
 _TOP = {"version", "database_url", "base_url", "profiles_file", "policy", "hsm", "ocsp", "signer"}
-_SIGNER = {"max_pdf_mb", "tsa_policy_oid", "tsa_accuracy_ms"}
+_SIGNER = {"max_pdf_mb", "tsa_policy_oid", "tsa_accuracy_ms", "extra_roots"}
 _OCSP = {"validity_hours", "refresh_after_hours", "max_cert_ids"}
 _POLICY = {"agency_policy_oid", "etsi_policy_oid"}
 _HSM = {"module", "token_label", "pin_source", "softhsm_conf"}
@@ -72,7 +73,7 @@ def _strict(table: object, allowed: set[str], where: str) -> dict:
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     for key, value in table.items():
-        if not isinstance(value, (str, int, dict)):
+        if not isinstance(value, (str, int, dict, list)):
             raise ConfigError(f"{where}.{key}: unsupported value")
     return table
 
@@ -97,7 +98,15 @@ def load_config(home: Path) -> GovcaConfig:
         raise ConfigError("ocsp: values must be positive integers")
     ocsp = OcspConfig(**ocsp_table)
     signer_table = _strict(data.get("signer", {}), _SIGNER, "signer")
+    signer_table = dict(signer_table)
+    if "extra_roots" in signer_table:
+        roots = signer_table["extra_roots"]
+        if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
+            raise ConfigError("signer.extra_roots must be a list of PEM file paths")
+        signer_table["extra_roots"] = tuple(r if Path(r).is_absolute() else str(home / r) for r in roots)
     for key, value in signer_table.items():
+        if key == "extra_roots":
+            continue
         if key == "tsa_policy_oid" and not (isinstance(value, str) and all(p.isdigit() for p in value.split("."))):
             raise ConfigError("signer.tsa_policy_oid must be a dotted OID")
         if key != "tsa_policy_oid" and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):

@@ -87,3 +87,36 @@ def build_sealing_service(cfg: GovcaConfig, db: Database, keys: Any, responder: 
         repo=signer_repository(db), keys=keys, status=lambda ca, serial: reader.status(ca, serial)[0],
         revocation=InProcessRevocation(responder, reader, db), audit=audit_writer(db),
         settings=signer_settings(cfg), clock=utcnow)
+
+
+class TrustRoots:
+    """govca's root certificates from the CA database plus configured extra roots, re-read every minute."""
+
+    def __init__(self, db: Database, extra_pem_files: tuple[str, ...] = ()) -> None:
+        self.db, self.extra = db, extra_pem_files
+        self._cached: tuple[float, Any] = (-1e9, None)
+
+    def __call__(self):  # type: ignore[no-untyped-def]
+        from cryptography.hazmat.primitives.serialization import Encoding as _Enc
+        from sqlalchemy import select
+
+        from ca.storage.models import CaRow
+        from signer.verify import TrustSettings
+
+        loaded_at, value = self._cached
+        if value is not None and time.monotonic() - loaded_at < 60:
+            return value
+        with self.db.reader() as s:
+            roots = list(s.execute(select(CaRow.certificate).where(CaRow.parent_id.is_(None))).scalars())
+        for path in self.extra:
+            with open(path, "rb") as fh:
+                roots += [c.public_bytes(_Enc.DER) for c in x509.load_pem_x509_certificates(fh.read())]
+        value = TrustSettings(tuple(roots))
+        self._cached = (time.monotonic(), value)
+        return value
+
+
+def build_verifier(cfg: GovcaConfig, db: Database, revocation: InProcessRevocation):  # type: ignore[no-untyped-def]
+    from signer.verify import Verifier
+
+    return Verifier(TrustRoots(db, cfg.signer.extra_roots), revocation, utcnow, cfg.signer.max_pdf_mb * 1024 * 1024)

@@ -18,12 +18,13 @@ from ocsp.wsgi import OcspWsgi
 from signer.api import sealing_blueprint
 from signer.service import default_stamp
 from signer.tsa_http import tsa_blueprint
+from signer.verify_http import verification_blueprint
 
 from .compose import token_from_config
 from .config import load_config
 from .metrics import Metrics
 from .ocsp_wiring import build_responder
-from .signer_wiring import build_sealing_service
+from .signer_wiring import build_sealing_service, build_verifier
 
 log = logging.getLogger("govca.web")
 
@@ -36,14 +37,17 @@ def create_app(home: Path | str | None = None) -> Flask:
     token = token_from_config(cfg)
     metrics = Metrics()
     sealing = build_sealing_service(cfg, db, token, responder, reader)
+    verifier = build_verifier(cfg, db, sealing.revocation)
 
     app = Flask("govca")
     # Base64 may hold "//"; merging slashes would answer a GET request with a redirect.
     app.url_map.merge_slashes = False
-    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
+    # Room above the PDF limit, so that a too-large PDF gets its precise 413 from the handlers.
+    app.config["MAX_CONTENT_LENGTH"] = (cfg.signer.max_pdf_mb + 16) * 1024 * 1024
     app.register_blueprint(repository_blueprint(reader, utcnow))
     app.register_blueprint(sealing_blueprint(sealing, default_stamp))
     app.register_blueprint(tsa_blueprint(sealing.tsa_unit, utcnow))
+    app.register_blueprint(verification_blueprint(verifier, sealing.repo))
 
     @app.before_request
     def _start() -> None:

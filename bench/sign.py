@@ -1,0 +1,348 @@
+"""PAdES sealing throughput of `govca serve` against pyHanko's own floor (a benchmark, not a test).
+
+    .venv/bin/python bench/sign.py [--seconds 10] [--clients 4] [--json]
+
+In one run it creates a throw-away data directory and CA (root and issuing CA on EC P-384, OCSP
+responders, the TSA, agency BENCH with an EC P-256 e-seal key in SoftHSM, an API client), makes
+two inputs (the 1-page sample e-License and a 100-page ~5 MB PDF of text plus incompressible
+image streams) and measures, for {1-page, 100-page} x {B-B, B-LTA}:
+
+  service  POST /api/v1/sign (multipart `file` + `options` {"level": ...}, bearer token) to
+           `govca serve --workers 2` (gunicorn sync workers) from --clients Python threads for
+           --seconds after a short warm-up; documents/s, p50/p99 latency; every answer must be
+           200 with X-Document-Id and a PDF body;
+  floor    signer.pades.sign_pdf called in a loop in this process with the same HSM key, the
+           same stamp (signer.service.default_stamp) and, for B-LTA, one InProcessTimeStamper
+           and one ValidationContext built up front (revocation data at hand), measured while
+           the server is idle: documents/s of one process, i.e. the per-worker floor.
+
+Goals: service docs/s / 2 workers >= 70% of the floor for every case; >= 50 sealed 1-page B-B
+documents/s with 2 workers. py-spy samples one worker for 5 s during the 1-page B-B and B-LTA
+runs; the top inclusive frames are summarised by area. The load generator shares the machine's
+cores with the server (os.cpu_count() is printed), so figures vary from run to run.
+"""
+from __future__ import annotations
+
+import argparse, datetime as dt, http.client, json, os, re, shutil, signal, socket  # noqa: E401
+import subprocess, sys, tempfile, threading, time, urllib.request, uuid  # noqa: E401
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
+BIN = ROOT / ".venv" / "bin"
+LEVELS = ("B-B", "B-LTA")
+PROFILE_SECONDS = 5
+# (label, regex on a py-spy frame "function (file:line)"); inclusive: a sample counts once per area.
+AREAS = [
+    ("HTTP: werkzeug multipart parse", r"werkzeug/(formparser|sansio/multipart)"),
+    ("HTTP: gunicorn response write", r"gunicorn/http/wsgi\.py|sendall|gunicorn/util\.py.*write"),
+    ("check_pdf (parse upload)", r"signer/pdf_checks\.py"),
+    ("SealingService._seal", r"_seal \(signer/service\.py"),
+    ("  sign_pdf total", r"sign_pdf \(signer/pades\.py"),
+    ("  pyHanko CMS (signers/pdf_cms)", r"pyhanko/sign/signers/pdf_cms\.py"),
+    ("  pyHanko PDF read/write (pdf_utils)", r"pyhanko/pdf_utils/"),
+    ("  stamp/appearance (pyhanko stamp, fonts, QR)", r"pyhanko/stamp|fontTools|qrcode|signer/stamp\.py"),
+    ("  HSM sign (key.sign / pkcs11)", r"hsm/|pkcs11"),
+    ("  TSA (timestamp token)", r"pyhanko/sign/timestamps|signer/tsa\.py|InProcessTimeStamper"),
+    ("  revocation/validation (certvalidator, DSS)", r"pyhanko_certvalidator|pyhanko/sign/validation"
+                                                     r"|signer_wiring\.py|validation_context"),
+    ("  hashing (hashlib digest)", r"hashlib|_hash|digest \(|\.update \("),
+    ("DB (sqlalchemy/sqlite)", r"sqlalchemy|sqlite3"),
+    ("audit append", r"ca/audit"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(*cmd: str) -> str:
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        sys.exit(f"failed ({done.returncode}): {' '.join(cmd)}\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def setup_ca(home: Path, port: int) -> str:
+    g = [str(BIN / "govca"), "--home", str(home)]
+    run(*g, "init", "--base-url", f"http://127.0.0.1:{port}")
+    run(*g, "ca", "create-root", "--name", "root", "--subject", "/C=TH/O=Bench/CN=Bench Root", "--key-type", "ec-p384")
+    run(*g, "ca", "create-issuing", "--name", "issuing", "--parent", "root", "--subject",
+        "/C=TH/O=Bench/CN=Bench Issuing", "--key-type", "ec-p384")
+    run(*g, "ocsp", "setup", "--ca", "issuing")
+    run(*g, "ocsp", "setup", "--ca", "root")
+    run(*g, "tsa", "setup", "--ca", "issuing")
+    run(*g, "agency", "add", "--code", "BENCH", "--name-th", "กรมทดสอบ", "--name-en", "Benchmark Department",
+        "--juristic-id", "0994000159889")
+    run(*g, "agency", "seal", "issue", "--agency", "BENCH", "--ca", "issuing", "--json")
+    return json.loads(run(*g, "apiclient", "create", "--agency", "BENCH", "--name", "bench", "--json"))["token"]
+
+
+def make_inputs() -> dict[str, bytes]:
+    from io import BytesIO
+
+    from pyhanko.pdf_utils import generic as gen
+    from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+
+    from signer.sample_pdf import sample_elicense_pdf
+
+    one = sample_elicense_pdf(agency_th="กรมทดสอบ", agency_en="Benchmark Department", licensee_th="บริษัท ทดสอบ จำกัด",
+                              licence_no="BENCH-0001", issued_on=dt.date(2025, 1, 1))
+    w, n = PdfFileWriter(), gen.NameObject
+    font = w.add_object(gen.DictionaryObject({n("/Type"): n("/Font"), n("/Subtype"): n("/Type1"),
+                                              n("/BaseFont"): n("/Helvetica")}))
+    side = 128  # 128x128 RGB of random bytes: 48 KiB that no filter can shrink, per page
+    for i in range(100):
+        img = gen.StreamObject({n("/Type"): n("/XObject"), n("/Subtype"): n("/Image"), n("/Width"): gen.NumberObject(side),
+                                n("/Height"): gen.NumberObject(side), n("/ColorSpace"): n("/DeviceRGB"),
+                                n("/BitsPerComponent"): gen.NumberObject(8)}, stream_data=os.urandom(side * side * 3))
+        text = b" ".join(b"0 -14 Td (Line %d of page %d: benchmark text for the sealing service.) Tj" % (j, i + 1)
+                         for j in range(40))
+        ops = b"BT /F1 11 Tf 56 800 Td " + text + b" ET q 240 0 0 240 56 120 cm /Im0 Do Q"
+        res = gen.DictionaryObject({n("/Font"): gen.DictionaryObject({n("/F1"): font}),
+                                    n("/XObject"): gen.DictionaryObject({n("/Im0"): w.add_object(img)})})
+        w.insert_page(PageObject(contents=w.add_object(gen.StreamObject(stream_data=ops)),
+                                 media_box=(0, 0, 595, 842), resources=res))
+    out = BytesIO()
+    w.write(out)
+    return {"1-page": one, "100-page": out.getvalue()}
+
+
+def start_server(home: Path, port: int, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([str(BIN / "govca"), "--home", str(home), "serve", "--port", str(port), "--workers", "2"],
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                if resp.status == 200 and len(workers(proc)) == 2:
+                    return proc
+        except OSError:
+            pass
+        time.sleep(0.2)
+    stop(proc)
+    sys.exit(f"server did not become healthy\n{log.read_text()[-3000:]}")
+
+
+def workers(proc: subprocess.Popen) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def multipart(pdf: bytes, level: str) -> tuple[bytes, str]:
+    b = uuid.uuid4().hex
+    body = (f'--{b}\r\nContent-Disposition: form-data; name="options"\r\n\r\n{json.dumps({"level": level})}\r\n'
+            f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="in.pdf"\r\n'
+            f"Content-Type: application/pdf\r\n\r\n").encode() + pdf + f"\r\n--{b}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={b}"
+
+
+def drive(port: int, token: str, pdf: bytes, level: str, clients: int, seconds: float) -> dict:
+    body, ctype = multipart(pdf, level)
+    headers = {"Content-Type": ctype, "Authorization": f"Bearer {token}"}
+    lat: list[float] = []
+    errors: Counter = Counter()
+    lock, stop_at = threading.Lock(), [0.0]
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        while time.perf_counter() < stop_at[0]:
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", "/api/v1/sign", body, headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                ok = resp.status == 200 and resp.getheader("X-Document-Id") and data[:5] == b"%PDF-"
+                err = None if ok else f"HTTP {resp.status}: {data[:200]!r}"
+            except (OSError, http.client.HTTPException) as exc:
+                err, conn = f"{type(exc).__name__}: {exc}", http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            with lock:
+                if time.perf_counter() <= stop_at[0]:
+                    lat.append(time.perf_counter() - t0) if err is None else errors.update([err])
+        conn.close()
+
+    def burst(duration: float) -> float:
+        lat.clear()
+        stop_at[0] = time.perf_counter() + duration
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        t0 = time.perf_counter()
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        return min(time.perf_counter(), stop_at[0]) - t0
+
+    burst(2.0)  # warm-up: every worker loads fonts, opens the token, fills its caches
+    errors.clear()
+    elapsed = burst(seconds)
+    lat.sort()
+    pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1e3) if lat else (lambda q: float("nan"))
+    return {"docs_per_s": len(lat) / elapsed, "p50_ms": pct(0.50), "p99_ms": pct(0.99), "documents": len(lat),
+            "errors": sum(errors.values()), "error_samples": list(errors)[:3]}
+
+
+def library_floor(home: Path, inputs: dict[str, bytes], seconds: float) -> dict[str, float]:
+    """Documents/s of sign_pdf in this one process, per case; timestamper and context built once."""
+    from ca import Database, utcnow
+    from cli.compose import build_ca_service
+    from cli.config import load_config
+    from cli.ocsp_wiring import build_responder
+    from cli.signer_wiring import build_sealing_service
+    from signer.pades import InProcessTimeStamper, Level, SigningMaterial, SignOptions, sign_pdf, validation_context
+    from signer.service import common_name, default_stamp, new_document_id
+
+    cfg = load_config(home)
+    db = Database(cfg.database_url)
+    responder, reader = build_responder(cfg, db)
+    keys = build_ca_service(home).ctx.keys
+    service = build_sealing_service(cfg, db, keys, responder, reader)
+    seal = service.repo.seals_of("BENCH")[0]
+    agency = service.repo.get_agency("BENCH")
+    material = SigningMaterial(seal.cert_der, seal.chain_der, keys.get_key(seal.key_uri))
+    unit = service.tsa_unit()
+    assert unit is not None
+    pairs = [(seal.cert_der, seal.chain_der[0]), (unit.cert_der, unit.chain_der[0])]
+    pairs += list(zip(seal.chain_der, seal.chain_der[1:]))
+    context = validation_context((seal.chain_der[-1],), seal.chain_der + unit.chain_der + (unit.cert_der,),
+                                 service.revocation(pairs), utcnow())
+    timestamper = InProcessTimeStamper(service.timestamp)
+    signer_cn = common_name(seal.cert_der)
+
+    def one(pdf: bytes, level: Level) -> bytes:
+        doc_id = new_document_id()
+        style, params = default_stamp({"agency_th": agency.name_th, "agency_en": agency.name_en, "signer": signer_cn,
+                                       "signed_at": utcnow(), "document_id": doc_id,
+                                       "verify_url": f"{cfg.base_url.rstrip('/')}/verify/{doc_id}"})
+        lta = level is Level.B_LTA
+        return sign_pdf(pdf, material, SignOptions(level=level), timestamper=timestamper if lta else None,
+                        context=context if lta else None, stamp_style=style, stamp_params=params, signer_name=signer_cn)
+
+    rates = {}
+    for name, pdf in inputs.items():
+        for lvl in LEVELS:
+            level = Level(lvl)
+            for _ in range(3):  # warm-up: fonts, key handle, certvalidator caches
+                one(pdf, level)
+            n, t0 = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - t0) < seconds:
+                one(pdf, level)
+                n += 1
+            rates[f"{name} {lvl}"] = n / elapsed
+    return rates
+
+
+def profile(pid: int, out: Path) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "py-spy"), "record", "-d", str(PROFILE_SECONDS), "-r", "200", "--format", "raw",
+                             "-o", str(out), "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def summarise(raw: Path) -> dict:
+    """Inclusive share of sampled (non-idle) time per area, plus the top inclusive functions."""
+    total, areas, funcs = 0, Counter(), Counter()
+    pats = [(label, re.compile(rx)) for label, rx in AREAS]
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames, c = stack.split(";"), int(count)
+        total += c
+        areas.update({label: c for label, rx in pats if any(rx.search(f) for f in frames)})
+        funcs.update({re.sub(r":\d+\)$", ")", f): c for f in set(re.sub(r":\d+\)$", ")", f) for f in frames)})
+    pct = (lambda c: round(100.0 * c / total, 1)) if total else (lambda c: 0.0)
+    return {"samples": total, "areas": {label: pct(areas[label]) for label, _ in AREAS},
+            "top_functions": [(f, pct(c)) for f, c in funcs.most_common(60)
+                              if not re.search(r"gunicorn/(arbiter|workers/(base|sync))|<module>|run \(|main \(", f)][:25]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    say = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
+    work = Path(tempfile.mkdtemp(prefix="govca-bench-sign-"))
+    server = None
+    service, profiles = {}, {}
+    try:
+        port, home = free_port(), work / "home"
+        say(f"setting up a demo CA in {work} ...")
+        token = setup_ca(home, port)
+        inputs = make_inputs()
+        say("inputs: " + ", ".join(f"{k} {len(v):,} bytes" for k, v in inputs.items()))
+        say(f"library floor: sign_pdf in this process, {args.seconds:g} s per case ...")
+        floor = library_floor(home, inputs, args.seconds)
+        server = start_server(home, port, work / "serve.log")
+        say(f"service: {args.clients} clients, {args.seconds:g} s per case, workers {workers(server)} ...")
+        for name, pdf in inputs.items():
+            for lvl in LEVELS:
+                case, spy, raw = f"{name} {lvl}", None, work / f"{name}_{lvl}.raw"
+                if name == "1-page":  # sample one worker from 1 s into the timed run (after the 2 s warm-up)
+                    spy = threading.Timer(3.0, lambda: setattr(spy, "proc", profile(workers(server)[0], raw)))
+                    spy.start()
+                service[case] = drive(port, token, pdf, lvl, args.clients, args.seconds)
+                if spy is not None:
+                    spy.join()
+                    _, err = spy.proc.communicate(timeout=60)  # type: ignore[attr-defined]
+                    profiles[case] = summarise(raw) if raw.exists() else {"error": err.decode()[-500:]}
+                say(f"  {case}: {service[case]['docs_per_s']:.1f} docs/s")
+    finally:
+        if server is not None:
+            stop(server)
+        shutil.rmtree(work, ignore_errors=True)
+    report(service, floor, profiles, args)
+
+
+def report(service: dict, floor: dict, profiles: dict, args: argparse.Namespace) -> None:
+    rows, ok_all = {}, True
+    for case, s in service.items():
+        ratio = s["docs_per_s"] / 2 / floor[case]
+        ok = ratio >= 0.70 and s["errors"] == 0
+        ok_all &= ok
+        rows[case] = {**s, "floor_docs_per_s": floor[case], "per_worker_over_floor": ratio, "goal_70pct_met": ok}
+    bb = service["1-page B-B"]["docs_per_s"]
+    result = {"cases": rows, "goal_70pct_all_met": ok_all, "one_page_bb_docs_per_s": bb, "goal_50_docs_met": bb >= 50,
+              "profiles": profiles, "settings": {"seconds": args.seconds, "clients": args.clients, "workers": 2,
+                                                 "cpus": os.cpu_count()}}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"\n{'case':16}{'docs/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'floor/s':>9}{'svc/2/floor':>13}  goal>=70%")
+    for case, r in rows.items():
+        print(f"{case:16}{r['docs_per_s']:8.1f}{r['p50_ms']:9.1f}{r['p99_ms']:9.1f}{r['errors']:8d}"
+              f"{r['floor_docs_per_s']:9.1f}{r['per_worker_over_floor']:13.1%}  {'met' if r['goal_70pct_met'] else 'NOT met'}")
+        for e in r["error_samples"]:
+            print(f"    error: {e}")
+    print(f"service >= 70% of floor per worker, every case: {'met' if ok_all else 'NOT met'}")
+    print(f"1-page B-B with 2 workers: {bb:.1f} docs/s (goal >= 50: {'met' if bb >= 50 else 'NOT met'})")
+    print(f"({args.clients} clients, {args.seconds:g} s per case, 2 sync workers, {os.cpu_count()} CPUs shared with the "
+          "load generator)")
+    for case, prof in profiles.items():
+        print(f"\npy-spy, one worker, {case} ({prof.get('samples', 0)} samples; inclusive % of sampled time):")
+        if "error" in prof:
+            print("  failed: " + prof["error"])
+            continue
+        for label, p in prof["areas"].items():
+            print(f"  {label:48}{p:6.1f}%")
+        print("  top inclusive functions:")
+        for f, p in prof["top_functions"][:15]:
+            print(f"    {p:5.1f}%  {f}")
+
+
+if __name__ == "__main__":
+    main()

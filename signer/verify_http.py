@@ -1,0 +1,118 @@
+"""The public verification page (Thai first, English on request) and POST /api/v1/verify.
+
+Uploaded PDFs are validated in memory and never stored. Everything the page needs (styles,
+script, the Thai font) is served by govca itself: the page makes no external request.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request, send_file
+
+from .errors import BadInputError, NotFoundError, SignerError, TooLargeError
+from .registry import Document, SignerRepository
+from .stamp import DEFAULT_FONT, english_datetime, thai_datetime
+from .verify import Verifier
+
+DOC_ID = re.compile(r"^DOC-[A-Z2-7]{16}$")
+TEMPLATES = Path(__file__).parent / "templates"
+
+def _record(doc: Document) -> dict[str, Any]:
+    return {"id": doc.id, "sha256": doc.sha256, "agency": {"code": doc.agency.code, "name_th": doc.agency.name_th,
+            "name_en": doc.agency.name_en}, "level": doc.level, "seal_serial": doc.seal_serial,
+            "sealed_at": {"iso": doc.sealed_at.isoformat().replace("+00:00", "Z"),
+                          "th": thai_datetime(doc.sealed_at), "en": english_datetime(doc.sealed_at)}}
+
+def _uploaded(max_bytes: int) -> bytes:
+    if (request.content_length or 0) > max_bytes + 1024 * 1024:
+        raise TooLargeError(f"the file is over the {max_bytes // (1024 * 1024)} MB limit")
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise BadInputError("choose a PDF file to check")
+        return upload.read(max_bytes + 1)
+    return request.get_data(cache=False)
+
+def verification_blueprint(verifier: Verifier, repo: SignerRepository, font_path: str = DEFAULT_FONT) -> Blueprint:
+    bp = Blueprint("verify", __name__, template_folder=str(TEMPLATES))
+
+    def lang() -> str:
+        return "en" if request.args.get("lang") == "en" else "th"
+
+    def record_of(doc_id: str) -> dict[str, Any] | None:
+        if not DOC_ID.match(doc_id):
+            raise NotFoundError(f"no sealed document {doc_id!r}")
+        return _record(repo.get_document(doc_id))
+
+    def page(status: int = 200, **context: Any) -> Response:
+        report = context.get("report")
+        if report is not None:
+            context["report_href"] = "data:application/json;base64," + base64.b64encode(
+                json.dumps(report, ensure_ascii=False, indent=2).encode()).decode()
+        html = render_template("verify.html", lang=lang(), max_mb=verifier.max_bytes // (1024 * 1024), **context)
+        resp = Response(html, status, content_type="text/html; charset=utf-8")
+        resp.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; style-src 'self' "
+                                                   "'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
+                                                   "form-action 'self'; frame-ancestors 'none'")
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    def check(doc_id: str | None) -> Response:
+        record = None
+        try:
+            record = record_of(doc_id) if doc_id else None
+            report = verifier.verify(_uploaded(verifier.max_bytes))
+        except SignerError as exc:
+            return page(exc.status, error={"status": exc.status, "detail": str(exc)}, record=record, doc_id=doc_id)
+        match = None if record is None else report["document"]["sha256"] == record["sha256"]
+        return page(report=report, record=record, match=match, doc_id=doc_id)
+
+    @bp.get("/verify")
+    def form() -> Response:
+        return page()
+
+    @bp.post("/verify")
+    def upload() -> Response:
+        return check(None)
+
+    @bp.get("/verify/<doc_id>")
+    def document(doc_id: str) -> Response:
+        try:
+            return page(record=record_of(doc_id), doc_id=doc_id)
+        except SignerError as exc:
+            return page(exc.status, error={"status": exc.status, "detail": str(exc)}, doc_id=doc_id)
+
+    @bp.post("/verify/<doc_id>")
+    def compare(doc_id: str) -> Response:
+        return check(doc_id)
+
+    @bp.get("/verify/static/<name>")
+    def static(name: str) -> Response:
+        files = {"verify.css": (TEMPLATES / "verify.css", "text/css"), "verify.js": (TEMPLATES / "verify.js",
+                 "text/javascript"), "thai.otf": (Path(font_path), "font/otf")}
+        if name not in files:
+            raise NotFoundError(f"no static file {name!r}")
+        path, mime = files[name]
+        resp = send_file(path, mimetype=mime, max_age=86400)
+        return resp
+
+    @bp.post("/api/v1/verify")
+    def api() -> Response:
+        try:
+            doc_id = request.args.get("document_id")
+            record = record_of(doc_id) if doc_id else None
+            report = verifier.verify(_uploaded(verifier.max_bytes))
+        except SignerError as exc:
+            resp = jsonify({"type": "about:blank", "title": exc.title, "status": exc.status, "detail": str(exc)})
+            resp.status_code, resp.content_type = exc.status, "application/problem+json"
+            return resp
+        if record is not None:
+            report["registry"] = {"record": record, "match": report["document"]["sha256"] == record["sha256"]}
+        return jsonify(report)
+
+    return bp
+
