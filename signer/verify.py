@@ -23,7 +23,7 @@ from pyhanko_certvalidator import ValidationContext
 from .errors import BadInputError, TooLargeError, UnsupportedMediaError
 from .pades import RevocationData
 from .stamp import english_datetime, thai_datetime
-from .verify_text import CHANGES, NOTES, REASONS, VERDICTS, say
+from .verify_text import CERTIFICATION, CHANGES, NOTES, REASONS, VERDICTS, say
 
 RevocationNow = Callable[[list[tuple[bytes, bytes]]], RevocationData]
 
@@ -202,8 +202,10 @@ class Verifier:
     def _modifications(sig: Any, status: Any) -> dict[str, Any]:
         level = status.modification_level
         name = level.name if level is not None else "UNKNOWN"
+        docmdp = sig.docmdp_level.name if sig.docmdp_level is not None else None
         return {"level": name, "text": dict(zip(("th", "en"), CHANGES.get(name, ("ไม่ทราบ", "unknown")))),
-                "certification": sig.docmdp_level.name if sig.docmdp_level is not None else None,
+                "certification": docmdp,
+                "certification_text": dict(zip(("th", "en"), CERTIFICATION[docmdp])) if docmdp in CERTIFICATION else None,
                 "allowed": status.docmdp_ok, "covers_whole_file": str(status.coverage).endswith("ENTIRE_FILE")}
 
     @staticmethod
@@ -215,7 +217,7 @@ class Verifier:
         if not status.valid:
             return "invalid", say(REASONS, "bad_signature")
         if status.docmdp_ok is False:
-            return "invalid", say(REASONS, "modified", changes=f"{changes['th']} / {changes['en']}")
+            return "invalid", say(REASONS, "modified", changes_th=changes["th"], changes_en=changes["en"])
         if status.revoked:
             when = base.get("certificate", {}).get("revoked_at") or {"th": "-", "en": "-"}
             return "invalid", say(REASONS, "revoked", revoked_th=when["th"], revoked_en=when["en"])
@@ -234,6 +236,8 @@ class Verifier:
                                      revoked_en=cert["revoked_at"]["en"]))
         if cert.get("today") == "expired":
             base["notes"].append(say(NOTES, "expired_now"))
-        if mods["level"] in ("FORM_FILLING", "ANNOTATIONS") and status.docmdp_ok:
-            base["notes"].append(say(NOTES, "allowed_changes", changes=f"{changes['th']} / {changes['en']}"))
+        if mods["level"] in ("FORM_FILLING", "ANNOTATIONS") and status.docmdp_ok and not is_ts:
+            base["notes"].append(say(NOTES, "allowed_changes", changes_th=changes["th"], changes_en=changes["en"]))
+        if is_ts and mods["level"] not in ("NONE", "LTA_UPDATES", "UNKNOWN"):
+            return "valid", say(REASONS, "valid_timestamp_changed", changes_th=changes["th"], changes_en=changes["en"])
         return "valid", say(REASONS, "valid_timestamp" if is_ts else "valid")

@@ -6,12 +6,15 @@ REASONS: dict[str, tuple[str, str]] = {
               "The signature is valid and the document has not been changed since it was signed."),
     "valid_timestamp": ("ตราประทับเวลาถูกต้อง และเอกสารไม่ถูกแก้ไขหลังการประทับเวลา",
                         "The time-stamp is valid and the document has not been changed since it was applied."),
+    "valid_timestamp_changed": ("ตราประทับเวลาถูกต้องสำหรับฉบับที่ประทับไว้ แต่เอกสารถูกเปลี่ยนแปลงภายหลัง ({changes_th})",
+                                "The time-stamp is valid for the version it covers, but the document was changed "
+                                "afterwards ({changes_en})."),
     "altered": ("เนื้อหาของเอกสารถูกเปลี่ยนแปลงหลังการลงนาม ลายมือชื่อจึงไม่ตรงกับเอกสารนี้",
                 "The document's content was changed after signing, so the signature no longer matches it."),
     "bad_signature": ("ค่าลายมือชื่อไม่ถูกต้องตามหลักการเข้ารหัส",
                       "The signature value does not verify cryptographically."),
-    "modified": ("เอกสารถูกแก้ไขหลังการลงนามในแบบที่ผู้ลงนามไม่อนุญาต ({changes})",
-                 "The document was modified after signing in a way the signer did not allow ({changes})."),
+    "modified": ("เอกสารถูกแก้ไขหลังการลงนามในแบบที่ผู้ลงนามไม่อนุญาต ({changes_th})",
+                 "The document was modified after signing in a way the signer did not allow ({changes_en})."),
     "revoked": ("ใบรับรองของผู้ลงนามถูกเพิกถอนแล้วเมื่อ {revoked_th} ก่อนการลงนาม",
                 "The signer's certificate had been revoked on {revoked_en}, before the signature was made."),
     "untrusted": ("ยืนยันไม่ได้: ใบรับรองของผู้ลงนามไม่ได้ออกโดยผู้ให้บริการออกใบรับรองที่ระบบนี้เชื่อถือ",
@@ -30,8 +33,8 @@ NOTES: dict[str, tuple[str, str]] = {
     "revoked_later": ("ใบรับรองถูกเพิกถอนเมื่อ {revoked_th} ซึ่งเป็นเวลาหลังการลงนาม ลายมือชื่อที่ลงไว้ก่อนหน้านั้นยังใช้ได้",
                       "The certificate was revoked on {revoked_en}, after this signature was made; "
                       "a signature made before the revocation remains valid."),
-    "allowed_changes": ("มีการเปลี่ยนแปลงหลังการลงนาม ({changes}) ซึ่งการรับรองเอกสารอนุญาตไว้",
-                        "There were changes after signing ({changes}), which the certification allows."),
+    "allowed_changes": ("มีการเปลี่ยนแปลงหลังการลงนาม ({changes_th}) ซึ่งการรับรองเอกสารอนุญาตไว้",
+                        "There were changes after signing ({changes_en}), which the certification allows."),
     "claimed_time": ("เวลาลงนามเป็นเวลาที่ผู้ลงนามระบุเอง ไม่มีตราประทับเวลารับรอง",
                      "The signing time is the one the signer stated; no time-stamp confirms it."),
     "expired_now": ("ใบรับรองหมดอายุแล้ว แต่ตราประทับเวลาพิสูจน์ว่าลงนามขณะใบรับรองยังใช้ได้",
@@ -56,3 +59,9 @@ VERDICTS = {
 def say(table: dict[str, tuple[str, str]], code: str, **values: str) -> dict[str, str]:
     th, en = table[code]
     return {"code": code, "th": th.format(**values), "en": en.format(**values)}
+
+CERTIFICATION = {  # DocMDP permission (ISO 32000-1 12.8.2.2)
+    "NO_CHANGES": ("ห้ามแก้ไขใด ๆ", "no changes allowed"),
+    "FILL_FORMS": ("อนุญาตให้กรอกแบบฟอร์มและลงนามเพิ่ม", "form filling and signing allowed"),
+    "ANNOTATE": ("อนุญาตให้กรอกแบบฟอร์ม ลงนาม และใส่หมายเหตุ", "form filling, signing and annotations allowed"),
+}
