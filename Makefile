@@ -19,6 +19,7 @@ system-packages:
 	command -v zbarimg >/dev/null || missing="$$missing zbar-tools"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	[ -f /usr/share/fonts/opentype/tlwg/Laksaman.otf ] || missing="$$missing fonts-tlwg-laksaman-otf"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \

@@ -37,6 +37,23 @@ DOCUMENT = {"type": "object", "properties": {
     "verify_url": {"type": "string"}}}
 
 
+_TEXT = {"type": "object", "properties": {"th": {"type": "string"}, "en": {"type": "string"}}}
+_REASON = {"type": "object", "properties": {"code": {"type": "string"}, "th": {"type": "string"},
+                                            "en": {"type": "string"}}}
+REPORT = {"type": "object", "required": ["verdict", "signatures", "document"], "properties": {
+    "verdict": {"enum": ["valid", "invalid", "indeterminate"],
+                "description": "EN 319 102-1 status indication: TOTAL-PASSED, TOTAL-FAILED, INDETERMINATE"},
+    "verdict_text": _TEXT, "document": {"type": "object"},
+    "registry": {"type": "object", "properties": {"record": {"type": "object"}, "match": {"type": "boolean"}}},
+    "signatures": {"type": "array", "items": {"type": "object", "properties": {
+        "kind": {"enum": ["signature", "document_timestamp"]},
+        "verdict": {"enum": ["valid", "invalid", "indeterminate"]}, "reason": _REASON,
+        "notes": {"type": "array", "items": _REASON}, "signer": {"type": "object"},
+        "signing_time": {"type": "object"}, "tsa": {"type": "object"}, "certificate": {"type": "object"},
+        "modifications": {"type": "object"}, "pades_level": {"enum": ["B-B", "B-T", "B-LT", "B-LTA"]},
+        "chain": {"type": "array"}}}}}}
+
+
 def openapi_document(base_url: str) -> dict[str, Any]:
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     errors = {str(code): {"description": text, "content": problem} for code, text in (
@@ -51,7 +68,8 @@ def openapi_document(base_url: str) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "gvc_<client id>_<secret> from `govca apiclient create`"}},
-            "schemas": {"SignOptions": SIGN_OPTIONS, "Problem": PROBLEM, "Document": DOCUMENT},
+            "schemas": {"SignOptions": SIGN_OPTIONS, "Problem": PROBLEM, "Document": DOCUMENT,
+                        "VerificationReport": REPORT},
         },
         "security": [{"bearer": []}],
         "paths": {
@@ -73,6 +91,23 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 "responses": {"200": {"description": "record", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Document"}}}},
                     "404": {"description": "unknown id", "content": problem}},
+            }},
+            "/api/v1/verify": {"post": {
+                "summary": "Validate a signed PDF (the same result as the verification page)",
+                "security": [],
+                "parameters": [{"name": "document_id", "in": "query", "required": False,
+                                "schema": {"type": "string", "pattern": "^DOC-[A-Z2-7]{16}$"},
+                                "description": "compare the file with this registered document"}],
+                "requestBody": {"required": True, "content": {
+                    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                        "file": {"type": "string", "format": "binary"}}}}}},
+                "responses": {"200": {"description": "verification report", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/VerificationReport"}}}},
+                    "400": {"description": "empty, damaged or encrypted PDF", "content": problem},
+                    "404": {"description": "unknown document_id", "content": problem},
+                    "413": {"description": "over the size limit", "content": problem},
+                    "415": {"description": "not a PDF", "content": problem}},
             }},
             "/tsa": {"post": {"summary": "RFC 3161 time-stamping", "security": [],
                               "requestBody": {"content": {"application/timestamp-query": {}}},
