@@ -5,3 +5,7 @@ import logging as _logging
 _logging.getLogger("fontTools").setLevel(_logging.ERROR)
 # pyHanko notes that a CFF font has no ROS metadata (Laksaman has none); the identity mapping is right.
 _logging.getLogger("pyhanko.pdf_utils.font.opentype").setLevel(_logging.ERROR)
+
+from . import asn1_patch as _asn1_patch
+
+_asn1_patch.apply()

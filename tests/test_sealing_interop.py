@@ -19,6 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -35,6 +36,7 @@ SUBFILTERS = ("ETSI.CAdES.detached", "adbe.pkcs7.detached")
 ARTIFACTS = OUTPUT / "sealing"
 AGENCY_TH = "กรมพัฒนาธุรกิจการค้า"
 EMAIL_PROTECTION = "1.3.6.1.5.5.7.3.4"
+BANGKOK = ZoneInfo("Asia/Bangkok")
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ def sealed(served: dict) -> dict[tuple[str, str], Path]:
     docs = {}
     for level in LEVELS:
         for subfilter in SUBFILTERS:
-            t0 = time.monotonic(); status, _, body = sign(served, {"level": level, "subfilter": subfilter}); print("DBG", level, subfilter, round(time.monotonic()-t0, 2), time.strftime("%H:%M:%S"))
+            status, _, body = sign(served, {"level": level, "subfilter": subfilter})
             assert status == 200, (level, subfilter, body[:300])
             docs[level, subfilter] = served["tmp"] / f"{level}-{subfilter}.pdf"
             docs[level, subfilter].write_bytes(body)
@@ -142,6 +144,8 @@ def test_acceptance2_en_319_142_1_pdfsig_trusts_every_level_and_subfilter(
                 or "Unable to validate this type of signature" in stderr), blocks[1] + stderr
     else:
         assert len(blocks) == 1, blocks  # pdfsig 22.12 does not report the signature timestamp (B-T+)
+    # Poppler verifies the signer for NSS's email-signer usage, which refuses a certificate whose
+    # EKU lacks emailProtection: the e-seal profile's EKU (Document Signing alone) fails here.
     assert "Certificate Validation: Certificate is Trusted." in seal, \
         why_untrusted(served, nssdb, sealed[level, subfilter], seal)
 
@@ -187,7 +191,14 @@ def test_acceptance5_eight_concurrent_b_lta_seals_have_distinct_ids_and_tsa_seri
     assert len(all_serials) == 16, all_serials  # and none shared with a document timestamp
     log = served["server"].log.read_text(errors="replace")
     assert not re.search(r"Traceback|\[(ERROR|CRITICAL)\]|WORKER TIMEOUT", log), log[-4000:]
-    print(f"8 concurrent B-LTA seals: {wall:.2f} s wall, each {', '.join(f'{r[3]:.2f}' for r in results)} s")
+    took = ", ".join(f"{r[3]:.2f}" for r in results)
+    print(f"8 concurrent B-LTA seals: {wall:.2f} s wall, each {took} s")
+    if max(r[3] for r in results) > 10:
+        # Seen here: now and then one seal burns ~20 s of CPU in pyHanko's CMS packaging, when a
+        # DER length's last byte is 0x80 and asn1crypto takes it for BER indefinite length
+        # (wbond/asn1crypto#249) and re-encodes the SignerInfo. Reported, not asserted: it is
+        # intermittent.
+        warnings.warn(f"slow concurrent seals ({wall:.1f} s wall; each {took} s)", stacklevel=1)
 
 
 def test_acceptance7_stamp_qr_is_the_location_url_and_text_has_thai_name_both_years_and_id(served: dict) -> None:
@@ -215,10 +226,10 @@ def test_acceptance7_stamp_qr_is_the_location_url_and_text_has_thai_name_both_ye
              "-enc", "UTF-8", str(pdf), "-"])
     assert r.returncode == 0, r.stderr
     record = json.loads(http(served, f"/api/v1/documents/{doc_id}", headers=bearer(served["tokens"]["A"]))[2])
-    sealed_at = dt.datetime.fromisoformat(record["sealed_at"].replace("Z", "+00:00")).astimezone(ZoneInfo("Asia/Bangkok"))
+    sealed_at = dt.datetime.fromisoformat(record["sealed_at"].replace("Z", "+00:00")).astimezone(BANGKOK)
     text = r.stdout
     (ARTIFACTS / "sealed-elicense-stamp.txt").write_text(text, encoding="utf-8")
-    for expected in (AGENCY_TH, f"พ.ศ. {sealed_at.year + 543}", f"{sealed_at.year}", doc_id,
-                     "Department of Business Development"):
+    for expected in (AGENCY_TH, f"พ.ศ. {sealed_at.year + 543}", doc_id, "Department of Business Development"):
         assert expected in text, (expected, text)
+    # The Gregorian year, apart from the Buddhist-era one.
     assert re.search(rf"\b{sealed_at.year}\b", text.replace(str(sealed_at.year + 543), "")), text

@@ -1,0 +1,104 @@
+"""Helpers of bench/sign.py: the 100-page input, CPU accounting from /proc, py-spy record + summary.
+
+py-spy summary: each sample is given to exactly one area: the first rule in AREAS that matches any frame of its
+stack (so the areas add up to 100% of the sampled, non-idle time). The top inclusive frames of
+govca and pyHanko code are listed as well (a frame counts once per sample).
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections import Counter
+from io import BytesIO
+from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def hundred_pages(pages: int = 100, side: int = 128) -> bytes:
+    """~5 MB: per page 40 lines of Helvetica text and a side x side RGB image of random bytes
+    (48 KiB that no filter can shrink), written with pyHanko's own writer."""
+    from pyhanko.pdf_utils import generic as gen
+    from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+
+    w, n, num = PdfFileWriter(), gen.NameObject, gen.NumberObject
+    font = w.add_object(gen.DictionaryObject({n("/Type"): n("/Font"), n("/Subtype"): n("/Type1"),
+                                              n("/BaseFont"): n("/Helvetica")}))
+    for i in range(pages):
+        img = gen.StreamObject({n("/Type"): n("/XObject"), n("/Subtype"): n("/Image"), n("/Width"): num(side),
+                                n("/Height"): num(side), n("/ColorSpace"): n("/DeviceRGB"),
+                                n("/BitsPerComponent"): num(8)}, stream_data=os.urandom(side * side * 3))
+        text = b" ".join(b"0 -14 Td (Line %d of page %d: benchmark text for the sealing service.) Tj" % (j, i + 1)
+                         for j in range(40))
+        ops = b"BT /F1 11 Tf 56 800 Td " + text + b" ET q 240 0 0 240 56 120 cm /Im0 Do Q"
+        res = gen.DictionaryObject({n("/Font"): gen.DictionaryObject({n("/F1"): font}),
+                                    n("/XObject"): gen.DictionaryObject({n("/Im0"): w.add_object(img)})})
+        w.insert_page(PageObject(contents=w.add_object(gen.StreamObject(stream_data=ops)),
+                                 media_box=(0, 0, 595, 842), resources=res))
+    out = BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes (all their threads)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+def machine_busy_s() -> float:
+    """Non-idle CPU seconds of the whole machine (/proc/stat)."""
+    v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / TICK
+
+# py-spy writes frames as "function (path:line)", paths relative to site-packages or the repo.
+AREAS = [
+    ("HSM sign (hsm/, python-pkcs11, SoftHSM)", r"\((hsm|pkcs11)/"),
+    ("revocation + path validation (certvalidator, OCSP, CRL)",
+     r"\(pyhanko_certvalidator/|\(sign/validation/|InProcessRevocation|validation_context|\(ocsp/responder"),
+    ("TSA tokens (signer/tsa.py, pyHanko timestamps)", r"\(signer/tsa\.py|InProcessTimeStamper|\(sign/timestamps/"),
+    ("stamp: font load + subset + CFF (fontTools)", r"\(fontTools/|\(pdf_utils/font/"),
+    ("stamp: QR code + text layout", r"\(stamp/|\(qrcode/|\(pdf_utils/(qr|text|layout)\.py|\(signer/stamp\.py"),
+    ("input check: check_pdf parses the upload", r"\(signer/pdf_checks\.py"),
+    ("pyHanko CMS (pdf_cms, asn1crypto)", r"\(sign/signers/pdf_cms\.py|\(asn1crypto/|\(sign/attributes\.py"),
+    ("pyHanko PDF read/write + byte-range hash", r"\(pdf_utils/|\(sign/signers/|\(sign/fields"),
+    ("DB: registry, status, audit (SQLAlchemy/SQLite)", r"\(sqlalchemy/|sqlite3|\(ca/audit|\(signer/registry"),
+    ("HTTP: multipart parse (werkzeug)", r"\(werkzeug/(formparser|sansio/multipart|datastructures)"),
+    ("HTTP: gunicorn/Flask/werkzeug rest", r"\((gunicorn|flask|werkzeug)/"),
+]
+# Frames worth an inclusive figure: govca's steps and pyHanko's big pieces (not the call chain between).
+_KEY_FRAMES = re.compile(
+    r"^(_read_request|SealingService\.(authenticate|choose_seal|_seal|timestamp)|check_pdf|sign_pdf|default_stamp"
+    r"|validation_context|InProcessRevocation\.__call__|SignerRepository\.\w+|audit_writer\.<locals>\.write"
+    r"|HsmPdfSigner\.async_sign_raw|HsmKey\.sign|GlyphAccumulator\.(prepare_write|_extract_subset)"
+    r"|GlyphAccumulatorFactory\.create_font_engine|BaseStamp\.render|QRStamp\._qr_xobject|Signer\.async_sign"
+    r"|TimeStamper\._ensure_dummy|build_token|PdfSigningSession\.perform_presign_validation"
+    r"|PdfPostSignatureDocument\.post_signature_processing|PdfTimeStamper\.async_timestamp_pdf"
+    r"|IncrementalPdfFileWriter\.__init__|Response\.write|FormDataParser\.parse) \(")
+
+
+def record(pid: int, out: Path, seconds: int) -> subprocess.Popen:
+    py_spy = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "py-spy"
+    return subprocess.Popen([str(py_spy), "record", "-d", str(seconds), "-r", "200", "--nonblocking", "--format", "raw",
+                             "-o", str(out), "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def summarise(raw: Path, top: int = 18) -> dict:
+    total, areas, frames = 0, Counter(), Counter()
+    rules = [(label, re.compile(rx)) for label, rx in AREAS]
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        stack_frames, n = stack.split(";"), int(count)
+        total += n
+        areas[next((label for label, rx in rules if any(rx.search(f) for f in stack_frames)), "other")] += n
+        frames.update({f: n for f in {re.sub(r":\d+\)$", ")", f) for f in stack_frames} if _KEY_FRAMES.search(f)})
+    pct = (lambda n: round(100.0 * n / total, 1)) if total else (lambda n: 0.0)
+    return {"samples": total,
+            "areas": {label: pct(areas[label]) for label in [a for a, _ in AREAS] + ["other"]},
+            "top_inclusive_frames": [(f, pct(n)) for f, n in frames.most_common(top)]}
