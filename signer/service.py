@@ -74,6 +74,9 @@ class SealingService:
         self.audit, self.settings, self.clock = audit, settings, clock
         self.verifier = SecretVerifier()
         self._tsa: tuple[float, TsaUnit | None] = (-1e9, None)
+        # One per process: pyHanko keeps a sizing token per digest algorithm in it, which
+        # otherwise costs an extra TSA token for every B-T..B-LTA document.
+        self._timestamper = InProcessTimeStamper(self.timestamp)
 
     # --- TSA -------------------------------------------------------------------------------
     def tsa_unit(self) -> TsaUnit | None:
@@ -168,7 +171,7 @@ class SealingService:
             unit = self.tsa_unit()
             if unit is None:
                 raise UnavailableError(f"level {options.level.value} needs the TSA: run `govca tsa setup --ca NAME`")
-            timestamper = InProcessTimeStamper(self.timestamp)
+            timestamper = self._timestamper
             if options.level.long_term:
                 pairs = [(seal.cert_der, seal.chain_der[0]), (unit.cert_der, unit.chain_der[0])]
                 pairs += [(a, b) for a, b in zip(seal.chain_der, seal.chain_der[1:])]

@@ -1,0 +1,320 @@
+"""The public verification page (issue 5) in headless Chromium against `govca serve` under
+gunicorn: verdicts in Thai and English, tampering, revocation, trust, the registry (QR URL),
+bad uploads, screenshots, no external requests, accessibility basics, the JSON report."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from conftest import OUTPUT, Cli, make_home
+from ocsp_helpers import LiveServer, free_port
+from sealing_helpers import sample_pdf, setup_sealing
+from verify_helpers import (LibrarySigner, add_page, api_like_curl, api_seal, api_verify, change_text, encrypted,
+                            flip_byte, foreign_signed, with_empty_field, zero_signature)
+
+SHOTS = OUTPUT / "verify"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+BANGKOK = dt.timezone(dt.timedelta(hours=7))
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One CA and server; documents sealed through the API, then agency B's seal is revoked and
+    used once more through the library (the service refuses to)."""
+    tmp = tmp_path_factory.mktemp("verify")
+    port = free_port()
+    cli = Cli(make_home(tmp, base_url=f"http://127.0.0.1:{port}"))
+    info = setup_sealing(cli, tmp)
+    server = LiveServer(cli.home, port)
+    try:
+        url, tokens = server.url, info["tokens"]
+        valid, doc_id, location = api_seal(url, tokens["A"], sample_pdf())
+        docs = {"valid": valid, "other": api_seal(url, tokens["A"], sample_pdf())[0],
+                "before_revocation": api_seal(url, tokens["B"], sample_pdf())[0]}
+        with_field = api_seal(url, tokens["A"], with_empty_field(sample_pdf()))[0]  # certified, DocMDP P=2
+        docs["form_filled"] = api_seal(url, tokens["A"], with_field, {"certify": False, "field_name": "Approval"})[0]
+        for level in ("B-B", "B-T", "B-LT"):
+            docs[f"level_{level}"] = api_seal(url, tokens["A"], sample_pdf(), {"level": level})[0]
+        lib = LibrarySigner(cli.home, info["seals"]["B"])
+        stale = lib.revocation_data()  # still "good": what a key thief could embed later
+        time.sleep(1.1)  # revocation times are whole seconds: keep them after the "before" time-stamp
+        cli("cert", "revoke", "--ca", "issuing", info["seals"]["B"], "--reason", "keyCompromise")
+        time.sleep(1.1)
+        docs["after_revocation_b_lta"] = lib.sign(sample_pdf(), "B-LTA", revocation=stale)
+        docs["after_revocation_b_t"] = lib.sign(sample_pdf(), "B-T")
+        docs.update(flipped=flip_byte(valid), page_added=add_page(valid), text_changed=change_text(valid),
+                    foreign=foreign_signed(sample_pdf()), damaged_signature=zero_signature(valid), garbage=b"\x89PNG\r\n\x1a\n garbage " * 64, empty=b"",
+                    encrypted=encrypted(sample_pdf()), too_large=sample_pdf() + b"%" + b"x" * (60 << 20) + b"\n")
+        files = {name: tmp / f"{name}.pdf" for name in docs}
+        for name, path in files.items():
+            path.write_bytes(docs[name])
+        yield {"url": url, "docs": docs, "files": files, "doc_id": doc_id, "location": location, "server": server}
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(env: dict):  # type: ignore[no-untyped-def]
+    # After env: pyHanko's synchronous API runs its own event loop, Playwright's must not be running yet.
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, env: dict):  # type: ignore[no-untyped-def]
+    """A fresh page; every request it makes is recorded and must go to the server under test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    pg.requested = []  # type: ignore[attr-defined]
+    pg.on("request", lambda r: pg.requested.append(r.url))  # type: ignore[attr-defined]
+    yield pg
+    context.close()
+    elsewhere = [u for u in pg.requested if not u.startswith(env["url"] + "/")]  # type: ignore[attr-defined]
+    assert not elsewhere, f"the page made requests outside 127.0.0.1: {elsewhere}"
+
+
+def upload(page: Page, env: dict, name: str, path: str = "/verify") -> int:
+    """Opens ``path`` unless already there, chooses the file, submits; returns the HTTP status."""
+    if urlsplit(page.url).path != path:
+        page.goto(env["url"] + path)
+    page.set_input_files("#file", str(env["files"][name]))
+    with page.expect_navigation() as nav:
+        page.click("button[type=submit]")
+    return nav.value.status  # type: ignore[union-attr]
+
+
+def shown(page: Page, selector: str) -> str:
+    """The visible text (the other language is display:none)."""
+    return page.locator(selector).first.inner_text()
+
+
+def toggle(page: Page, lang: str) -> None:
+    page.evaluate("window.__stayed = true")
+    page.click("#lang-toggle")
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    assert page.evaluate("window.__stayed === true"), "the toggle reloaded the page"
+    expect(page.locator(".result, .match, .error").first).to_be_visible()
+
+
+def report(env: dict, name: str) -> dict:
+    status, _, body = api_verify(env["url"], env["docs"][name])
+    assert status == 200, body
+    return body
+
+
+def check_both_languages(page: Page, rep: dict, verdict: tuple[str, str]) -> None:
+    """The overall verdict and each signature's reason and notes, in Thai, then in English."""
+    for i, lang in enumerate(("th", "en")):
+        if lang == "en":
+            toggle(page, "en")
+        assert shown(page, ".result > h2 .verdict") == verdict[i]
+        for sig, article in zip(rep["signatures"], page.locator(".sig").all()):
+            text = article.inner_text()
+            assert sig["reason"][lang] in text and all(n[lang] in text for n in sig["notes"]), (lang, text)
+
+
+def test_acceptance1_fresh_b_lta_is_valid_in_thai_with_buddhist_era_then_english_without_reupload(
+        page: Page, env: dict) -> None:
+    rep = report(env, "valid")
+    assert rep["verdict"] == "valid" and [s["kind"] for s in rep["signatures"]] == ["signature", "document_timestamp"]
+    page.goto(env["url"] + "/verify")
+    expect(page.locator("html")).to_have_attribute("lang", "th")
+    assert upload(page, env, "valid") == 200
+    assert shown(page, ".result > h2 .verdict") == "ถูกต้อง"
+    sig = shown(page, ".sig")
+    local = dt.datetime.fromisoformat(rep["signatures"][0]["signing_time"]["iso"].replace("Z", "+00:00")).astimezone(BANGKOK)
+    assert "กรมพัฒนาธุรกิจการค้า" in sig and f"พ.ศ. {local.year + 543}" in sig, sig
+    assert rep["signatures"][0]["signing_time"]["th"] in sig and "(ตามตราประทับเวลา)" in sig
+    toggle(page, "en")
+    assert shown(page, ".result > h2 .verdict") == "Valid"
+    sig = shown(page, ".sig")
+    assert "Department of Business Development" in sig and rep["signatures"][0]["signing_time"]["en"] in sig
+    assert f"{local.year}" in sig and "พ.ศ." not in sig and "ถูกต้อง" not in shown(page, ".result")
+
+
+@pytest.mark.parametrize("name, verdict, code", [
+    ("flipped", "invalid", "altered"), ("page_added", "invalid", "modified"), ("text_changed", "invalid", "modified"),
+    ("form_filled", "valid", "valid")])
+def test_acceptance2_en_319_102_1_tampering_is_invalid_with_reason_allowed_form_fill_is_not(
+        page: Page, env: dict, name: str, verdict: str, code: str) -> None:
+    rep = report(env, name)
+    first = rep["signatures"][0]
+    assert (rep["verdict"], first["reason"]["code"]) == (verdict, code), first["reason"]
+    if name == "form_filled":
+        assert first["modifications"]["allowed"] and "allowed_changes" in [n["code"] for n in first["notes"]]
+    assert upload(page, env, name) == 200
+    check_both_languages(page, rep, {"valid": ("ถูกต้อง", "Valid"), "invalid": ("ไม่ถูกต้อง", "Invalid")}[verdict])
+    if code == "modified":
+        assert "content or pages changed" in shown(page, ".sig .reason")
+
+
+@pytest.mark.parametrize("name", ["after_revocation_b_lta", "after_revocation_b_t"])
+def test_acceptance3_sealed_after_revocation_is_invalid_with_the_revocation_date(page: Page, env: dict,
+                                                                                 name: str) -> None:
+    rep = report(env, name)
+    sig = rep["signatures"][0]
+    assert (rep["verdict"], sig["reason"]["code"]) == ("invalid", "revoked"), sig["reason"]
+    revoked_at = sig["certificate"]["revoked_at"]
+    assert upload(page, env, name) == 200
+    check_both_languages(page, rep, ("ไม่ถูกต้อง", "Invalid"))
+    assert revoked_at["en"] in shown(page, ".sig .reason") and "revoked" in shown(page, ".sig dl")
+
+
+def test_acceptance3_sealed_before_revocation_stays_valid_with_a_note(page: Page, env: dict) -> None:
+    rep = report(env, "before_revocation")
+    sig = rep["signatures"][0]
+    assert rep["verdict"] == "valid"
+    assert sig["certificate"]["today"] == "revoked" and sig["certificate"].get("revoked_at"), sig["certificate"]
+    assert "revoked_later" in [n["code"] for n in sig["notes"]], sig["notes"]
+    assert upload(page, env, "before_revocation") == 200
+    check_both_languages(page, rep, ("ถูกต้อง", "Valid"))
+    assert sig["certificate"]["revoked_at"]["en"] in shown(page, ".sig .note")
+
+
+def test_acceptance4_untrusted_ca_cannot_be_confirmed_and_is_explained(page: Page, env: dict) -> None:
+    rep = report(env, "foreign")
+    assert rep["verdict"] == "indeterminate"
+    assert rep["signatures"][0]["reason"]["code"] == "untrusted", rep["signatures"][0]["reason"]
+    assert upload(page, env, "foreign") == 200
+    check_both_languages(page, rep, ("ยืนยันไม่ได้", "Cannot be confirmed"))
+    assert "not issued by a certification authority this service trusts" in shown(page, ".sig .reason")
+
+
+@pytest.mark.parametrize("level", ["B-B", "B-T", "B-LT"])
+def test_govca_seals_at_the_other_api_levels_are_valid_on_the_page(page: Page, env: dict, level: str) -> None:
+    rep = report(env, f"level_{level}")
+    assert rep["verdict"] == "valid", rep["signatures"][0]["reason"]
+    assert upload(page, env, f"level_{level}") == 200
+    check_both_languages(page, rep, ("ถูกต้อง", "Valid"))
+
+
+def test_a_signature_nobody_can_parse_is_shown_as_cannot_be_confirmed_not_a_500(page: Page, env: dict) -> None:
+    rep = report(env, "damaged_signature")
+    assert rep["verdict"] == "indeterminate", rep
+    assert upload(page, env, "damaged_signature") == 200
+    check_both_languages(page, rep, ("ยืนยันไม่ได้", "Cannot be confirmed"))
+
+
+def test_acceptance5_qr_url_shows_the_registry_record_then_matches_or_not(page: Page, env: dict) -> None:
+    assert env["location"] == f"{env['url']}/verify/{env['doc_id']}"
+    page.goto(env["location"])
+    record = shown(page, ".record")
+    assert env["doc_id"] in record and "กรมพัฒนาธุรกิจการค้า" in record and "พ.ศ." in record, record
+    assert upload(page, env, "valid", f"/verify/{env['doc_id']}") == 200
+    expect(page.locator(".match.ok")).to_contain_text("ไฟล์นี้คือเอกสารที่หน่วยงานประทับตราไว้")
+    toggle(page, "en")
+    expect(page.locator(".match.ok")).to_contain_text("This is the document the agency sealed.")
+    assert upload(page, env, "other", f"/verify/{env['doc_id']}") == 200  # the form keeps ?lang=en
+    expect(page.locator(".match.bad")).to_contain_text("This file is not the document the agency sealed")
+    assert page.locator(".match.ok").count() == 0 and shown(page, ".result > h2 .verdict") == "Valid"
+    for name, match in (("valid", True), ("other", False)):
+        assert report_registry(env, name)["match"] is match
+
+
+def report_registry(env: dict, name: str) -> dict:
+    status, _, body = api_verify(env["url"], env["docs"][name], env["doc_id"])
+    assert status == 200 and body["registry"]["record"]["id"] == env["doc_id"]
+    return body["registry"]
+
+
+@pytest.mark.parametrize("name, status, th, en", [
+    ("garbage", 415, "ไฟล์นี้ไม่ใช่ PDF", "This file is not a PDF."), ("empty", 400, "ไฟล์ว่างเปล่า", "The file is empty."),
+    ("too_large", 413, "ไฟล์ใหญ่เกินกำหนด (สูงสุด 50 MB)", "The file is too large (at most 50 MB)."),
+    ("encrypted", 400, "ไฟล์ถูกป้องกันด้วยรหัสผ่าน", "The file is password-protected")])
+def test_acceptance6_bad_uploads_get_a_clear_message_a_4xx_and_no_traceback(
+        page: Page, env: dict, name: str, status: int, th: str, en: str) -> None:
+    log = env["server"].log
+    start = log.stat().st_size
+    assert upload(page, env, name) == status
+    expect(page.locator(".error[role=alert]")).to_contain_text(th)
+    toggle(page, "en")
+    expect(page.locator(".error[role=alert]")).to_contain_text(en)
+    got, body = api_like_curl(env["url"], env["docs"][name])
+    problem = json.loads(body)
+    assert got == status and problem["status"] == status and problem["detail"], problem
+    time.sleep(0.3)
+    tail = log.read_bytes()[start:].decode("utf-8", "replace")
+    assert "Traceback" not in tail and "[ERROR]" not in tail, tail
+
+
+def test_verifying_a_revoked_signature_leaves_no_traceback_in_the_log(env: dict) -> None:
+    log = env["server"].log
+    start = log.stat().st_size
+    assert report(env, "after_revocation_b_lta")["verdict"] == "invalid"
+    time.sleep(0.3)
+    tail = log.read_bytes()[start:].decode("utf-8", "replace")
+    assert "Traceback" not in tail, tail
+
+
+def test_acceptance7_screenshots_of_thai_and_english_results_at_phone_and_desktop_widths(
+        page: Page, env: dict) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for name in ("valid", "after_revocation_b_lta"):
+        upload(page, env, name)
+        for lang in ("th", "en"):
+            if lang == "en":
+                toggle(page, "en")
+            for device, (w, h) in (("phone", (390, 844)), ("desktop", (1280, 900))):
+                page.set_viewport_size({"width": w, "height": h})
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= w, f"{name} {lang} {device}: the page scrolls sideways ({width}px > {w}px)"
+                path = SHOTS / f"{name}-{lang}-{device}.png"
+                page.screenshot(path=str(path), full_page=True)
+                assert path.stat().st_size > 10_000
+        toggle(page, "th")
+        page.set_viewport_size({"width": 1280, "height": 900})
+    assert page.evaluate("document.fonts.check('16px Laksaman', 'ถูกต้อง')")
+
+
+def test_the_page_loads_its_own_assets_only(page: Page, env: dict) -> None:
+    upload(page, env, "valid")
+    toggle(page, "en")
+    assert any(u.endswith("/verify/static/verify.css") for u in page.requested)  # type: ignore[attr-defined]
+    assert any(u.endswith("/verify/static/thai.otf") for u in page.requested)  # type: ignore[attr-defined]
+    # (the page fixture asserts that every request went to the server under test)
+
+
+def test_accessibility_lang_label_headings_and_keyboard_only_submission(page: Page, env: dict) -> None:
+    page.goto(env["url"] + "/verify")
+    assert page.get_attribute("html", "lang") == "th"
+    expect(page.get_by_label("ไฟล์ PDF ที่ต้องการตรวจสอบ")).to_have_attribute("id", "file")
+    assert page.locator("h1").count() == 1 and page.locator("h2").count() >= 1
+    for _ in range(6):  # skip link, language toggle, then the file input
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "file":
+            break
+    assert page.evaluate("document.activeElement.id") == "file"
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Space")
+    chooser.value.set_files(str(env["files"]["valid"]))
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.type") == "submit"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert shown(page, ".result > h2 .verdict") == "ถูกต้อง" and page.locator(".result h2, .sig h3").count() >= 3
+    toggle(page, "en")
+    expect(page.get_by_label("PDF file to check")).to_have_attribute("id", "file")
+
+
+def test_json_report_link_holds_the_same_verdict_as_the_api(page: Page, env: dict) -> None:
+    for name in ("valid", "flipped", "after_revocation_b_lta"):
+        upload(page, env, name)
+        with page.expect_download() as download:
+            page.click("a[download]")
+        saved = json.loads(Path(download.value.path()).read_text())
+        href = page.get_attribute("a[download]", "href") or ""
+        inline = json.loads(base64.b64decode(href.split(",", 1)[1]))
+        api = report(env, name)
+        assert saved["verdict"] == inline["verdict"] == api["verdict"], name
+        assert [s["verdict"] for s in saved["signatures"]] == [s["verdict"] for s in api["signatures"]]
+        assert saved["document"]["sha256"] == api["document"]["sha256"]
