@@ -88,7 +88,6 @@ def in_process(home: Path, pdf: bytes, seconds: float) -> tuple[dict, dict]:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
     from pyhanko.sign.validation.dss import DocumentSecurityStore
-
     from ca import Database
     from cli.config import load_config
     from cli.ocsp_wiring import build_responder
@@ -114,8 +113,7 @@ def in_process(home: Path, pdf: bytes, seconds: float) -> tuple[dict, dict]:
             assert st.intact and st.valid and st.trusted, f"{sig.field_name}: {st}"
 
     def govca() -> None:
-        verdict = verifier.verify(pdf)["verdict"]
-        assert verdict == "valid", verdict
+        assert (verdict := verifier.verify(pdf)["verdict"]) == "valid", verdict
 
     return loop(floor, seconds), loop(govca, seconds)
 
@@ -131,8 +129,7 @@ def drive(port: int, pdf: bytes, clients: int, seconds: float, server: list[int]
             t0, err = time.perf_counter(), None
             try:
                 conn.request("POST", "/api/v1/verify", pdf, headers)
-                resp = conn.getresponse()
-                data = resp.read()
+                data = (resp := conn.getresponse()).read()
                 verdict = json.loads(data).get("verdict") if resp.status == 200 else None
                 if verdict != "valid":
                     err = f"HTTP {resp.status} verdict {verdict}: {data[:160]!r}"

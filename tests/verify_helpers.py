@@ -1,5 +1,5 @@
-"""Helpers for the verification page tests (issue 5): HTTP calls without extra packages, and the
-documents a citizen might upload: tampered, extended, form-filled, foreign or signed with a
+"""Helpers for the verification page tests (issue 5): HTTP calls without extra packages, page
+steps (upload, language toggle, visible text), and the documents a citizen might upload: tampered, extended, form-filled, foreign or signed with a
 revoked seal (made with govca's library, since the service itself refuses to)."""
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from asn1crypto import keys as akeys
 from asn1crypto import x509 as ax509
 from pyhanko.pdf_utils import generic
+from playwright.sync_api import Page, expect
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from sealing_helpers import bearer
@@ -73,6 +75,47 @@ def api_like_curl(url: str, data: bytes) -> tuple[int, bytes]:
     return int(head.split()[1]), body
 
 
+# --- the page ---------------------------------------------------------------------------------
+def upload(page: Page, env: dict, name: str, path: str = "/verify") -> int:
+    """Opens ``path`` unless already there, chooses the file, submits; returns the HTTP status."""
+    if urlsplit(page.url).path != path:
+        page.goto(env["url"] + path)
+    page.set_input_files("#file", str(env["files"][name]))
+    with page.expect_navigation() as nav:
+        page.click("button[type=submit]")
+    return nav.value.status  # type: ignore[union-attr]
+
+
+def shown(page: Page, selector: str) -> str:
+    """The visible text (the other language is display:none)."""
+    return page.locator(selector).first.inner_text()
+
+
+def toggle(page: Page, lang: str) -> None:
+    page.evaluate("window.__stayed = true")
+    page.click("#lang-toggle")
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    assert page.evaluate("window.__stayed === true"), "the toggle reloaded the page"
+    expect(page.locator(".result, .match, .error").first).to_be_visible()
+
+
+def report(env: dict, name: str) -> dict:
+    status, _, body = api_verify(env["url"], env["docs"][name])
+    assert status == 200, body
+    return body
+
+
+def check_both_languages(page: Page, rep: dict, verdict: tuple[str, str]) -> None:
+    """The overall verdict and each signature's reason and notes, in Thai, then in English."""
+    for i, lang in enumerate(("th", "en")):
+        if lang == "en":
+            toggle(page, "en")
+        assert shown(page, ".result > h2 .verdict") == verdict[i]
+        for sig, article in zip(rep["signatures"], page.locator(".sig").all()):
+            text = article.inner_text()
+            assert sig["reason"][lang] in text and all(n[lang] in text for n in sig["notes"]), (lang, text)
+
+
 # --- documents ---------------------------------------------------------------------------------
 def flip_byte(pdf: bytes) -> bytes:
     """One bit of the first page's compressed content stream (inside the signed byte range)."""
@@ -80,11 +123,17 @@ def flip_byte(pdf: bytes) -> bytes:
     return pdf[:at] + bytes([pdf[at] ^ 0x01]) + pdf[at + 1:]
 
 
-def zero_signature(pdf: bytes) -> bytes:
-    """The first signature's CMS blob overwritten with zeros: a signature nobody can parse."""
+def without_certificates(pdf: bytes) -> bytes:
+    """The first signature's CMS re-encoded without its certificates (they are optional in CMS):
+    nobody can tell who signed, and the verifier cannot even start."""
+    from asn1crypto import cms
+
     m = re.search(rb"/Contents\s*<([0-9a-fA-F]+)>", pdf)
     assert m is not None
-    return pdf[:m.start(1)] + b"0" * len(m.group(1)) + pdf[m.end(1):]
+    sd = cms.ContentInfo.load(bytes.fromhex(m.group(1).decode()), strict=False)["content"]
+    keep = {k: sd[k] for k in ("version", "digest_algorithms", "encap_content_info", "signer_infos")}
+    new = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(keep)}).dump().hex().encode()
+    return pdf[:m.start(1)] + new.ljust(len(m.group(1)), b"0") + pdf[m.end(1):]
 
 
 def _incremental(pdf: bytes, change) -> bytes:  # type: ignore[no-untyped-def]
