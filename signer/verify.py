@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -21,6 +22,11 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
 
 from .errors import BadInputError, TooLargeError, UnsupportedMediaError
+
+# pyHanko logs each revoked or untrusted certificate it meets with a traceback at WARNING; for
+# a verification service those are results, reported on the page, not faults.
+for _name_ in ("pyhanko.sign.validation.generic_cms", "pyhanko.sign.validation.pdf_embedded"):
+    logging.getLogger(_name_).setLevel(logging.ERROR)
 from .pades import RevocationData
 from .stamp import english_datetime, thai_datetime
 from .verify_text import CERTIFICATION, CHANGES, NOTES, REASONS, VERDICTS, say
@@ -71,6 +77,30 @@ def load_checked(pdf: bytes, max_bytes: int) -> PdfFileReader:
     return reader
 
 
+def _revoked_in(data: RevocationData | None, cert: Any) -> dt.datetime | None:
+    """The revocation time of ``cert`` in today's OCSP responses, if they say it is revoked."""
+    from asn1crypto import ocsp as aocsp
+
+    for der in (data.ocsps if data else ()):
+        basic = aocsp.OCSPResponse.load(der).basic_ocsp_response
+        for single in basic["tbs_response_data"]["responses"]:
+            if single["cert_id"]["serial_number"].native != cert.serial_number:
+                continue
+            if single["cert_status"].name == "revoked":
+                return single["cert_status"].chosen["revocation_time"].native
+    return None
+
+
+def _fallback(index: int, sig: Any, exc: Exception) -> dict[str, Any]:
+    """A signature that cannot even be processed is reported, completely, as not confirmed."""
+    return {"index": index, "field": sig.field_name, "kind": "signature", "subfilter": "", "signer": {},
+            "issuer": {}, "notes": [], "chain": [], "verdict": "indeterminate",
+            "verdict_text": dict(zip(("th", "en"), VERDICTS["indeterminate"])),
+            "reason": say(REASONS, "indeterminate", detail=type(exc).__name__),
+            "modifications": {"level": "UNKNOWN", "text": {"th": "ไม่ทราบ", "en": "unknown"}, "certification": None,
+                              "certification_text": None, "allowed": None, "covers_whole_file": False}}
+
+
 class Verifier:
     def __init__(self, trust: Callable[[], TrustSettings], revocation_now: RevocationNow | None,
                  clock: Callable[[], dt.datetime], max_bytes: int) -> None:
@@ -89,10 +119,7 @@ class Verifier:
             try:
                 reports.append(self._one(index, sig, roots, dss, now))
             except Exception as exc:  # noqa: BLE001 - a signature we cannot even parse is not confirmed
-                reports.append({"index": index, "field": sig.field_name, "kind": "signature",
-                                "verdict": "indeterminate",
-                                "reason": say(REASONS, "indeterminate", detail=f"{type(exc).__name__}"),
-                                "notes": []})
+                reports.append(_fallback(index, sig, exc))
         verdicts = {r["verdict"] for r in reports}
         overall = "invalid" if "invalid" in verdicts else "indeterminate" if ("indeterminate" in verdicts
                                                                              or not reports) else "valid"
@@ -106,8 +133,12 @@ class Verifier:
 
     # --- one signature -----------------------------------------------------------------------
     def _context(self, roots: list, dss: DocumentSecurityStore | None, extra: RevocationData | None,
-                 moment: dt.datetime | None) -> ValidationContext:
-        kwargs: dict[str, Any] = {"trust_roots": roots, "allow_fetching": False, "revocation_mode": "hard-fail",
+                 moment: dt.datetime | None, hard: bool = True) -> ValidationContext:
+        # Hard-fail needs revocation data: with none in the document (B-B, B-T) and none of ours
+        # (a foreign CA), the pass is soft-fail and the status is reported as unknown.
+        has_data = bool(extra and (extra.ocsps or extra.crls)) or bool(dss is not None and (dss.ocsps or dss.crls))
+        kwargs: dict[str, Any] = {"trust_roots": roots, "allow_fetching": False,
+                                  "revocation_mode": "hard-fail" if hard and has_data else "soft-fail",
                                   "retroactive_revinfo": True}
         if moment is not None:
             kwargs["moment"] = moment
@@ -139,19 +170,19 @@ class Verifier:
                                 "subfilter": str(sig.sig_object.get("/SubFilter", "")).lstrip("/"),
                                 "signer": _name(cert.subject), "issuer": _name(cert.issuer), "notes": []}
         if is_ts:
-            status = validate_pdf_timestamp(sig, validation_context=self._context(roots, dss, None, None))
+            status = validate_pdf_timestamp(sig, validation_context=self._context(roots, dss, None, None, hard=False))
             base["signing_time"] = _when(status.timestamp)
             base["tsa"] = _name(cert.subject)
         else:
-            first = validate_pdf_signature(sig, signer_validation_context=self._context(roots, dss, None, None),
-                                           ts_validation_context=self._context(roots, dss, None, None))
+            first = validate_pdf_signature(sig, signer_validation_context=self._context(roots, dss, None, None, False),
+                                           ts_validation_context=self._context(roots, dss, None, None, False))
             ts = first.timestamp_validity
             moment = ts.timestamp if ts is not None and ts.intact and ts.valid and ts.trusted else None
             today = self._current(cert, first.validation_path)
             # Judged at the proven signing time, with the document's data and today's status data,
             # so a revocation after the time-stamp leaves an earlier signature valid.
             status = validate_pdf_signature(sig, signer_validation_context=self._context(roots, dss, today, moment),
-                                            ts_validation_context=self._context(roots, dss, None, None))
+                                            ts_validation_context=self._context(roots, dss, None, None, False))
             base["signing_time"] = _when(moment or status.signer_reported_dt)
             base["signing_time_source"] = "timestamp" if moment else "claimed"
             if ts is not None:
@@ -174,13 +205,14 @@ class Verifier:
         details = status.revocation_details
         out: dict[str, Any] = {"at_signing": "revoked" if status.revoked else "good" if status.trusted else "unknown",
                                "valid_until": _when(cert.not_valid_after)}
-        if details is not None:
-            out["revoked_at"] = _when(details.revocation_date)
+        revoked_at = details.revocation_date if details is not None else _revoked_in(today, cert)
+        if revoked_at is not None:
+            out["revoked_at"] = _when(revoked_at)
         if cert.not_valid_after < now:
             out["today"] = "expired"
-        elif details is not None and details.revocation_date <= now:
+        elif revoked_at is not None and revoked_at <= now:
             out["today"] = "revoked"
-        elif today is not None and status.trusted:
+        elif today is not None and today.ocsps and status.trusted:
             out["today"] = "good"
         else:
             out["today"] = "unknown"

@@ -43,7 +43,7 @@ NOTES: dict[str, tuple[str, str]] = {
 
 CHANGES = {  # pyHanko ModificationLevel names
     "NONE": ("ไม่มี", "none"),
-    "LTA_UPDATES": ("เพิ่มข้อมูลสำหรับตรวจสอบระยะยาว", "long-term validation data added"),
+    "LTA_UPDATES": ("ไม่มี (เพิ่มเฉพาะข้อมูลสำหรับตรวจสอบระยะยาว)", "none (only long-term validation data added)"),
     "FORM_FILLING": ("กรอกแบบฟอร์มหรือลงนามเพิ่มเติม", "form filling or further signatures"),
     "ANNOTATIONS": ("เพิ่มหมายเหตุ/คำอธิบายประกอบ", "annotations added"),
     "OTHER": ("เปลี่ยนเนื้อหาหรือหน้าเอกสาร", "content or pages changed"),

@@ -253,8 +253,7 @@ def test_the_language_toggle_stays_on_one_line_on_a_phone(page: Page, env: dict)
     upload(page, env, "valid")
     for lang in ("en", "th"):
         toggle(page, lang)
-        lines = page.evaluate(f"document.querySelector('#lang-toggle .t-{lang}')"
-                              ".getClientRects().length")
+        lines = page.evaluate(f"document.querySelector('#lang-toggle .t-{lang}').getClientRects().length")
         assert lines == 1, f"the toggle's label wraps onto {lines} lines when the page is in {lang}"
 
 
