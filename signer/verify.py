@@ -91,6 +91,41 @@ def _revoked_in(data: RevocationData | None, cert: Any) -> dt.datetime | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Material:
+    """The DSS's certificates, OCSP responses and CRLs, parsed once per document."""
+
+    certs: list
+    ocsps: list
+    crls: list
+
+    @classmethod
+    def of(cls, reader: PdfFileReader) -> "_Material":
+        from asn1crypto import crl as acrl
+        from asn1crypto import ocsp as aocsp
+        from pyhanko.pdf_utils.decode_limits import DecodePurpose
+
+        try:
+            dss = DocumentSecurityStore.read_dss(reader)
+        except Exception:  # noqa: BLE001 - no (or an unreadable) DSS: validate with what the CMS holds
+            return cls([], [], [])
+        return cls(list(dss.load_certs()),
+                   [aocsp.OCSPResponse.load(r.get_object().read_data(DecodePurpose.OCSP_RESPONSE)) for r in dss.ocsps],
+                   [acrl.CertificateList.load(r.get_object().read_data(DecodePurpose.CRL)) for r in dss.crls])
+
+
+def _timestamp_time(sig: Any) -> dt.datetime | None:
+    """genTime of the signature's time-stamp token, read without validating it (that comes next)."""
+    from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
+
+    try:
+        for tst in extract_tst_data_iter(sig.signer_info, signed=False):
+            return tst["encap_content_info"]["content"].parsed["gen_time"].native
+    except Exception:  # noqa: BLE001 - an unreadable token: judged without it
+        return None
+    return None
+
+
 def _fallback(index: int, sig: Any, exc: Exception) -> dict[str, Any]:
     """A signature that cannot even be processed is reported, completely, as not confirmed."""
     return {"index": index, "field": sig.field_name, "kind": "signature", "subfilter": "", "signer": {},
@@ -110,14 +145,13 @@ class Verifier:
         reader = load_checked(pdf, self.max_bytes)
         now = self.clock()
         roots = [ax509.Certificate.load(r) for r in self.trust().roots]
-        try:
-            dss = DocumentSecurityStore.read_dss(reader)
-        except Exception:  # noqa: BLE001 - no (or an unreadable) DSS: validate with what the CMS holds
-            dss = None
+        material = _Material.of(reader)
+        # One context for every time-stamp of the document, so that its caches are shared.
+        ts_context = self._context(roots, material, None, None, hard=False)
         reports = []
         for index, sig in enumerate(reader.embedded_signatures):
             try:
-                reports.append(self._one(index, sig, roots, dss, now))
+                reports.append(self._one(index, sig, roots, material, ts_context, now))
             except Exception as exc:  # noqa: BLE001 - a signature we cannot even parse is not confirmed
                 reports.append(_fallback(index, sig, exc))
         verdicts = {r["verdict"] for r in reports}
@@ -132,37 +166,44 @@ class Verifier:
         }
 
     # --- one signature -----------------------------------------------------------------------
-    def _context(self, roots: list, dss: DocumentSecurityStore | None, extra: RevocationData | None,
+    def _context(self, roots: list, material: "_Material", extra: RevocationData | None,
                  moment: dt.datetime | None, hard: bool = True) -> ValidationContext:
         # Hard-fail needs revocation data: with none in the document (B-B, B-T) and none of ours
         # (a foreign CA), the pass is soft-fail and the status is reported as unknown.
-        has_data = bool(extra and (extra.ocsps or extra.crls)) or bool(dss is not None and (dss.ocsps or dss.crls))
-        kwargs: dict[str, Any] = {"trust_roots": roots, "allow_fetching": False,
-                                  "revocation_mode": "hard-fail" if hard and has_data else "soft-fail",
-                                  "retroactive_revinfo": True}
-        if moment is not None:
-            kwargs["moment"] = moment
+        ocsps, crls = list(material.ocsps), list(material.crls)
         if extra is not None:
             from asn1crypto import crl as acrl
             from asn1crypto import ocsp as aocsp
-            kwargs["ocsps"] = [aocsp.OCSPResponse.load(o) for o in extra.ocsps]
-            kwargs["crls"] = [acrl.CertificateList.load(c) for c in extra.crls]
-        if dss is not None:
-            return dss.as_validation_context(kwargs)
+            ocsps += [aocsp.OCSPResponse.load(o) for o in extra.ocsps]
+            crls += [acrl.CertificateList.load(c) for c in extra.crls]
+        kwargs: dict[str, Any] = {"trust_roots": roots, "other_certs": material.certs, "ocsps": ocsps, "crls": crls,
+                                  "allow_fetching": False, "retroactive_revinfo": True,
+                                  "revocation_mode": "hard-fail" if hard and (ocsps or crls) else "soft-fail"}
+        if moment is not None:
+            kwargs["moment"] = moment
         return ValidationContext(**kwargs)
 
-    def _current(self, cert: ax509.Certificate, path: Any) -> RevocationData | None:
-        """Today's status data for govca-issued certificates, from the in-process sources."""
-        if self.revocation_now is None or path is None:
+    def _current(self, cert: ax509.Certificate, known: list) -> RevocationData | None:
+        """Today's status data for the certificate and its issuers, from govca's in-process sources."""
+        if self.revocation_now is None:
             return None
-        chain = [c for c in path]
-        pairs = [(chain[i].dump(), chain[i - 1].dump()) for i in range(len(chain) - 1, 0, -1)]
+        by_subject = {c.subject.dump(): c for c in known}
+        pairs, current = [], cert
+        for _ in range(8):
+            issuer = by_subject.get(current.issuer.dump())
+            if issuer is None or issuer.subject == current.subject:
+                break
+            pairs.append((current.dump(), issuer.dump()))
+            current = issuer
+        if not pairs:
+            return None
         try:
             return self.revocation_now(pairs)
         except Exception:  # noqa: BLE001 - today's status is then reported as unknown
             return None
 
-    def _one(self, index: int, sig: Any, roots: list, dss: Any, now: dt.datetime) -> dict[str, Any]:
+    def _one(self, index: int, sig: Any, roots: list, material: "_Material", ts_context: ValidationContext,
+             now: dt.datetime) -> dict[str, Any]:
         is_ts = sig.sig_object.get("/Type") == "/DocTimeStamp"
         cert = sig.signer_cert
         base: dict[str, Any] = {"index": index, "field": sig.field_name,
@@ -170,27 +211,33 @@ class Verifier:
                                 "subfilter": str(sig.sig_object.get("/SubFilter", "")).lstrip("/"),
                                 "signer": _name(cert.subject), "issuer": _name(cert.issuer), "notes": []}
         if is_ts:
-            status = validate_pdf_timestamp(sig, validation_context=self._context(roots, dss, None, None, hard=False))
+            status = validate_pdf_timestamp(sig, validation_context=ts_context)
             base["signing_time"] = _when(status.timestamp)
             base["tsa"] = _name(cert.subject)
         else:
-            first = validate_pdf_signature(sig, signer_validation_context=self._context(roots, dss, None, None, False),
-                                           ts_validation_context=self._context(roots, dss, None, None, False))
-            ts = first.timestamp_validity
+            known = material.certs + list(roots) + [c.chosen for c in sig.signed_data["certificates"] or []
+                                                    if c.name == "certificate"]
+            today = self._current(cert, known)
+            claimed = _timestamp_time(sig)
+            # Judged at the time the signature's time-stamp proves, with the document's data and
+            # today's status data: a revocation after that time leaves the signature valid.
+            status = validate_pdf_signature(sig, signer_validation_context=self._context(roots, material, today, claimed),
+                                            ts_validation_context=ts_context)
+            ts = status.timestamp_validity
             moment = ts.timestamp if ts is not None and ts.intact and ts.valid and ts.trusted else None
-            today = self._current(cert, first.validation_path)
-            # Judged at the proven signing time, with the document's data and today's status data,
-            # so a revocation after the time-stamp leaves an earlier signature valid.
-            status = validate_pdf_signature(sig, signer_validation_context=self._context(roots, dss, today, moment),
-                                            ts_validation_context=self._context(roots, dss, None, None, False))
+            if claimed is not None and moment is None:
+                # The time-stamp does not hold: judge the signature now instead.
+                status = validate_pdf_signature(sig, signer_validation_context=self._context(roots, material, today,
+                                                                                              None),
+                                                ts_validation_context=ts_context)
             base["signing_time"] = _when(moment or status.signer_reported_dt)
             base["signing_time_source"] = "timestamp" if moment else "claimed"
             if ts is not None:
                 base["tsa"] = _name(ts.signing_cert.subject)
             if moment is None:
                 base["notes"].append(say(NOTES, "claimed_time"))
-            base["certificate"] = self._cert_status(cert, status, today, roots, dss, now)
-            base["pades_level"] = self._level(sig, ts is not None, dss)
+            base["certificate"] = self._cert_status(cert, status, today, now)
+            base["pades_level"] = self._level(sig, ts is not None, material)
         base["chain"] = [{"subject": _name(c.subject), "serial": f"{c.serial_number:X}",
                           "not_before": _when(c.not_valid_before), "not_after": _when(c.not_valid_after)}
                          for c in (list(status.validation_path) if status.validation_path else [cert])][::-1]
@@ -200,8 +247,7 @@ class Verifier:
         base["verdict_text"] = dict(zip(("th", "en"), VERDICTS[verdict]))
         return base
 
-    def _cert_status(self, cert: Any, status: Any, today: RevocationData | None, roots: list, dss: Any,
-                     now: dt.datetime) -> dict[str, Any]:
+    def _cert_status(self, cert: Any, status: Any, today: RevocationData | None, now: dt.datetime) -> dict[str, Any]:
         details = status.revocation_details
         out: dict[str, Any] = {"at_signing": "revoked" if status.revoked else "good" if status.trusted else "unknown",
                                "valid_until": _when(cert.not_valid_after)}
@@ -219,12 +265,12 @@ class Verifier:
         return out
 
     @staticmethod
-    def _level(sig: Any, timestamped: bool, dss: Any) -> str:
+    def _level(sig: Any, timestamped: bool, material: "_Material") -> str:
         """EN 319 142-1 6.2-6.5: B-T adds a signature time-stamp, B-LT validation data in the DSS,
         B-LTA a document time-stamp covering it."""
         if not timestamped:
             return "B-B"
-        if dss is None or not (dss.ocsps or dss.crls):
+        if not (material.ocsps or material.crls):
             return "B-T"
         later_ts = any(s.sig_object.get("/Type") == "/DocTimeStamp" and s.signed_revision > sig.signed_revision
                        for s in sig.reader.embedded_signatures)
