@@ -6,25 +6,35 @@ BIN := $(VENV)/bin
 GOVCA_HOME ?= $(CURDIR)/govca-data
 export GOVCA_HOME
 
-.PHONY: install system-packages run test lint-imports bench clean
+.PHONY: install system-packages test-packages run test lint-imports bench clean
 
-# Debian packages: SoftHSM2 (the embedded HSM), the Thai font of the stamp (TLWG build of TH
-# Sarabun), OpenSSL, poppler, NSS tools and zbar (interop and rendering checks).
+# Debian packages the service needs: SoftHSM2 (the embedded HSM), OpenSSL, and the Thai font of
+# the stamp (TLWG build of TH Sarabun).
 system-packages:
 	@missing=""; \
 	command -v softhsm2-util >/dev/null || missing="$$missing softhsm2"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	[ -f /usr/share/fonts/opentype/tlwg/Laksaman.otf ] || missing="$$missing fonts-tlwg-laksaman-otf"; \
+	$(call apt_install,$$missing)
+
+# ... and what the tests and benchmarks use besides: poppler (pdfsig, pdftoppm), NSS tools,
+# zbar (QR decoding), Chromium (page tests through Playwright), wrk (load).
+test-packages:
+	@missing=""; \
 	command -v pdfsig >/dev/null || missing="$$missing poppler-utils"; \
 	command -v certutil >/dev/null || missing="$$missing libnss3-tools"; \
 	command -v zbarimg >/dev/null || missing="$$missing zbar-tools"; \
-	command -v wrk >/dev/null || missing="$$missing wrk"; \
-	[ -f /usr/share/fonts/opentype/tlwg/Laksaman.otf ] || missing="$$missing fonts-tlwg-laksaman-otf"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	$(call apt_install,$$missing)
+
+define apt_install
+if [ -n "$(1)" ]; then \
+	  echo "installing Debian packages:$(1)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(1); \
 	fi
+endef
 
 $(VENV)/.installed: setup.cfg requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,11 +52,14 @@ run: install
 lint-imports: install
 	$(BIN)/lint-imports
 
-test: install lint-imports
+test: install test-packages lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-bench: install
+bench: install test-packages
 	$(BIN)/python bench/issuance.py
+	$(BIN)/python bench/ocsp.py
+	$(BIN)/python bench/sign.py
+	$(BIN)/python bench/verify.py
 
 clean:
 	rm -rf $(VENV) govca-data test-output .pytest_cache
