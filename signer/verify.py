@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from asn1crypto import x509 as ax509
-from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
 
-from .errors import BadInputError, TooLargeError, UnsupportedMediaError
+from .pdf_checks import read_pdf
 
 # pyHanko logs each revoked or untrusted certificate it meets with a traceback at WARNING; for
 # a verification service those are results, reported on the page, not faults.
@@ -55,26 +53,6 @@ def _when(value: dt.datetime | None) -> dict[str, str] | None:
         return None
     return {"iso": value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
             "th": thai_datetime(value), "en": english_datetime(value)}
-
-
-def load_checked(pdf: bytes, max_bytes: int) -> PdfFileReader:
-    if len(pdf) > max_bytes:
-        raise TooLargeError(f"the file is {len(pdf):,} bytes; the limit is {max_bytes:,} bytes")
-    if not pdf:
-        raise BadInputError("the file is empty")
-    if not pdf[:1024].lstrip().startswith(b"%PDF-"):
-        raise UnsupportedMediaError("the file is not a PDF")
-    try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        if reader.encrypted:
-            raise BadInputError("the PDF is password-protected (encrypted); it cannot be checked")
-        reader.root["/Pages"]  # noqa: B018
-        reader.embedded_signatures  # noqa: B018
-    except BadInputError:
-        raise
-    except (PdfError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
-        raise BadInputError(f"the PDF is damaged and cannot be read: {exc}") from None
-    return reader
 
 
 def _revoked_in(data: RevocationData | None, cert: Any) -> dt.datetime | None:
@@ -142,7 +120,7 @@ class Verifier:
         self.trust, self.revocation_now, self.clock, self.max_bytes = trust, revocation_now, clock, max_bytes
 
     def verify(self, pdf: bytes) -> dict[str, Any]:
-        reader = load_checked(pdf, self.max_bytes)
+        reader = read_pdf(pdf, self.max_bytes)
         now = self.clock()
         roots = [ax509.Certificate.load(r) for r in self.trust().roots]
         material = _Material.of(reader)
