@@ -9,6 +9,8 @@ import click
 from ca import Database, upgrade_schema
 from hsm import find_softhsm_module, init_softhsm_token, write_pin_file, write_softhsm_conf
 
+from signer.officials import SecretBox
+
 from .config import CONFIG_NAME, PLACEHOLDER_POLICY_OID, render_config
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
@@ -31,6 +33,8 @@ def initialise(home: Path, database_url: str | None = None, base_url: str = DEFA
     init_softhsm_token(conf, token_label, so_pin, user_pin)
     write_pin_file(hsm_dir / "user.pin", user_pin)
     write_pin_file(hsm_dir / "so.pin", so_pin)
+    # The key that encrypts officials' TOTP seeds lives here, never in the database.
+    SecretBox.create(home / "secrets" / "server.key")
     (home / CONFIG_NAME).write_text(render_config(
         database_url=database_url, base_url=base_url.rstrip("/"), module=find_softhsm_module(),
         token_label=token_label, pin_source="file:hsm/user.pin", softhsm_conf="hsm/softhsm2.conf",

@@ -11,6 +11,7 @@ from .demo import demo_command
 from .init_cmd import init_command
 from .runtime import GovcaGroup
 from .agency_cmds import agency_group, apiclient_group, tsa_group
+from .official_cmds import official_group
 from .serve_cmds import ocsp_group, serve_command
 
 
@@ -26,7 +27,7 @@ def main(ctx: click.Context, home: Path) -> None:
 
 
 for command in (init_command, ca_group, cert_group, crl_group, audit_group, profiles_group, hsm_group, ocsp_group,
-                serve_command, agency_group, apiclient_group, tsa_group, demo_command):
+                serve_command, agency_group, apiclient_group, tsa_group, official_group, demo_command):
     main.add_command(command)
 
 if __name__ == "__main__":

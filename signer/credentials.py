@@ -34,7 +34,7 @@ def hash_secret(secret: str) -> str:
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
 
 
-def _check(secret: str, stored: str) -> bool:
+def check_secret(secret: str, stored: str) -> bool:
     try:
         kind, n, r, p, salt, digest = stored.split("$")
         if kind != "scrypt":
@@ -68,7 +68,7 @@ class SecretVerifier:
             hit = self._ok.get(key)
         if hit is not None and hit[1] > time.monotonic() and hmac.compare_digest(hit[0], fast):
             return True
-        if not _check(secret, stored_hash):
+        if not check_secret(secret, stored_hash):
             return False
         with self._lock:
             self._ok[key] = (fast, time.monotonic() + CACHE_SECONDS)

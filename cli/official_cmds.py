@@ -1,0 +1,135 @@
+"""`govca official add|enrol|suspend|list`: officials who sign remotely with keys govca holds.
+
+Administrators enrol and suspend; no command here can make a signature with an official's key
+(ขมธอ. 36-2566 SRA_SKM.11/14): that takes the official's PIN and current TOTP, through the CSC API.
+"""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import click
+
+from ca import Database, utcnow
+from hsm import KeyType
+from signer.officials import OfficialRepository, OfficialStatus, SecretBox, otpauth_uri
+
+from .compose import build_ca_service
+from .config import load_config
+from .runtime import actor, emit, home_of
+from .signer_wiring import audit_writer, signer_repository
+
+SERVER_SECRET = Path("secrets") / "server.key"
+
+
+def officials(ctx: click.Context):  # type: ignore[no-untyped-def]
+    home = home_of(ctx)
+    db = Database(load_config(home).database_url)
+    return OfficialRepository(db.unit_of_work, db.reader, SecretBox(home / SERVER_SECRET)), db
+
+
+def _read_pin(pin_file: Path | None) -> str:
+    if pin_file is not None:
+        if pin_file.stat().st_mode & 0o077:
+            raise click.ClickException(f"{pin_file} must be mode 0600")
+        pin = pin_file.read_text(encoding="utf-8").strip()
+    else:
+        pin = click.prompt("The official's new PIN", hide_input=True, confirmation_prompt=True)
+    if not re.fullmatch(r"[0-9]{6,12}", pin):
+        raise click.ClickException("the PIN must be 6 to 12 digits")
+    return pin
+
+
+def _json(o) -> dict:  # type: ignore[no-untyped-def]
+    return {"id": o.id, "agency": o.agency_code, "name_th": o.name_th, "name_en": o.name_en, "title": o.title,
+            "status": o.status.value, "ca": o.ca_name, "certificate_serial": o.cert_serial, "key_uri": o.key_uri}
+
+
+@click.group("official")
+def official_group() -> None:
+    """Officials who sign remotely (CSC API, PIN + TOTP)."""
+
+
+@official_group.command("add")
+@click.option("--agency", "code", required=True)
+@click.option("--given-name-th", required=True)
+@click.option("--surname-th", required=True)
+@click.option("--given-name-en", required=True)
+@click.option("--surname-en", required=True)
+@click.option("--title", required=True)
+@click.option("--id-number", help="kept in the database only; certificates carry an opaque id (PDPA)")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def official_add(ctx, code, given_name_th, surname_th, given_name_en, surname_en, title, id_number, as_json):  # type: ignore[no-untyped-def]
+    repo, db = officials(ctx)
+    o = repo.add(code, given_name_th.strip(), surname_th.strip(), given_name_en.strip(), surname_en.strip(),
+                 title.strip(), id_number, utcnow())
+    audit_writer(db)(actor(), "official.add", f"official:{o.id}", "success", {"agency": code})
+    emit(_json(o), as_json, f"official {o.id} added: {o.name_th} ({o.name_en}), {o.title}, {code}")
+
+
+@official_group.command("enrol")
+@click.argument("official_id", type=int)
+@click.option("--ca", "ca_name", help="issuing CA (default: the only issuing CA)")
+@click.option("--key-type", type=click.Choice(["ec-p256", "rsa2048", "rsa3072"]), default="ec-p256", show_default=True)
+@click.option("--pin-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="file (mode 0600) with the official's new PIN; prompted for when absent")
+@click.option("--no-qr", is_flag=True, help="do not draw the QR code in the terminal")
+@click.pass_context
+def official_enrol(ctx, official_id, ca_name, key_type, pin_file, no_qr):  # type: ignore[no-untyped-def]
+    """Generate the official's key in the HSM, issue the person certificate, enrol TOTP."""
+    repo, db = officials(ctx)
+    official = repo.get(official_id)
+    if official.key_uri is not None:
+        raise click.ClickException(f"official {official_id} is already enrolled: one key per official "
+                                   "(ขมธอ. 36-2566 SRG_KM.11)")
+    pin = _read_pin(pin_file)
+    svc = build_ca_service(home_of(ctx))
+    if ca_name is None:
+        issuing = [c.name for c in svc.list_cas() if c.profile == "issuing-ca"]
+        if len(issuing) != 1:
+            raise click.ClickException(f"name the issuing CA with --ca (there are {len(issuing)})")
+        ca_name = issuing[0]
+    agency = signer_repository(db).get_agency(official.agency_code)
+    rec = svc.issue(ca_name=ca_name, profile_name="person", actor=actor(), generate=KeyType(key_type),
+                    subject=official.subject(agency.name_en))
+    assert rec.key_uri is not None
+    chain = tuple(c.certificate_der for c in svc.chain(ca_name))
+    seed = repo.enrol(official_id, ca_name, rec.serial_hex, rec.key_uri, rec.der, chain, pin)
+    audit_writer(db)(actor(), "official.enrol", f"official:{official_id}", "success",
+                     {"certificate": rec.serial_hex, "ca": ca_name, "key_uri": rec.key_uri})
+    uri = otpauth_uri(seed, repo.get(official_id))
+    click.echo(f"official {official_id} enrolled: certificate {rec.serial_hex} ({rec.subject})")
+    click.echo("Give this to the official only, to add to an authenticator app (shown once):")
+    click.echo(uri)
+    if not no_qr:
+        import qrcode
+
+        qr = qrcode.QRCode(border=1)
+        qr.add_data(uri)
+        out = io.StringIO()
+        qr.print_ascii(out=out, invert=True)
+        click.echo(out.getvalue())
+
+
+@official_group.command("suspend")
+@click.argument("official_id", type=int)
+@click.pass_context
+def official_suspend(ctx, official_id):  # type: ignore[no-untyped-def]
+    """Suspend an official: their credential can no longer be authorised."""
+    repo, db = officials(ctx)
+    o = repo.set_status(official_id, OfficialStatus.SUSPENDED)
+    audit_writer(db)(actor(), "official.suspend", f"official:{official_id}", "success", {})
+    click.echo(f"official {o.id} ({o.name_en}) suspended")
+
+
+@official_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def official_list(ctx, as_json):  # type: ignore[no-untyped-def]
+    repo, _ = officials(ctx)
+    items = repo.list()
+    emit([_json(o) for o in items], as_json, "\n".join(
+        f"{o.id:>5} {o.agency_code:<8} {o.status.value:<10} {o.name_th} / {o.name_en}, {o.title}" for o in items)
+        or "no officials")

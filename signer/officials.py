@@ -1,0 +1,205 @@
+"""Officials who sign remotely (ขมธอ. 36-2566): one HSM key and one certificate each
+(SRG_KM.11), authorised by their PIN and a TOTP second factor (RFC 6238).
+
+The TOTP seed is stored encrypted with AES-256-GCM under a key derived (HKDF-SHA256, RFC 5869)
+from a server secret kept outside the database; the PIN only as a scrypt hash. Nothing here
+signs: no administrator path reaches an official's key (SRA_SKM.14).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyotp
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .credentials import check_secret, hash_secret
+from .errors import ConflictError, NotFoundError
+from .registry import SignerRepository, UnitOfWork, split_chain
+from .storage import AgencyRow, SignerBase, UtcDateTime
+
+TOTP_ISSUER = "govca"
+
+
+class OfficialStatus(str, enum.Enum):
+    REGISTERED = "registered"  # added, no key yet
+    ACTIVE = "active"          # key, certificate and TOTP enrolled
+    SUSPENDED = "suspended"    # may not authorise signatures
+
+
+class OfficialRow(SignerBase):
+    __tablename__ = "officials"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    given_name_th: Mapped[str] = mapped_column(Text)
+    surname_th: Mapped[str] = mapped_column(Text)
+    given_name_en: Mapped[str] = mapped_column(Text)
+    surname_en: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    id_number: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    ca_name: Mapped[str | None] = mapped_column(String(64))
+    cert_serial: Mapped[str | None] = mapped_column(String(40))
+    key_uri: Mapped[str | None] = mapped_column(Text)
+    cert_der: Mapped[bytes | None] = mapped_column(LargeBinary)
+    chain_der: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    pin_hash: Mapped[str | None] = mapped_column(Text)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+@dataclass(frozen=True)
+class Official:
+    id: int
+    agency_code: str
+    given_name_th: str
+    surname_th: str
+    given_name_en: str
+    surname_en: str
+    title: str
+    id_number: str | None
+    status: OfficialStatus
+    ca_name: str | None
+    cert_serial: str | None
+    key_uri: str | None
+    cert_der: bytes | None
+    chain_der: tuple[bytes, ...]
+
+    @property
+    def name_th(self) -> str:
+        return f"{self.given_name_th} {self.surname_th}"
+
+    @property
+    def name_en(self) -> str:
+        return f"{self.given_name_en} {self.surname_en}"
+
+    def subject(self, agency_name_en: str) -> tuple[tuple[str, str], ...]:
+        """EN 319 412-2 4.2.4 natural person: C, givenName, surname, CN, serialNumber (an opaque
+        internal id rather than the citizen ID: PDPA), and the agency and title."""
+        return (("C", "TH"), ("GN", self.given_name_th), ("SN", self.surname_th), ("CN", self.name_th[:64]),
+                ("serialNumber", f"GOVCA-OFFICIAL-{self.id:06d}"), ("O", agency_name_en[:64]),
+                ("title", self.title[:64]))
+
+
+class SecretBox:
+    """AES-256-GCM under a key derived from the server secret file (mode 0600, outside the database)."""
+
+    def __init__(self, secret_file: Path) -> None:
+        self.secret_file = secret_file
+
+    @staticmethod
+    def create(secret_file: Path) -> None:
+        if secret_file.exists():
+            return
+        secret_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+
+    def _key(self, purpose: bytes) -> bytes:
+        if not self.secret_file.exists():
+            self.create(self.secret_file)
+        if self.secret_file.stat().st_mode & 0o077:
+            raise PermissionError(f"{self.secret_file} must be mode 0600")
+        return HKDF(hashes.SHA256(), 32, salt=None, info=purpose).derive(self.secret_file.read_bytes())
+
+    def seal(self, plaintext: bytes, purpose: bytes, aad: bytes) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return nonce + AESGCM(self._key(purpose)).encrypt(nonce, plaintext, aad)
+
+    def open(self, blob: bytes, purpose: bytes, aad: bytes) -> bytes:
+        return AESGCM(self._key(purpose)).decrypt(blob[:12], blob[12:], aad)
+
+
+TOTP_PURPOSE = b"govca totp seed v1"
+
+
+def _official(row: OfficialRow, code: str) -> Official:
+    return Official(row.id, code, row.given_name_th, row.surname_th, row.given_name_en, row.surname_en, row.title,
+                    row.id_number, OfficialStatus(row.status), row.ca_name, row.cert_serial, row.key_uri,
+                    row.cert_der, split_chain(row.chain_der) if row.chain_der else ())
+
+
+class OfficialRepository:
+    def __init__(self, write: UnitOfWork, read: UnitOfWork, box: SecretBox) -> None:
+        self.write, self.read, self.box = write, read, box
+
+    def add(self, agency_code: str, given_name_th: str, surname_th: str, given_name_en: str, surname_en: str,
+            title: str, id_number: str | None, now: dt.datetime) -> Official:
+        agencies = SignerRepository(self.write, self.read)
+        agency = agencies.get_agency(agency_code)
+        with self.write() as s:
+            row = OfficialRow(agency_id=agency.id, given_name_th=given_name_th, surname_th=surname_th,
+                              given_name_en=given_name_en, surname_en=surname_en, title=title, id_number=id_number,
+                              status=OfficialStatus.REGISTERED.value, failed_attempts=0, created_at=now)
+            s.add(row)
+            s.flush()
+            return _official(row, agency_code)
+
+    def get(self, official_id: int) -> Official:
+        with self.read() as s:
+            found = s.execute(select(OfficialRow, AgencyRow.code).join(AgencyRow, AgencyRow.id == OfficialRow.agency_id)
+                              .where(OfficialRow.id == official_id)).first()
+            if found is None:
+                raise NotFoundError(f"no official {official_id}")
+            return _official(*found)
+
+    def list(self) -> list[Official]:
+        with self.read() as s:
+            rows = s.execute(select(OfficialRow, AgencyRow.code).join(AgencyRow, AgencyRow.id == OfficialRow.agency_id)
+                             .order_by(OfficialRow.id)).all()
+            return [_official(*r) for r in rows]
+
+    def enrol(self, official_id: int, ca_name: str, cert_serial: str, key_uri: str, cert_der: bytes,
+              chain_der: tuple[bytes, ...], pin: str) -> str:
+        """Record the key and certificate, set the PIN, and return a fresh TOTP seed (base32)."""
+        seed = pyotp.random_base32(32)
+        with self.write() as s:
+            row = s.get(OfficialRow, official_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"no official {official_id}")
+            if row.key_uri is not None:
+                raise ConflictError(f"official {official_id} already has a key and certificate: one key per "
+                                    "official (ขมธอ. 36-2566 SRG_KM.11)")
+            row.ca_name, row.cert_serial, row.key_uri, row.cert_der = ca_name, cert_serial, key_uri, cert_der
+            row.chain_der = b"".join(chain_der)
+            row.totp_secret_enc = self.box.seal(seed.encode(), TOTP_PURPOSE, str(official_id).encode())
+            row.pin_hash = hash_secret(pin)
+            row.status = OfficialStatus.ACTIVE.value
+            row.failed_attempts, row.locked_until = 0, None
+        return seed
+
+    def set_status(self, official_id: int, status: OfficialStatus) -> Official:
+        with self.write() as s:
+            row = s.get(OfficialRow, official_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"no official {official_id}")
+            if status is OfficialStatus.SUSPENDED and row.status == OfficialStatus.SUSPENDED.value:
+                raise ConflictError(f"official {official_id} is already suspended")
+            row.status = status.value
+        return self.get(official_id)
+
+    def verify_factors(self, official_id: int, pin: str, otp: str, now: dt.datetime) -> bool:
+        """Check PIN and TOTP (RFC 6238, one step of clock drift either way)."""
+        with self.read() as s:
+            row = s.get(OfficialRow, official_id)
+            if row is None or row.totp_secret_enc is None or row.pin_hash is None:
+                return False
+            seed = self.box.open(row.totp_secret_enc, TOTP_PURPOSE, str(official_id).encode()).decode()
+            pin_ok = check_secret(pin, row.pin_hash)
+        return pin_ok and pyotp.TOTP(seed).verify(otp, for_time=now, valid_window=1)
+
+
+def otpauth_uri(seed: str, official: Official) -> str:
+    """The otpauth:// URI an authenticator app enrols from (shown once, at enrolment)."""
+    return pyotp.TOTP(seed).provisioning_uri(name=f"{official.agency_code}-{official.id:06d}", issuer_name=TOTP_ISSUER)

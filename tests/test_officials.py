@@ -1,0 +1,105 @@
+"""Issue 6, enrolment: officials with one HSM key and one person certificate each (ขมธอ. 36-2566
+SRG_KM.11), a PIN kept as a slow hash and a TOTP seed kept encrypted outside the database's reach."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pyotp
+import pytest
+from sqlalchemy import create_engine, text
+
+from ca import Database
+from cli.config import load_config
+from conftest import Cli, run, tool
+from sealing_helpers import setup_sealing
+from signer.officials import OfficialRepository, SecretBox
+
+
+@pytest.fixture
+def env(cli: Cli, tmp_path: Path) -> dict:
+    info = setup_sealing(cli, tmp_path)
+    pin = tmp_path / "pin"
+    pin.write_text("246810\n")
+    pin.chmod(0o600)
+    added = json.loads(cli("official", "add", "--agency", "A", "--given-name-th", "สมศรี", "--surname-th",
+                           "ใจงาม", "--given-name-en", "Somsri", "--surname-en", "Jaingam", "--title",
+                           "Registrar", "--json").stdout)
+    return {**info, "cli": cli, "pin_file": pin, "id": added["id"], "tmp": tmp_path}
+
+
+def _repo(home: Path) -> OfficialRepository:
+    db = Database(load_config(home).database_url)
+    return OfficialRepository(db.unit_of_work, db.reader, SecretBox(home / "secrets" / "server.key"))
+
+
+def test_srg_km_11_enrol_makes_one_hsm_key_and_one_person_certificate_and_prints_the_totp_uri(env: dict) -> None:
+    cli = env["cli"]
+    out = cli("official", "enrol", str(env["id"]), "--pin-file", str(env["pin_file"])).stdout
+    uri = re.search(r"otpauth://totp/\S+", out).group(0)
+    seed = parse_qs(urlparse(uri).query)["secret"][0]
+    assert "issuer=govca" in uri and len(seed) >= 32
+    assert "█" in out or "▀" in out or "▄" in out  # the terminal QR code
+    official = json.loads(cli("official", "list", "--json").stdout)[0]
+    assert official["status"] == "active" and official["key_uri"].startswith("pkcs11:token=govca;object=person-")
+    keys = [k for k in json.loads(cli("hsm", "keys", "--json").stdout) if k["label"].startswith("person-")]
+    assert [k["object_class"] for k in keys].count("private") == 1
+    assert all(k["sensitive"] and not k["extractable"] for k in keys if k["object_class"] == "private")
+    pem = env["tmp"] / "official.pem"
+    pem.write_text(cli("cert", "show", "--ca", "issuing", official["certificate_serial"], "--pem").stdout)
+    r = run([tool("lint_etsi_cert"), "lint", "-t", "NCP-NATURAL-PERSON-CERTIFICATE", "-s", "ERROR", str(pem)])
+    assert r.returncode == 0, r.stdout
+    subject = run(["openssl", "x509", "-in", str(pem), "-noout", "-subject", "-nameopt", "utf8,sep_comma_plus"]).stdout
+    assert "CN=สมศรี ใจงาม" in subject and "serialNumber=GOVCA-OFFICIAL-" in subject
+    # The factors: the PIN and the current TOTP of the enrolled seed, nothing else.
+    repo, now = _repo(cli.home), dt.datetime.now(dt.timezone.utc)
+    assert repo.verify_factors(env["id"], "246810", pyotp.TOTP(seed).at(now), now)
+    assert not repo.verify_factors(env["id"], "246811", pyotp.TOTP(seed).at(now), now)
+    assert not repo.verify_factors(env["id"], "246810", pyotp.TOTP(pyotp.random_base32()).at(now), now)
+    # SRG_KM.11: a second enrolment (a second key for the same official) is refused.
+    again = cli("official", "enrol", str(env["id"]), "--pin-file", str(env["pin_file"]), ok=False)
+    assert again.exit_code != 0 and "SRG_KM.11" in again.stderr
+
+
+def test_totp_seed_is_encrypted_with_a_key_outside_the_database_and_the_pin_is_a_slow_hash(env: dict) -> None:
+    cli = env["cli"]
+    out = cli("official", "enrol", str(env["id"]), "--pin-file", str(env["pin_file"]), "--no-qr").stdout
+    seed = parse_qs(urlparse(re.search(r"otpauth://totp/\S+", out).group(0)).query)["secret"][0]
+    engine = create_engine(load_config(cli.home).database_url)
+    with engine.connect() as c:
+        row = c.execute(text("SELECT totp_secret_enc, pin_hash FROM officials")).one()
+    dump = b"".join(p.read_bytes() for p in cli.home.glob("govca.db*"))  # the database and its WAL
+    assert seed.encode() not in bytes(row[0]) and seed.encode() not in dump and b"246810" not in dump
+    assert row[1].startswith("scrypt$")
+    secret_file = cli.home / "secrets" / "server.key"
+    assert secret_file.stat().st_mode & 0o777 == 0o600
+    assert seed not in json.dumps(json.loads(cli("audit", "list", "--limit", "200", "--json").stdout))
+    # Without the server secret the seed cannot be recovered: a different secret fails to decrypt.
+    other = SecretBox(env["tmp"] / "other.key")
+    with pytest.raises(Exception):
+        other.open(bytes(row[0]), b"govca totp seed v1", str(env["id"]).encode())
+
+
+def test_suspend_and_list(env: dict) -> None:
+    cli = env["cli"]
+    cli("official", "enrol", str(env["id"]), "--pin-file", str(env["pin_file"]), "--no-qr")
+    assert "suspended" in cli("official", "suspend", str(env["id"])).stdout
+    assert json.loads(cli("official", "list", "--json").stdout)[0]["status"] == "suspended"
+    again = cli("official", "suspend", str(env["id"]), ok=False)
+    assert again.exit_code != 0 and "already suspended" in again.stderr
+    actions = [r["action"] for r in json.loads(cli("audit", "list", "--limit", "50", "--json").stdout)]
+    assert {"official.add", "official.enrol", "official.suspend"} <= set(actions)
+
+
+def test_pin_must_be_digits_and_the_pin_file_private(env: dict) -> None:
+    bad = env["tmp"] / "bad"
+    bad.write_text("abc\n")
+    bad.chmod(0o600)
+    r = env["cli"]("official", "enrol", str(env["id"]), "--pin-file", str(bad), ok=False)
+    assert r.exit_code != 0 and "6 to 12 digits" in r.stderr
+    env["pin_file"].chmod(0o644)
+    r = env["cli"]("official", "enrol", str(env["id"]), "--pin-file", str(env["pin_file"]), ok=False)
+    assert r.exit_code != 0 and "0600" in r.stderr
