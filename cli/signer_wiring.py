@@ -120,3 +120,12 @@ def build_verifier(cfg: GovcaConfig, db: Database, revocation: InProcessRevocati
     from signer.verify import Verifier
 
     return Verifier(TrustRoots(db, cfg.signer.extra_roots), revocation, utcnow, cfg.signer.max_pdf_mb * 1024 * 1024)
+
+
+def build_remote_signing(cfg: GovcaConfig, db: Database, keys: Any, sealing: SealingService, reader: StatusReader):  # type: ignore[no-untyped-def]
+    from signer.csc import RemoteSigning
+    from signer.officials import OfficialRepository, SecretBox
+
+    box = SecretBox(cfg.home / "secrets" / "server.key")
+    return RemoteSigning(OfficialRepository(db.unit_of_work, db.reader, box), sealing.repo, keys,
+                         lambda ca, serial: reader.status(ca, serial)[0], sealing.audit, box, utcnow)

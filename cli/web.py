@@ -18,13 +18,14 @@ from ocsp.wsgi import OcspWsgi
 from signer.api import sealing_blueprint
 from signer.service import default_stamp
 from signer.tsa_http import tsa_blueprint
+from signer.csc_v1 import csc_v1_blueprint
 from signer.verify_http import verification_blueprint
 
 from .compose import token_from_config
 from .config import load_config
 from .metrics import Metrics
 from .ocsp_wiring import build_responder
-from .signer_wiring import build_sealing_service, build_verifier
+from .signer_wiring import build_remote_signing, build_sealing_service, build_verifier
 
 log = logging.getLogger("govca.web")
 
@@ -48,6 +49,8 @@ def create_app(home: Path | str | None = None) -> Flask:
     app.register_blueprint(sealing_blueprint(sealing, default_stamp))
     app.register_blueprint(tsa_blueprint(sealing.tsa_unit, utcnow))
     app.register_blueprint(verification_blueprint(verifier, sealing.repo))
+    remote = build_remote_signing(cfg, db, token, sealing, reader)
+    app.register_blueprint(csc_v1_blueprint(remote, sealing.authenticate, sealing.repo.get_client))
 
     @app.before_request
     def _start() -> None:

@@ -189,17 +189,33 @@ class OfficialRepository:
             row.status = status.value
         return self.get(official_id)
 
-    def verify_factors(self, official_id: int, pin: str, otp: str, now: dt.datetime) -> bool:
-        """Check PIN and TOTP (RFC 6238, one step of clock drift either way)."""
+    def check_factors(self, official_id: int, pin: str, otp: str, now: dt.datetime) -> tuple[bool, bool]:
+        """(PIN right, TOTP right) — RFC 6238 with one step of clock drift either way."""
         with self.read() as s:
             row = s.get(OfficialRow, official_id)
             if row is None or row.totp_secret_enc is None or row.pin_hash is None:
-                return False
+                return False, False
             seed = self.box.open(row.totp_secret_enc, TOTP_PURPOSE, str(official_id).encode()).decode()
-            pin_ok = check_secret(pin, row.pin_hash)
-        return pin_ok and pyotp.TOTP(seed).verify(otp, for_time=now, valid_window=1)
+            pin_hash = row.pin_hash
+        return check_secret(pin, pin_hash), pyotp.TOTP(seed).verify(otp, for_time=now, valid_window=1)
+
+    def verify_factors(self, official_id: int, pin: str, otp: str, now: dt.datetime) -> bool:
+        return all(self.check_factors(official_id, pin, otp, now))
 
 
 def otpauth_uri(seed: str, official: Official) -> str:
     """The otpauth:// URI an authenticator app enrols from (shown once, at enrolment)."""
     return pyotp.TOTP(seed).provisioning_uri(name=f"{official.agency_code}-{official.id:06d}", issuer_name=TOTP_ISSUER)
+
+
+class CscSadRow(SignerBase):
+    """A Signature Activation Data (SAD) issued by credentials/authorize, stored only as its
+    SHA-256; bound to the hashes it was issued for (SCAL2) and to a signature budget."""
+
+    __tablename__ = "csc_sads"
+    sad_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    credential_id: Mapped[str] = mapped_column(String(64))
+    hashes: Mapped[str] = mapped_column(Text)  # JSON list of hex digests; empty for SCAL1
+    remaining: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,265 @@
+"""The remote-signing core behind the CSC API adapters (ขมธอ. 36-2566, CEN EN 419 241-1).
+
+Credentials are officials (SCAL 2: PIN + TOTP, the SAD bound to the exact hashes, at most
+numSignatures signatures, a short expiry) and agency seals (SCAL 1). Five wrong PIN/OTP
+attempts lock an official's credential for a configurable time. Every authorisation attempt and
+every signature is audited with the credential, the hashes and the outcome.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from sqlalchemy import update
+
+from hsm import Mechanism
+
+from .officials import CscSadRow, OfficialRepository, OfficialRow, OfficialStatus, SecretBox
+from .registry import ApiClient, SignerRepository
+
+RSA_ALGOS = {"1.2.840.113549.1.1.11": Mechanism.RSA_PKCS1V15_SHA256, "1.2.840.113549.1.1.12": Mechanism.RSA_PKCS1V15_SHA384,
+             "1.2.840.113549.1.1.13": Mechanism.RSA_PKCS1V15_SHA512}
+EC_ALGOS = {"1.2.840.10045.4.3.2": Mechanism.ECDSA_SHA256, "1.2.840.10045.4.3.3": Mechanism.ECDSA_SHA384,
+            "1.2.840.10045.4.3.4": Mechanism.ECDSA_SHA512}
+RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
+HASH_OIDS = {"2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2": "sha384", "2.16.840.1.101.3.4.2.3": "sha512"}
+CURVES = {"secp256r1": "1.2.840.10045.3.1.7", "secp384r1": "1.3.132.0.34"}
+
+
+class CscError(Exception):
+    """A CSC error: ``error`` code and description (CSC v1/v2 error model), and the HTTP status."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error, self.description, self.status = error, description, status
+
+
+@dataclass(frozen=True)
+class CscSettings:
+    lock_after: int = 5                 # wrong PIN/OTP attempts before the credential locks
+    lock_minutes: int = 15
+    sad_seconds: int = 300              # SAD lifetime
+    official_multisign: int = 10        # numSignatures budget of one SCAL2 authorisation
+    seal_multisign: int = 100
+
+
+@dataclass(frozen=True)
+class Credential:
+    id: str
+    kind: str  # "official" | "seal"
+    agency_code: str
+    label: str
+    key_uri: str
+    cert_der: bytes
+    chain_der: tuple[bytes, ...]
+    scal: str
+    multisign: int
+    enabled: bool
+    official_id: int | None = None
+
+    @property
+    def cert(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.cert_der)
+
+    def key_info(self) -> dict[str, Any]:
+        key = self.cert.public_key()
+        if isinstance(key, rsa.RSAPublicKey):
+            # CSC.md interop rule 1: combined signature-algorithm OIDs, not bare rsaEncryption.
+            return {"status": "enabled" if self.enabled else "disabled",
+                    "algo": list(RSA_ALGOS) + ["1.2.840.113549.1.1.10"], "len": key.key_size}
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        return {"status": "enabled" if self.enabled else "disabled", "algo": list(EC_ALGOS),
+                "len": key.curve.key_size, "curve": CURVES[key.curve.name]}
+
+
+class RemoteSigning:
+    def __init__(self, officials: OfficialRepository, repo: SignerRepository, keys: Any,
+                 cert_status: Callable[[str, str], str], audit: Callable[[str, str, str, str, dict], None],
+                 box: SecretBox, clock: Callable[[], dt.datetime], settings: CscSettings = CscSettings()) -> None:
+        self.officials, self.repo, self.keys, self.cert_status = officials, repo, keys, cert_status
+        self.audit, self.box, self.clock, self.settings = audit, box, clock, settings
+
+    # --- service authorisation (auth/login) -------------------------------------------------
+    def _token_key(self) -> bytes:
+        return self.box._key(b"govca csc access token v1")
+
+    def login(self, client: ApiClient, lifetime: int = 3600) -> tuple[str, int]:
+        expires = int(self.clock().timestamp()) + lifetime
+        body = f"{client.id}.{expires}"
+        mac = hmac.new(self._token_key(), body.encode(), hashlib.sha256).hexdigest()
+        return f"csc1.{body}.{mac}", lifetime
+
+    def client_of_token(self, token: str) -> int | None:
+        """The API client id of a CSC access token, if it is genuine and unexpired."""
+        parts = token.split(".")
+        if len(parts) != 4 or parts[0] != "csc1" or not parts[1].isdigit() or not parts[2].isdigit():
+            return None
+        body = f"{parts[1]}.{parts[2]}"
+        if not hmac.compare_digest(parts[3], hmac.new(self._token_key(), body.encode(), hashlib.sha256).hexdigest()):
+            return None
+        if int(parts[2]) < self.clock().timestamp():
+            return None
+        return int(parts[1])
+
+    # --- credentials ---------------------------------------------------------------------------
+    def credentials(self, client: ApiClient) -> list[Credential]:
+        creds = []
+        for o in self.officials.list():
+            if o.agency_code == client.agency_code and o.key_uri and o.cert_der:
+                creds.append(Credential(f"official-{o.id}", "official", o.agency_code, o.name_en, o.key_uri,
+                                        o.cert_der, o.chain_der, "2", self.settings.official_multisign,
+                                        o.status is OfficialStatus.ACTIVE, o.id))
+        for seal in self.repo.seals_of(client.agency_code):
+            usable = self.cert_status(seal.ca_name, seal.serial_hex) == "good" and seal.not_after > self.clock()
+            creds.append(Credential(f"seal-{seal.serial_hex}", "seal", seal.agency_code, seal.serial_hex, seal.key_uri,
+                                    seal.cert_der, seal.chain_der, "1", self.settings.seal_multisign, usable))
+        return creds
+
+    def credential(self, client: ApiClient, credential_id: Any) -> Credential:
+        if not isinstance(credential_id, str) or not credential_id:
+            raise CscError("invalid_request", "Missing (or invalid type) string parameter credentialID")
+        for cred in self.credentials(client):
+            if cred.id == credential_id:
+                return cred
+        raise CscError("invalid_request", "Invalid parameter credentialID")
+
+    # --- authorisation (credentials/authorize) ------------------------------------------------
+    def authorize(self, client: ApiClient, cred: Credential, num_signatures: Any, hashes: list[bytes] | None,
+                  pin: str | None, otp: str | None, version: int) -> tuple[str, int]:
+        actor = f"api:client-{client.id}"
+        detail = {"credential": cred.id, "hashes": [h.hex() for h in hashes or []]}
+        if not cred.enabled:
+            self.audit(actor, "csc.authorize", cred.id, "refused", {**detail, "error": "disabled"})
+            raise CscError("invalid_request", "The credential identified by credentialID is disabled")
+        if not isinstance(num_signatures, int) or isinstance(num_signatures, bool):
+            raise CscError("invalid_request", "Missing (or invalid type) integer parameter numSignatures")
+        if num_signatures < 1:
+            raise CscError("invalid_request", "Invalid value for parameter numSignatures")
+        if num_signatures > cred.multisign:
+            raise CscError("invalid_request", "Numbers of signatures is too high")
+        if cred.scal == "2":
+            # SCAL2: the SAD is bound to the hashes to be signed, one per signature.
+            if not hashes or len(hashes) != num_signatures:
+                raise CscError("invalid_request", "Missing (or invalid type) array parameter hash"
+                               if version == 1 else "Missing (or invalid type) array parameter hashes")
+            assert cred.official_id is not None
+            self._check_factors(actor, cred, pin, otp, version, detail)
+        sad = secrets.token_urlsafe(32)
+        now = self.clock()
+        with self.officials.write() as s:
+            s.add(CscSadRow(sad_sha256=hashlib.sha256(sad.encode()).hexdigest(), credential_id=cred.id,
+                            hashes=json.dumps(sorted({h.hex() for h in hashes or []}) if cred.scal == "2" else []),
+                            remaining=num_signatures, expires_at=now + dt.timedelta(seconds=self.settings.sad_seconds),
+                            created_at=now))
+        self.audit(actor, "csc.authorize", cred.id, "success", {**detail, "numSignatures": num_signatures})
+        return sad, self.settings.sad_seconds
+
+    def _check_factors(self, actor: str, cred: Credential, pin: str | None, otp: str | None, version: int,
+                       detail: dict) -> None:
+        now = self.clock()
+        official_id = cred.official_id
+        with self.officials.read() as s:
+            row = s.get(OfficialRow, official_id)
+            locked_until = row.locked_until if row else None
+        if locked_until is not None and locked_until > now:
+            self.audit(actor, "csc.authorize", cred.id, "refused", {**detail, "error": "locked"})
+            raise CscError("invalid_request", "PIN locked" if version == 1 else "Credential locked")
+        if not isinstance(pin, str) or not isinstance(otp, str) or not pin or not otp:
+            raise CscError("invalid_request", "Missing (or invalid type) string parameter PIN" if not pin
+                           else "Missing (or invalid type) string parameter OTP")
+        pin_ok, otp_ok = self.officials.check_factors(official_id, pin, otp, now)  # type: ignore[arg-type]
+        if pin_ok and otp_ok:
+            with self.officials.write() as s:
+                s.execute(update(OfficialRow).where(OfficialRow.id == official_id)
+                          .values(failed_attempts=0, locked_until=None))
+            return
+        with self.officials.write() as s:
+            row = s.get(OfficialRow, official_id, with_for_update=True)
+            row.failed_attempts = (row.failed_attempts or 0) + 1
+            if row.failed_attempts >= self.settings.lock_after:
+                # EN 419 241-1 / ขมธอ. 36-2566: repeated failures lock the credential for a while.
+                row.locked_until = now + dt.timedelta(minutes=self.settings.lock_minutes)
+                row.failed_attempts = 0
+            attempts = row.failed_attempts
+        self.audit(actor, "csc.authorize", cred.id, "refused",
+                   {**detail, "error": "invalid_pin" if not pin_ok else "invalid_otp", "failed_attempts": attempts})
+        if version == 2:
+            raise CscError("invalid_authentication_data", "The authentication data is invalid")
+        if not pin_ok:
+            raise CscError("invalid_pin", "The PIN is invalid")
+        raise CscError("invalid_otp", "The OTP is invalid")
+
+    # --- signatures/signHash --------------------------------------------------------------------
+    def sign_hash(self, client: ApiClient, cred: Credential, sad: Any, hashes: list[bytes], sign_algo: Any,
+                  hash_algo: Any) -> list[bytes]:
+        actor = f"api:client-{client.id}"
+        detail = {"credential": cred.id, "hashes": [h.hex() for h in hashes]}
+        if not isinstance(sad, str) or not sad:
+            raise CscError("invalid_request", "Missing (or invalid type) string parameter SAD")
+        mechanism = self._mechanism(cred, sign_algo, hash_algo)
+        size = hashlib.new(mechanism.hash_name).digest_size
+        if any(len(h) != size for h in hashes):
+            raise CscError("invalid_request", "Invalid digest value length")
+        now = self.clock()
+        digest = hashlib.sha256(sad.encode()).hexdigest()
+        try:
+            with self.officials.write() as s:
+                row = s.get(CscSadRow, digest, with_for_update=True)
+                if row is None or row.credential_id != cred.id:
+                    raise CscError("invalid_request", "Invalid parameter SAD")
+                if row.expires_at <= now:
+                    raise CscError("invalid_request", "SAD expired")
+                if row.remaining < len(hashes):
+                    raise CscError("invalid_request", "Numbers of signatures is too high")
+                bound = set(json.loads(row.hashes))
+                if cred.scal == "2" and not {h.hex() for h in hashes} <= bound:
+                    raise CscError("invalid_request", "Hash is not authorized by the SAD.")
+                # Redeemed before signing: a SAD never signs more than it allows, even on a crash.
+                row.remaining -= len(hashes)
+                if cred.scal == "2":
+                    row.hashes = json.dumps(sorted(bound - {h.hex() for h in hashes}))
+        except CscError as exc:
+            self.audit(actor, "csc.signHash", cred.id, "refused", {**detail, "error": exc.description})
+            raise
+        if cred.kind == "seal" and not cred.enabled:
+            raise CscError("invalid_request", "The credential identified by credentialID is disabled")
+        key = self.keys.get_key(cred.key_uri)
+        signatures = [key.sign(h, mechanism, prehashed=True) for h in hashes]
+        self.audit(actor, "csc.signHash", cred.id, "success", {**detail, "mechanism": mechanism.value})
+        return signatures
+
+    @staticmethod
+    def _mechanism(cred: Credential, sign_algo: Any, hash_algo: Any) -> Mechanism:
+        if not isinstance(sign_algo, str) or not sign_algo:
+            raise CscError("invalid_request", "Missing (or invalid type) string parameter signAlgo")
+        is_rsa = isinstance(cred.cert.public_key(), rsa.RSAPublicKey)
+        if is_rsa and sign_algo in RSA_ALGOS:
+            return RSA_ALGOS[sign_algo]
+        if not is_rsa and sign_algo in EC_ALGOS:
+            return EC_ALGOS[sign_algo]
+        if is_rsa and sign_algo == RSA_ENCRYPTION:
+            if hash_algo not in HASH_OIDS:
+                raise CscError("invalid_request", "Missing (or invalid type) string parameter hashAlgo"
+                               if not hash_algo else "Invalid parameter hashAlgo")
+            return Mechanism(f"rsa-pkcs1v15-{HASH_OIDS[hash_algo]}")
+        raise CscError("invalid_request", "Invalid parameter signAlgo")
+
+
+def b64_list(value: Any, name: str) -> list[bytes]:
+    """A JSON array of base64 strings (CSC hash arrays), or a CscError."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise CscError("invalid_request", f"Missing (or invalid type) array parameter {name}")
+    if not value:
+        raise CscError("invalid_request", "Empty hash array")
+    try:
+        return [base64.b64decode(v, validate=True) for v in value]
+    except ValueError:
+        raise CscError("invalid_request", f"Invalid Base64 {name} string parameter") from None

@@ -1,0 +1,132 @@
+"""CSC API v1.0.4.0 under /csc/v1/ (the version ขมธอ. 36-2566 cites and pyHanko's CSCSigner
+speaks): field names and the error model of that version, over the core in signer/csc.py."""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Callable
+
+from flask import Blueprint, Response, jsonify, request
+
+from .csc import CscError, RemoteSigning, b64_list
+from .errors import SignerError
+from .registry import ApiClient
+
+METHODS = ["auth/login", "credentials/list", "credentials/info", "credentials/authorize", "signatures/signHash"]
+
+
+def csc_error(exc: CscError) -> Response:
+    resp = jsonify({"error": exc.error, "error_description": exc.description})
+    resp.status_code = exc.status
+    return resp
+
+
+def csc_v1_blueprint(core: RemoteSigning, authenticate: Callable[[str | None], ApiClient],
+                     client_by_id: Callable[[int], ApiClient]) -> Blueprint:
+    bp = Blueprint("csc_v1", __name__, url_prefix="/csc/v1")
+
+    @bp.errorhandler(CscError)
+    def _csc(exc: CscError) -> Response:
+        return csc_error(exc)
+
+    def body() -> dict[str, Any]:
+        data = request.get_json(silent=True, force=True)
+        if data is None:
+            data = {} if not request.get_data() else None
+        if not isinstance(data, dict):
+            raise CscError("invalid_request", "The request body must be a JSON object")
+        return data
+
+    def client() -> ApiClient:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            raise CscError("invalid_request", "Malformed authorization header.")
+        token = header[len("Bearer "):].strip()
+        client_id = core.client_of_token(token)
+        try:
+            found = client_by_id(client_id) if client_id is not None else authenticate(header)
+        except SignerError:
+            found = None
+        if found is None or found.revoked_at is not None:
+            raise CscError("invalid_token", "The access token is not valid", 401)
+        return found
+
+    @bp.post("/info")
+    def info() -> Response:
+        return jsonify({"specs": "1.0.4.0", "name": "govca remote signing", "logo": "", "region": "TH",
+                        "lang": "th-TH", "description": "Government CA of Thailand: remote signing (ขมธอ. 36-2566)",
+                        "authType": ["basic"], "methods": METHODS})
+
+    @bp.post("/auth/login")
+    def login() -> Response:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            raise CscError("invalid_request", "Malformed authentication parameter.", 401)
+        try:
+            user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise CscError("invalid_request", "Malformed username-password.") from None
+        try:
+            api_client = authenticate(f"Bearer gvc_{user}_{password}")
+        except SignerError:
+            raise CscError("authentication_error", "An error occurred during authentication process") from None
+        token, lifetime = core.login(api_client)
+        return jsonify({"access_token": token, "expires_in": lifetime})
+
+    @bp.post("/credentials/list")
+    def credentials_list() -> Response:
+        c, data = client(), body()
+        if data.get("userID") is not None:
+            raise CscError("invalid_request", "userID parameter MUST be null")
+        return jsonify({"credentialIDs": [cred.id for cred in core.credentials(c)]})
+
+    @bp.post("/credentials/info")
+    def credentials_info() -> Response:
+        c, data = client(), body()
+        cred = core.credential(c, data.get("credentialID"))
+        which = data.get("certificates", "single")
+        if which not in ("none", "single", "chain"):
+            raise CscError("invalid_request", "Invalid parameter certificates")
+        certs = {"none": [], "single": [cred.cert_der], "chain": [cred.cert_der, *cred.chain_der]}[which]
+        cert: dict[str, Any] = {"status": "valid" if cred.enabled else "suspended",
+                                "certificates": [base64.b64encode(d).decode() for d in certs]}
+        if which == "none":
+            cert.pop("certificates")
+        if data.get("certInfo"):
+            x = cred.cert
+            cert.update({"issuerDN": x.issuer.rfc4514_string(), "subjectDN": x.subject.rfc4514_string(),
+                         "serialNumber": f"{x.serial_number:X}",
+                         "validFrom": x.not_valid_before_utc.strftime("%Y%m%d%H%M%SZ"),
+                         "validTo": x.not_valid_after_utc.strftime("%Y%m%d%H%M%SZ")})
+        out: dict[str, Any] = {"description": cred.label, "key": cred.key_info(), "cert": cert, "SCAL": cred.scal,
+                               "multisign": cred.multisign, "lang": "th-TH"}
+        if cred.scal == "2":
+            out.update({"authMode": "explicit",
+                        "PIN": {"presence": "true", "format": "N", "label": "PIN",
+                                "description": "รหัส PIN ของผู้ลงนาม / the official's PIN"},
+                        "OTP": {"presence": "true", "type": "offline", "format": "N", "ID": "totp",
+                                "provider": "govca", "label": "OTP",
+                                "description": "รหัสจากแอปยืนยันตัวตน (TOTP, RFC 6238) / the code from the "
+                                               "authenticator app"}})
+        else:
+            out["authMode"] = "implicit"
+        return jsonify(out)
+
+    @bp.post("/credentials/authorize")
+    def authorize() -> Response:
+        c, data = client(), body()
+        cred = core.credential(c, data.get("credentialID"))
+        hashes = b64_list(data["hash"], "hash") if "hash" in data else None
+        sad, expires = core.authorize(c, cred, data.get("numSignatures"), hashes, data.get("PIN"), data.get("OTP"),
+                                      version=1)
+        return jsonify({"SAD": sad, "expiresIn": expires})
+
+    @bp.post("/signatures/signHash")
+    def sign_hash() -> Response:
+        c, data = client(), body()
+        cred = core.credential(c, data.get("credentialID"))
+        signatures = core.sign_hash(c, cred, data.get("SAD"), b64_list(data.get("hash"), "hash"),
+                                    data.get("signAlgo"), data.get("hashAlgo"))
+        return jsonify({"signatures": [base64.b64encode(s).decode() for s in signatures]})
+
+    return bp

@@ -1,0 +1,190 @@
+"""Issue 6: the CSC v1 API over govca's remote-signing core (ขมธอ. 36-2566 SCAL2)."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pyotp
+import pytest
+
+from cli.web import create_app
+from conftest import Cli, make_home, run
+from ocsp_helpers import LiveServer, free_port
+from sealing_helpers import sample_pdf, setup_sealing
+
+
+def enrol(cli: Cli, tmp: Path, agency: str = "A") -> tuple[int, str, str]:
+    """(official id, TOTP seed, PIN) of a freshly enrolled official."""
+    pin = tmp / f"pin-{agency}"
+    pin.write_text("135790\n")
+    pin.chmod(0o600)
+    oid = json.loads(cli("official", "add", "--agency", agency, "--given-name-th", "วิชัย", "--surname-th", "รักษ์ไทย",
+                         "--given-name-en", "Wichai", "--surname-en", "Rakthai", "--title", "Director",
+                         "--json").stdout)["id"]
+    out = cli("official", "enrol", str(oid), "--pin-file", str(pin), "--no-qr").stdout
+    seed = parse_qs(urlparse(re.search(r"otpauth://totp/\S+", out).group(0)).query)["secret"][0]
+    return oid, seed, "135790"
+
+
+@pytest.fixture
+def env(cli: Cli, tmp_path: Path) -> dict:
+    info = setup_sealing(cli, tmp_path)
+    oid, seed, pin = enrol(cli, tmp_path)
+    client = create_app(cli.home).test_client()
+    return {**info, "cli": cli, "client": client, "cred": f"official-{oid}", "seed": seed, "pin": pin, "id": oid}
+
+
+def call(env: dict, method: str, body: dict, agency: str = "A"):  # type: ignore[no-untyped-def]
+    return env["client"].post(f"/csc/v1/{method}", json=body, headers={"Authorization": f"Bearer {env['tokens'][agency]}"})
+
+
+def authorize(env: dict, hashes: list[bytes], otp: str | None = None, pin: str | None = None, n: int | None = None):  # type: ignore[no-untyped-def]
+    return call(env, "credentials/authorize", {
+        "credentialID": env["cred"], "numSignatures": len(hashes) if n is None else n,
+        "hash": [base64.b64encode(h).decode() for h in hashes], "PIN": pin or env["pin"],
+        "OTP": otp or pyotp.TOTP(env["seed"]).now()})
+
+
+def sign(env: dict, sad: str, hashes: list[bytes], cred: str | None = None):  # type: ignore[no-untyped-def]
+    return call(env, "signatures/signHash", {"credentialID": cred or env["cred"], "SAD": sad,
+                                             "hashAlgo": "2.16.840.1.101.3.4.2.1", "signAlgo": "1.2.840.10045.4.3.2",
+                                             "hash": [base64.b64encode(h).decode() for h in hashes]})
+
+
+def test_credentials_list_and_info_follow_the_csc_v1_wire_format(env: dict) -> None:
+    ids = call(env, "credentials/list", {}).json["credentialIDs"]
+    assert env["cred"] in ids and any(i.startswith("seal-") for i in ids)
+    info = call(env, "credentials/info", {"credentialID": env["cred"], "certificates": "chain"}).json
+    assert info["SCAL"] == "2" and info["authMode"] == "explicit" and info["OTP"]["type"] == "offline"
+    assert info["PIN"]["presence"] == "true" and info["multisign"] >= 1
+    assert "1.2.840.10045.4.3.2" in info["key"]["algo"]  # CSC.md interop rule 1: combined OIDs
+    assert len(info["cert"]["certificates"]) == 3
+    other = call(env, "credentials/info", {"credentialID": env["cred"]}, agency="B")
+    assert other.status_code == 400 and other.json["error"] == "invalid_request"
+    assert call(env, "credentials/list", {}, agency="B").json["credentialIDs"] and \
+        env["cred"] not in call(env, "credentials/list", {}, agency="B").json["credentialIDs"]
+
+
+def test_acceptance3_scal2_sad_is_bound_to_its_hashes_count_expiry_and_credential(env: dict) -> None:
+    h1, h2 = hashlib.sha256(b"one").digest(), hashlib.sha256(b"two").digest()
+    sad = authorize(env, [h1]).json["SAD"]
+    wrong = sign(env, sad, [h2])
+    assert wrong.status_code == 400 and wrong.json["error_description"] == "Hash is not authorized by the SAD."
+    ok = sign(env, sad, [h1])
+    assert ok.status_code == 200 and len(ok.json["signatures"]) == 1
+    replay = sign(env, sad, [h1])
+    assert replay.status_code == 400 and replay.json["error"] == "invalid_request"
+    seal_cred = next(i for i in call(env, "credentials/list", {}).json["credentialIDs"] if i.startswith("seal-"))
+    sad2 = authorize(env, [h2]).json["SAD"]
+    other = sign(env, sad2, [h2], cred=seal_cred)
+    assert other.status_code == 400 and other.json["error_description"] == "Invalid parameter SAD"
+    # After its expiry a SAD signs nothing.
+    from sqlalchemy import create_engine, text
+
+    from cli.config import load_config
+
+    engine = create_engine(load_config(env["cli"].home).database_url)
+    with engine.begin() as c:
+        c.execute(text("UPDATE csc_sads SET expires_at = :t"), {"t": dt.datetime(2000, 1, 1)})
+    expired = sign(env, sad2, [h2])
+    assert expired.status_code == 400 and expired.json["error_description"] == "SAD expired"
+
+
+def test_acceptance2_five_wrong_otps_lock_the_credential_then_the_lock_expires(env: dict) -> None:
+    h = hashlib.sha256(b"x").digest()
+    for _ in range(5):
+        r = authorize(env, [h], otp="000000" if pyotp.TOTP(env["seed"]).now() != "000000" else "111111")
+        assert r.status_code == 400 and r.json["error"] == "invalid_otp"
+    locked = authorize(env, [h])
+    assert locked.status_code == 400 and locked.json["error_description"] == "PIN locked"
+    wrong_pin = authorize(env, [h], pin="999999")
+    assert wrong_pin.status_code == 400 and wrong_pin.json["error_description"] == "PIN locked"
+    from sqlalchemy import create_engine, text
+
+    from cli.config import load_config
+
+    engine = create_engine(load_config(env["cli"].home).database_url)
+    with engine.begin() as c:  # the lock time passes
+        c.execute(text("UPDATE officials SET locked_until = :t"), {"t": dt.datetime(2000, 1, 1)})
+    assert authorize(env, [h]).status_code == 200
+    refusals = [r for r in json.loads(env["cli"]("audit", "list", "--limit", "30", "--json").stdout)
+                if r["action"] == "csc.authorize" and r["outcome"] == "refused"]
+    assert len(refusals) >= 7 and refusals[0]["details"]["hashes"] == [h.hex()]
+
+
+def test_acceptance4_a_suspended_official_cannot_authorise_and_is_listed_disabled(env: dict) -> None:
+    env["cli"]("official", "suspend", str(env["id"]))
+    info = call(env, "credentials/info", {"credentialID": env["cred"]}).json
+    assert info["key"]["status"] == "disabled"
+    r = authorize(env, [hashlib.sha256(b"x").digest()])
+    assert r.status_code == 400 and "disabled" in r.json["error_description"]
+
+
+def test_acceptance1_pyhanko_csc_signer_signs_through_govca_csc_v1(tmp_path: Path) -> None:
+    from asn1crypto import pem
+    from asn1crypto import x509 as ax509
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.signers import PdfSignatureMetadata, async_sign_pdf, csc_signer
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+    import aiohttp
+
+    port = free_port()
+    cli = Cli(make_home(tmp_path, base_url=f"http://127.0.0.1:{port}"))
+    info = setup_sealing(cli, tmp_path)
+    oid, seed, pin = enrol(cli, tmp_path)
+    server = LiveServer(cli.home, port)
+    try:
+        client_id, secret = info["tokens"]["A"].split("_", 2)[1:]
+
+        class PinOtpAuth(csc_signer.CSCAuthorizationManager):
+            def __init__(self, session, session_info, creds):  # type: ignore[no-untyped-def]
+                super().__init__(session_info, creds)
+                self.session = session
+
+            async def authorize_signature(self, hash_b64s):  # type: ignore[no-untyped-def]
+                req = self.format_csc_auth_request(hash_b64s=hash_b64s, pin=pin, otp=pyotp.TOTP(seed).now())
+                async with self.session.post(self.csc_session_info.endpoint_url("credentials/authorize"),
+                                             headers=self.auth_headers, json=req, raise_for_status=True) as r:
+                    return self.parse_csc_auth_response(await r.json())
+
+        async def go() -> bytes:
+            async with aiohttp.ClientSession() as s:
+                basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+                async with s.post(f"{server.url}/csc/v1/auth/login", json={},
+                                  headers={"Authorization": f"Basic {basic}"}, raise_for_status=True) as r:
+                    token = (await r.json())["access_token"]
+                session_info = csc_signer.CSCServiceSessionInfo(server.url, f"official-{oid}", oauth_token=token)
+                creds = await csc_signer.fetch_certs_in_csc_credential(s, session_info)
+                signer = csc_signer.CSCSigner(s, auth_manager=PinOtpAuth(s, session_info, creds))
+                out = await async_sign_pdf(IncrementalPdfFileWriter(io.BytesIO(sample_pdf())),
+                                           PdfSignatureMetadata(field_name="Official"), signer=signer)
+                return out.getvalue()
+
+        signed = asyncio.run(go())
+        doc = tmp_path / "official-signed.pdf"
+        doc.write_bytes(signed)
+        nss = tmp_path / "nss"
+        nss.mkdir()
+        assert run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"]).returncode == 0
+        assert run(["certutil", "-A", "-d", f"sql:{nss}", "-n", "govca-root", "-t", "CT,C,C", "-a", "-i",
+                    str(info["files"]["root"])]).returncode == 0
+        # pdfsig asks the OCSP responder named in the certificate, so the server is still up.
+        r = run(["pdfsig", "-nssdir", f"sql:{nss}", str(doc)])
+    finally:
+        server.stop()
+    assert "Signature is Valid." in r.stdout and "Certificate is Trusted." in r.stdout, r.stdout + r.stderr
+    assert "วิชัย รักษ์ไทย" in r.stdout
+    root = ax509.Certificate.load(pem.unarmor(info["files"]["root"].read_bytes())[2])
+    sig = PdfFileReader(io.BytesIO(signed)).embedded_signatures[0]
+    status = validate_pdf_signature(sig, signer_validation_context=ValidationContext(trust_roots=[root]))
+    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert sig.signer_cert.subject.native["common_name"] == "วิชัย รักษ์ไทย"
