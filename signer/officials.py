@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hmac
 import os
 import secrets
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import pyotp
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, select
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .credentials import check_secret, hash_secret
@@ -54,6 +55,7 @@ class OfficialRow(SignerBase):
     totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     pin_hash: Mapped[str | None] = mapped_column(Text)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_totp_step: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
@@ -190,14 +192,29 @@ class OfficialRepository:
         return self.get(official_id)
 
     def check_factors(self, official_id: int, pin: str, otp: str, now: dt.datetime) -> tuple[bool, bool]:
-        """(PIN right, TOTP right) — RFC 6238 with one step of clock drift either way."""
+        """(PIN right, TOTP right): RFC 6238 with one step of clock drift either way, and a code
+        is accepted once only (RFC 6238 5.2: no second use of an OTP already accepted)."""
         with self.read() as s:
             row = s.get(OfficialRow, official_id)
             if row is None or row.totp_secret_enc is None or row.pin_hash is None:
                 return False, False
             seed = self.box.open(row.totp_secret_enc, TOTP_PURPOSE, str(official_id).encode()).decode()
-            pin_hash = row.pin_hash
-        return check_secret(pin, pin_hash), pyotp.TOTP(seed).verify(otp, for_time=now, valid_window=1)
+            pin_hash, last_step = row.pin_hash, row.last_totp_step or 0
+        pin_ok = check_secret(pin, pin_hash)
+        totp = pyotp.TOTP(seed)
+        current = totp.timecode(now)
+        step = next((c for c in (current - 1, current, current + 1)
+                     if hmac.compare_digest(totp.generate_otp(c), otp.strip())), None)
+        if step is None or step <= last_step:
+            return pin_ok, False
+        if pin_ok:
+            with self.write() as s:
+                # Only one authorisation can consume this code: the update wins once.
+                won = s.execute(update(OfficialRow).where(OfficialRow.id == official_id,
+                                                          OfficialRow.last_totp_step < step)
+                                .values(last_totp_step=step)).rowcount
+            return True, won == 1
+        return pin_ok, True
 
     def verify_factors(self, official_id: int, pin: str, otp: str, now: dt.datetime) -> bool:
         return all(self.check_factors(official_id, pin, otp, now))

@@ -45,11 +45,21 @@ def call(env: dict, method: str, body: dict, agency: str = "A"):  # type: ignore
     return env["client"].post(f"/csc/v1/{method}", json=body, headers={"Authorization": f"Bearer {env['tokens'][agency]}"})
 
 
+def fresh_otp(env: dict) -> str:
+    """A code not used before: RFC 6238 5.2 accepts each code once, and the verifier allows one
+    step of drift, so a test can authorise twice per 30-second step (codes of t and t+1; t-1
+    is not used, as it could fall out of the window at a step boundary)."""
+    env["step"] = env.get("step", -1) + 1
+    assert env["step"] <= 1, "at most two authorisations per TOTP step"
+    totp = pyotp.TOTP(env["seed"])
+    return totp.at(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30 * env["step"]))
+
+
 def authorize(env: dict, hashes: list[bytes], otp: str | None = None, pin: str | None = None, n: int | None = None):  # type: ignore[no-untyped-def]
     return call(env, "credentials/authorize", {
         "credentialID": env["cred"], "numSignatures": len(hashes) if n is None else n,
         "hash": [base64.b64encode(h).decode() for h in hashes], "PIN": pin or env["pin"],
-        "OTP": otp or pyotp.TOTP(env["seed"]).now()})
+        "OTP": otp or fresh_otp(env)})
 
 
 def sign(env: dict, sad: str, hashes: list[bytes], cred: str | None = None):  # type: ignore[no-untyped-def]
@@ -99,12 +109,16 @@ def test_acceptance3_scal2_sad_is_bound_to_its_hashes_count_expiry_and_credentia
 
 def test_acceptance2_five_wrong_otps_lock_the_credential_then_the_lock_expires(env: dict) -> None:
     h = hashlib.sha256(b"x").digest()
+    totp = pyotp.TOTP(env["seed"])
+    now = dt.datetime.now(dt.timezone.utc)
+    valid = {totp.at(now + dt.timedelta(seconds=30 * k)) for k in (-1, 0, 1, 2)}
+    wrong = next(c for c in ("000000", "111111", "222222", "333333", "444444") if c not in valid)
     for _ in range(5):
-        r = authorize(env, [h], otp="000000" if pyotp.TOTP(env["seed"]).now() != "000000" else "111111")
+        r = authorize(env, [h], otp=wrong)
         assert r.status_code == 400 and r.json["error"] == "invalid_otp"
     locked = authorize(env, [h])
     assert locked.status_code == 400 and locked.json["error_description"] == "PIN locked"
-    wrong_pin = authorize(env, [h], pin="999999")
+    wrong_pin = authorize(env, [h], pin="999999", otp=wrong)
     assert wrong_pin.status_code == 400 and wrong_pin.json["error_description"] == "PIN locked"
     from sqlalchemy import create_engine, text
 
@@ -117,6 +131,14 @@ def test_acceptance2_five_wrong_otps_lock_the_credential_then_the_lock_expires(e
     refusals = [r for r in json.loads(env["cli"]("audit", "list", "--limit", "30", "--json").stdout)
                 if r["action"] == "csc.authorize" and r["outcome"] == "refused"]
     assert len(refusals) >= 7 and refusals[0]["details"]["hashes"] == [h.hex()]
+
+
+def test_rfc6238_5_2_an_accepted_otp_is_not_accepted_a_second_time(env: dict) -> None:
+    h = hashlib.sha256(b"y").digest()
+    code = fresh_otp(env)
+    assert authorize(env, [h], otp=code).status_code == 200
+    again = authorize(env, [h], otp=code)
+    assert again.status_code == 400 and again.json["error"] == "invalid_otp"
 
 
 def test_acceptance4_a_suspended_official_cannot_authorise_and_is_listed_disabled(env: dict) -> None:
@@ -152,6 +174,7 @@ def test_acceptance1_pyhanko_csc_signer_signs_through_govca_csc_v1(tmp_path: Pat
 
             async def authorize_signature(self, hash_b64s):  # type: ignore[no-untyped-def]
                 req = self.format_csc_auth_request(hash_b64s=hash_b64s, pin=pin, otp=pyotp.TOTP(seed).now())
+                # (one authorisation in this test: the current code is used once, RFC 6238 5.2)
                 async with self.session.post(self.csc_session_info.endpoint_url("credentials/authorize"),
                                              headers=self.auth_headers, json=req, raise_for_status=True) as r:
                     return self.parse_csc_auth_response(await r.json())

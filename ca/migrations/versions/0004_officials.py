@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column('totp_secret_enc', sa.LargeBinary(), nullable=True),
         sa.Column('pin_hash', sa.Text(), nullable=True),
         sa.Column('failed_attempts', sa.Integer(), nullable=False, server_default='0'),
+        sa.Column('last_totp_step', sa.Integer(), nullable=False, server_default='0'),
         sa.Column('locked_until', sa.DateTime(), nullable=True),
         sa.Column('created_at', sa.DateTime(), nullable=False),
     )
