@@ -211,3 +211,65 @@ def test_acceptance1_pyhanko_csc_signer_signs_through_govca_csc_v1(tmp_path: Pat
     status = validate_pdf_signature(sig, signer_validation_context=ValidationContext(trust_roots=[root]))
     assert status.intact and status.valid and status.trusted, status.pretty_print_details()
     assert sig.signer_cert.subject.native["common_name"] == "วิชัย รักษ์ไทย"
+
+
+def test_seals_are_reachable_through_csc_at_scal1_with_a_signature_budget(env: dict) -> None:
+    seal = next(i for i in call(env, "credentials/list", {}).json["credentialIDs"] if i.startswith("seal-"))
+    info = call(env, "credentials/info", {"credentialID": seal}).json
+    assert info["SCAL"] == "1" and info["authMode"] == "implicit" and info["multisign"] == 100
+    sad = call(env, "credentials/authorize", {"credentialID": seal, "numSignatures": 2}).json["SAD"]
+    hashes = [hashlib.sha256(bytes([i])).digest() for i in range(3)]
+    assert sign(env, sad, hashes[:2], cred=seal).status_code == 200
+    over = sign(env, sad, hashes[2:], cred=seal)
+    assert over.status_code == 400 and over.json["error_description"] == "Numbers of signatures is too high"
+    too_many = call(env, "credentials/authorize", {"credentialID": seal, "numSignatures": 101})
+    assert too_many.status_code == 400 and too_many.json["error_description"] == "Numbers of signatures is too high"
+
+
+def test_acceptance5_sra_skm_14_no_administrator_path_signs_with_an_officials_key(env: dict) -> None:
+    h = hashlib.sha256(b"z").digest()
+    official = json.loads(env["cli"]("official", "list", "--json").stdout)[0]
+    # The sealing API signs only with seals: naming the official's certificate is refused.
+    r = env["client"].post("/api/v1/sign", data={"file": (io.BytesIO(sample_pdf()), "x.pdf"),
+                                                  "options": json.dumps({"seal": official["certificate_serial"],
+                                                                         "level": "B-B"})},
+                           headers={"Authorization": f"Bearer {env['tokens']['A']}"}, content_type="multipart/form-data")
+    assert r.status_code in (403, 404)
+    # CSC: without PIN and OTP, with the PIN alone, with a made-up SAD, or with a seal's SAD: refused.
+    for body in ({"credentialID": env["cred"], "numSignatures": 1, "hash": [base64.b64encode(h).decode()]},
+                 {"credentialID": env["cred"], "numSignatures": 1, "hash": [base64.b64encode(h).decode()],
+                  "PIN": env["pin"]}):
+        assert call(env, "credentials/authorize", body).status_code == 400
+    assert sign(env, "made-up-sad", [h]).status_code == 400
+    seal = next(i for i in call(env, "credentials/list", {}).json["credentialIDs"] if i.startswith("seal-"))
+    seal_sad = call(env, "credentials/authorize", {"credentialID": seal, "numSignatures": 1}).json["SAD"]
+    assert sign(env, seal_sad, [h]).status_code == 400
+    # Another agency's client cannot even see the credential.
+    assert call(env, "credentials/authorize", {"credentialID": env["cred"], "numSignatures": 1,
+                                               "hash": [base64.b64encode(h).decode()], "PIN": env["pin"],
+                                               "OTP": fresh_otp(env)}, agency="B").status_code == 400
+    # No CLI command takes an official's credential to sign with: the command groups are listed here,
+    # and none of them has a sign, authorise or hash-signing command.
+    from cli.main import main
+
+    def walk(group, prefix=()):  # type: ignore[no-untyped-def]
+        for name, cmd in group.commands.items():
+            yield (*prefix, name)
+            if hasattr(cmd, "commands"):
+                yield from walk(cmd, (*prefix, name))
+
+    names = {" ".join(p) for p in walk(main)}
+    assert not [n for n in names if any(w in n for w in ("sign", "authoriz", "authoris"))], names
+
+
+def test_acceptance6_each_authorisation_and_signature_is_audited_and_the_chain_verifies(env: dict) -> None:
+    h = hashlib.sha256(b"audited").digest()
+    sad = authorize(env, [h]).json["SAD"]
+    assert sign(env, sad, [h]).status_code == 200
+    records = json.loads(env["cli"]("audit", "list", "--limit", "10", "--json").stdout)
+    auth = [r for r in records if r["action"] == "csc.authorize" and r["outcome"] == "success"][-1]
+    signed = [r for r in records if r["action"] == "csc.signHash" and r["outcome"] == "success"][-1]
+    assert auth["subject"] == env["cred"] and auth["details"]["hashes"] == [h.hex()]
+    assert signed["details"]["hashes"] == [h.hex()] and signed["actor"].startswith("api:client-")
+    assert sad not in json.dumps(records) and env["pin"] not in json.dumps(records)
+    assert "audit chain intact" in env["cli"]("audit", "verify").stdout
