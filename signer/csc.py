@@ -202,12 +202,25 @@ class RemoteSigning:
                   hash_algo: Any) -> list[bytes]:
         actor = f"api:client-{client.id}"
         detail = {"credential": cred.id, "hashes": [h.hex() for h in hashes]}
-        if not isinstance(sad, str) or not sad:
-            raise CscError("invalid_request", "Missing (or invalid type) string parameter SAD")
         mechanism = self._mechanism(cred, sign_algo, hash_algo)
         size = hashlib.new(mechanism.hash_name).digest_size
         if any(len(h) != size for h in hashes):
             raise CscError("invalid_request", "Invalid digest value length")
+        if not cred.enabled:
+            raise CscError("invalid_request", "The credential identified by credentialID is disabled")
+        self.redeem(client, cred, sad, hashes, "csc.signHash")
+        key = self.keys.get_key(cred.key_uri)
+        signatures = [key.sign(h, mechanism, prehashed=True) for h in hashes]
+        self.audit(actor, "csc.signHash", cred.id, "success", {**detail, "mechanism": mechanism.value})
+        return signatures
+
+    def redeem(self, client: ApiClient, cred: Credential, sad: Any, hashes: list[bytes], action: str,
+               error: CscError | None = None) -> None:
+        """Spend ``len(hashes)`` signatures of a SAD issued for ``cred`` (SCAL2: only on the hashes it
+        was issued for), before anything is signed, so a SAD never signs more than it allows."""
+        detail = {"credential": cred.id, "hashes": [h.hex() for h in hashes]}
+        if not isinstance(sad, str) or not sad:
+            raise CscError("invalid_request", "Missing (or invalid type) string parameter SAD")
         now = self.clock()
         digest = hashlib.sha256(sad.encode()).hexdigest()
         try:
@@ -221,20 +234,18 @@ class RemoteSigning:
                     raise CscError("invalid_request", "Numbers of signatures is too high")
                 bound = set(json.loads(row.hashes))
                 if cred.scal == "2" and not {h.hex() for h in hashes} <= bound:
-                    raise CscError("invalid_request", "Hash is not authorized by the SAD.")
-                # Redeemed before signing: a SAD never signs more than it allows, even on a crash.
+                    raise error or CscError("invalid_request", "Hash is not authorized by the SAD.")
                 row.remaining -= len(hashes)
                 if cred.scal == "2":
                     row.hashes = json.dumps(sorted(bound - {h.hex() for h in hashes}))
         except CscError as exc:
-            self.audit(actor, "csc.signHash", cred.id, "refused", {**detail, "error": exc.description})
+            self.audit(f"api:client-{client.id}", action, cred.id, "refused", {**detail, "error": exc.description})
             raise
-        if cred.kind == "seal" and not cred.enabled:
-            raise CscError("invalid_request", "The credential identified by credentialID is disabled")
-        key = self.keys.get_key(cred.key_uri)
-        signatures = [key.sign(h, mechanism, prehashed=True) for h in hashes]
-        self.audit(actor, "csc.signHash", cred.id, "success", {**detail, "mechanism": mechanism.value})
-        return signatures
+
+    def material(self, cred: Credential) -> Any:
+        from .pades import SigningMaterial
+
+        return SigningMaterial(cred.cert_der, cred.chain_der, self.keys.get_key(cred.key_uri))
 
     @staticmethod
     def _mechanism(cred: Credential, sign_algo: Any, hash_algo: Any) -> Mechanism:

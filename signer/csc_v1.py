@@ -3,53 +3,26 @@ speaks): field names and the error model of that version, over the core in signe
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Any, Callable
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from .csc import CscError, RemoteSigning, b64_list
-from .errors import SignerError
+from .csc_http import BearerClients, csc_error, json_body
 from .registry import ApiClient
 
 METHODS = ["auth/login", "credentials/list", "credentials/info", "credentials/authorize", "signatures/signHash"]
 
 
-def csc_error(exc: CscError) -> Response:
-    resp = jsonify({"error": exc.error, "error_description": exc.description})
-    resp.status_code = exc.status
-    return resp
-
-
 def csc_v1_blueprint(core: RemoteSigning, authenticate: Callable[[str | None], ApiClient],
                      client_by_id: Callable[[int], ApiClient]) -> Blueprint:
     bp = Blueprint("csc_v1", __name__, url_prefix="/csc/v1")
+    client = BearerClients(core, authenticate, client_by_id)
+    body = json_body
 
     @bp.errorhandler(CscError)
     def _csc(exc: CscError) -> Response:
         return csc_error(exc)
-
-    def body() -> dict[str, Any]:
-        data = request.get_json(silent=True, force=True)
-        if data is None:
-            data = {} if not request.get_data() else None
-        if not isinstance(data, dict):
-            raise CscError("invalid_request", "The request body must be a JSON object")
-        return data
-
-    def client() -> ApiClient:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            raise CscError("invalid_request", "Malformed authorization header.")
-        token = header[len("Bearer "):].strip()
-        client_id = core.client_of_token(token)
-        try:
-            found = client_by_id(client_id) if client_id is not None else authenticate(header)
-        except SignerError:
-            found = None
-        if found is None or found.revoked_at is not None:
-            raise CscError("invalid_token", "The access token is not valid", 401)
-        return found
 
     @bp.post("/info")
     def info() -> Response:
@@ -59,18 +32,7 @@ def csc_v1_blueprint(core: RemoteSigning, authenticate: Callable[[str | None], A
 
     @bp.post("/auth/login")
     def login() -> Response:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Basic "):
-            raise CscError("invalid_request", "Malformed authentication parameter.", 401)
-        try:
-            user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise CscError("invalid_request", "Malformed username-password.") from None
-        try:
-            api_client = authenticate(f"Bearer gvc_{user}_{password}")
-        except SignerError:
-            raise CscError("authentication_error", "An error occurred during authentication process") from None
-        token, lifetime = core.login(api_client)
+        token, lifetime = client.login()
         return jsonify({"access_token": token, "expires_in": lifetime})
 
     @bp.post("/credentials/list")

@@ -161,11 +161,22 @@ class SealingService:
 
     def _seal(self, client: ApiClient, seal: Seal, pdf: bytes, options: SignOptions,
               stamp: Callable[[dict], tuple[Any, dict]] | None) -> Sealed:
+        material = SigningMaterial(seal.cert_der, seal.chain_der, self.keys.get_key(seal.key_uri))
+        sealed = self.sign_registered(client, material, seal.serial_hex, "seal", pdf, options, stamp)
+        self.audit(f"api:client-{client.id}", "seal.sign", client.agency_code, "success", {
+            "document": sealed.document_id, "sha256": sealed.sha256, "seal": seal.serial_hex,
+            "level": options.level.value})
+        return sealed
+
+    def sign_registered(self, client: ApiClient, material: SigningMaterial, serial_hex: str, signer_kind: str,
+                        pdf: bytes, options: SignOptions, stamp: Callable[[dict], tuple[Any, dict]] | None) -> Sealed:
+        """PAdES-sign ``pdf`` with ``material`` (a seal, or an official after authorisation), with
+        govca's TSA and revocation data as the level needs, and register the result."""
         now = self.clock()
         agency = self.repo.get_agency(client.agency_code)
         doc_id = new_document_id()
         verify_url = f"{self.settings.base_url.rstrip('/')}/verify/{doc_id}"
-        material = SigningMaterial(seal.cert_der, seal.chain_der, self.keys.get_key(seal.key_uri))
+        chain = material.chain_der
         timestamper = context = None
         if options.level.timestamped:
             unit = self.tsa_unit()
@@ -173,13 +184,12 @@ class SealingService:
                 raise UnavailableError(f"level {options.level.value} needs the TSA: run `govca tsa setup --ca NAME`")
             timestamper = self._timestamper
             if options.level.long_term:
-                pairs = [(seal.cert_der, seal.chain_der[0]), (unit.cert_der, unit.chain_der[0])]
-                pairs += [(a, b) for a, b in zip(seal.chain_der, seal.chain_der[1:])]
-                roots = (seal.chain_der[-1],)
-                context = validation_context(roots, seal.chain_der + unit.chain_der + (unit.cert_der,),
+                pairs = [(material.cert_der, chain[0]), (unit.cert_der, unit.chain_der[0])]
+                pairs += [(a, b) for a, b in zip(chain, chain[1:])]
+                context = validation_context((chain[-1],), chain + unit.chain_der + (unit.cert_der,),
                                              self.revocation(pairs), now)
         style = params = None
-        signer_cn = common_name(seal.cert_der)
+        signer_cn = common_name(material.cert_der)
         if options.stamp and stamp is not None:
             style, params = stamp({"agency_th": agency.name_th, "agency_en": agency.name_en, "signer": signer_cn,
                                    "signed_at": now, "document_id": doc_id, "verify_url": verify_url})
@@ -191,8 +201,6 @@ class SealingService:
                 raise BadInputError(f"invalid options: {exc}") from None
             raise
         digest = hashlib.sha256(signed).hexdigest()
-        self.repo.register(doc_id, digest, agency.code, seal.serial_hex, "seal", options.level.value,
+        self.repo.register(doc_id, digest, agency.code, serial_hex, signer_kind, options.level.value,
                            options.subfilter, len(signed), client.id, now)
-        self.audit(f"api:client-{client.id}", "seal.sign", agency.code, "success", {
-            "document": doc_id, "sha256": digest, "seal": seal.serial_hex, "level": options.level.value})
-        return Sealed(doc_id, signed, digest, verify_url, seal.serial_hex)
+        return Sealed(doc_id, signed, digest, verify_url, serial_hex)
