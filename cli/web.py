@@ -19,6 +19,7 @@ from signer.api import sealing_blueprint
 from signer.service import default_stamp
 from signer.tsa_http import tsa_blueprint
 from signer.csc_v1 import csc_v1_blueprint
+from signer.csc_v2 import csc_v2_blueprint
 from signer.verify_http import verification_blueprint
 
 from .compose import token_from_config
@@ -51,6 +52,7 @@ def create_app(home: Path | str | None = None) -> Flask:
     app.register_blueprint(verification_blueprint(verifier, sealing.repo))
     remote = build_remote_signing(cfg, db, token, sealing, reader)
     app.register_blueprint(csc_v1_blueprint(remote, sealing.authenticate, sealing.repo.get_client))
+    app.register_blueprint(csc_v2_blueprint(remote, sealing, sealing.authenticate, sealing.repo.get_client))
 
     @app.before_request
     def _start() -> None:
