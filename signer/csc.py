@@ -23,6 +23,7 @@ from sqlalchemy import update
 from hsm import Mechanism
 
 from .officials import CscSadRow, OfficialRepository, OfficialRow, OfficialStatus, SecretBox
+from .errors import SignerError
 from .registry import ApiClient, SignerRepository
 
 RSA_ALGOS = {"1.2.840.113549.1.1.11": Mechanism.RSA_PKCS1V15_SHA256, "1.2.840.113549.1.1.12": Mechanism.RSA_PKCS1V15_SHA384,
@@ -124,11 +125,25 @@ class RemoteSigning:
         return creds
 
     def credential(self, client: ApiClient, credential_id: Any) -> Credential:
+        """One credential by id, of the client's agency only (looked up directly, not by listing)."""
         if not isinstance(credential_id, str) or not credential_id:
             raise CscError("invalid_request", "Missing (or invalid type) string parameter credentialID")
-        for cred in self.credentials(client):
-            if cred.id == credential_id:
-                return cred
+        kind, _, ident = credential_id.partition("-")
+        try:
+            if kind == "official" and ident.isdigit():
+                o = self.officials.get(int(ident))
+                if o.agency_code == client.agency_code and o.key_uri and o.cert_der:
+                    return Credential(credential_id, "official", o.agency_code, o.name_en, o.key_uri, o.cert_der,
+                                      o.chain_der, "2", self.settings.official_multisign,
+                                      o.status is OfficialStatus.ACTIVE, o.id)
+            elif kind == "seal" and ident:
+                seal = self.repo.get_seal(ident)
+                if seal.agency_code == client.agency_code:
+                    usable = self.cert_status(seal.ca_name, seal.serial_hex) == "good" and seal.not_after > self.clock()
+                    return Credential(credential_id, "seal", seal.agency_code, seal.serial_hex, seal.key_uri,
+                                      seal.cert_der, seal.chain_der, "1", self.settings.seal_multisign, usable)
+        except SignerError:
+            pass
         raise CscError("invalid_request", "Invalid parameter credentialID")
 
     # --- authorisation (credentials/authorize) ------------------------------------------------

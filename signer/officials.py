@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .credentials import check_secret, hash_secret
+from .credentials import SecretVerifier, hash_secret
 from .errors import ConflictError, NotFoundError
 from .registry import SignerRepository, UnitOfWork, split_chain
 from .storage import AgencyRow, SignerBase, UtcDateTime
@@ -135,6 +135,9 @@ def _official(row: OfficialRow, code: str) -> Official:
 class OfficialRepository:
     def __init__(self, write: UnitOfWork, read: UnitOfWork, box: SecretBox) -> None:
         self.write, self.read, self.box = write, read, box
+        # scrypt costs ~50 ms by design; a PIN already verified is remembered (as SHA-256, in
+        # memory, for minutes) like API secrets. The TOTP, checked every time, stays the barrier.
+        self._pins = SecretVerifier()
 
     def add(self, agency_code: str, given_name_th: str, surname_th: str, given_name_en: str, surname_en: str,
             title: str, id_number: str | None, now: dt.datetime) -> Official:
@@ -200,7 +203,7 @@ class OfficialRepository:
                 return False, False
             seed = self.box.open(row.totp_secret_enc, TOTP_PURPOSE, str(official_id).encode()).decode()
             pin_hash, last_step = row.pin_hash, row.last_totp_step or 0
-        pin_ok = check_secret(pin, pin_hash)
+        pin_ok = self._pins.verify(official_id, pin, pin_hash)
         totp = pyotp.TOTP(seed)
         current = totp.timecode(now)
         step = next((c for c in (current - 1, current, current + 1)
