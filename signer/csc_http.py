@@ -64,3 +64,22 @@ class BearerClients:
         except SignerError:
             raise CscError("authentication_error", "An error occurred during authentication process") from None
         return self.core.login(client)
+
+
+def cert_object(cred: Any, which: Any, cert_info: bool) -> dict[str, Any]:
+    """The ``cert`` object of credentials/info, the same in v1 and v2."""
+    import base64
+
+    if which not in ("none", "single", "chain"):
+        raise CscError("invalid_request", "Invalid parameter certificates")
+    cert: dict[str, Any] = {"status": "valid" if cred.enabled else "suspended"}
+    if which != "none":
+        certs = [cred.cert_der] if which == "single" else [cred.cert_der, *cred.chain_der]
+        cert["certificates"] = [base64.b64encode(d).decode() for d in certs]
+    if cert_info:
+        x = cred.cert
+        cert.update({"issuerDN": x.issuer.rfc4514_string(), "subjectDN": x.subject.rfc4514_string(),
+                     "serialNumber": f"{x.serial_number:X}",
+                     "validFrom": x.not_valid_before_utc.strftime("%Y%m%d%H%M%SZ"),
+                     "validTo": x.not_valid_after_utc.strftime("%Y%m%d%H%M%SZ")})
+    return cert

@@ -8,7 +8,7 @@ from typing import Any, Callable
 from flask import Blueprint, Response, jsonify
 
 from .csc import CscError, RemoteSigning, b64_list
-from .csc_http import BearerClients, csc_error, json_body
+from .csc_http import BearerClients, cert_object, csc_error, json_body
 from .registry import ApiClient
 
 METHODS = ["auth/login", "credentials/list", "credentials/info", "credentials/authorize", "signatures/signHash"]
@@ -46,20 +46,7 @@ def csc_v1_blueprint(core: RemoteSigning, authenticate: Callable[[str | None], A
     def credentials_info() -> Response:
         c, data = client(), body()
         cred = core.credential(c, data.get("credentialID"))
-        which = data.get("certificates", "single")
-        if which not in ("none", "single", "chain"):
-            raise CscError("invalid_request", "Invalid parameter certificates")
-        certs = {"none": [], "single": [cred.cert_der], "chain": [cred.cert_der, *cred.chain_der]}[which]
-        cert: dict[str, Any] = {"status": "valid" if cred.enabled else "suspended",
-                                "certificates": [base64.b64encode(d).decode() for d in certs]}
-        if which == "none":
-            cert.pop("certificates")
-        if data.get("certInfo"):
-            x = cred.cert
-            cert.update({"issuerDN": x.issuer.rfc4514_string(), "subjectDN": x.subject.rfc4514_string(),
-                         "serialNumber": f"{x.serial_number:X}",
-                         "validFrom": x.not_valid_before_utc.strftime("%Y%m%d%H%M%SZ"),
-                         "validTo": x.not_valid_after_utc.strftime("%Y%m%d%H%M%SZ")})
+        cert = cert_object(cred, data.get("certificates", "single"), bool(data.get("certInfo")))
         out: dict[str, Any] = {"description": cred.label, "key": cred.key_info(), "cert": cert, "SCAL": cred.scal,
                                "multisign": cred.multisign, "lang": "th-TH"}
         if cred.scal == "2":

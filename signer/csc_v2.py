@@ -11,7 +11,7 @@ from typing import Any, Callable
 from flask import Blueprint, Response, jsonify
 
 from .csc import EC_ALGOS, HASH_OIDS, RSA_ALGOS, CscError, Credential, RemoteSigning, b64_list
-from .csc_http import BearerClients, csc_error, json_body
+from .csc_http import BearerClients, cert_object, csc_error, json_body
 from .errors import SignerError
 from .pades import Level, SignOptions
 from .registry import ApiClient
@@ -34,16 +34,7 @@ def _auth_object(cred: Credential) -> dict[str, Any]:
 
 
 def _info(cred: Credential, which: str, cert_info: bool) -> dict[str, Any]:
-    certs = {"none": [], "single": [cred.cert_der], "chain": [cred.cert_der, *cred.chain_der]}[which]
-    cert: dict[str, Any] = {"status": "valid" if cred.enabled else "suspended"}
-    if which != "none":
-        cert["certificates"] = [base64.b64encode(d).decode() for d in certs]
-    if cert_info:
-        x = cred.cert
-        cert.update({"issuerDN": x.issuer.rfc4514_string(), "subjectDN": x.subject.rfc4514_string(),
-                     "serialNumber": f"{x.serial_number:X}",
-                     "validFrom": x.not_valid_before_utc.strftime("%Y%m%d%H%M%SZ"),
-                     "validTo": x.not_valid_after_utc.strftime("%Y%m%d%H%M%SZ")})
+    cert = cert_object(cred, which, cert_info)
     return {"description": cred.label, "key": cred.key_info(), "cert": cert, "auth": _auth_object(cred),
             "SCAL": cred.scal, "multisign": cred.multisign, "lang": "th-TH"}
 
