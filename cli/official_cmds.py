@@ -1,6 +1,6 @@
-"""`govca official add|enrol|suspend|list`: officials who sign remotely with keys govca holds.
+"""`govca official add|enrol|suspend|resume|revoke|list`: officials who sign remotely with keys govca holds.
 
-Administrators enrol and suspend; no command here can make a signature with an official's key
+Administrators enrol, suspend, resume and revoke; no command here can make a signature with an official's key
 (ขมธอ. 36-2566 SRA_SKM.11/14): that takes the official's PIN and current TOTP, through the CSC API.
 """
 from __future__ import annotations
@@ -113,15 +113,59 @@ def official_enrol(ctx, official_id, ca_name, key_type, pin_file, no_qr):  # typ
         click.echo(out.getvalue())
 
 
+def _change_status(ctx: click.Context, official_id: int, status: OfficialStatus, action: str, said: str) -> None:
+    repo, db = officials(ctx)
+    o = repo.set_status(official_id, status)
+    audit_writer(db)(actor(), action, f"official:{official_id}", "success", {})
+    click.echo(f"official {o.id} ({o.name_en}) {said}")
+
+
 @official_group.command("suspend")
 @click.argument("official_id", type=int)
 @click.pass_context
 def official_suspend(ctx, official_id):  # type: ignore[no-untyped-def]
     """Suspend an official: their credential can no longer be authorised."""
+    _change_status(ctx, official_id, OfficialStatus.SUSPENDED, "official.suspend", "suspended")
+
+
+@official_group.command("resume")
+@click.argument("official_id", type=int)
+@click.pass_context
+def official_resume(ctx, official_id):  # type: ignore[no-untyped-def]
+    """Lift a suspension: the official may authorise signatures again."""
+    _change_status(ctx, official_id, OfficialStatus.ACTIVE, "official.resume", "active again")
+
+
+@official_group.command("revoke")
+@click.argument("official_id", type=int)
+@click.option("--reason", default="cessationOfOperation", show_default=True,
+              type=click.Choice(["unspecified", "keyCompromise", "affiliationChanged", "superseded",
+                                 "cessationOfOperation", "privilegeWithdrawn"]),
+              help="RFC 5280 5.3.1 reason")
+@click.pass_context
+def official_revoke(ctx, official_id, reason):  # type: ignore[no-untyped-def]
+    """Revoke the official's certificate (CRL and OCSP at once); the credential is disabled for good."""
+    from .serve_cmds import resign_ocsp
+
     repo, db = officials(ctx)
-    o = repo.set_status(official_id, OfficialStatus.SUSPENDED)
-    audit_writer(db)(actor(), "official.suspend", f"official:{official_id}", "success", {})
-    click.echo(f"official {o.id} ({o.name_en}) suspended")
+    official = repo.get(official_id)
+    if official.status is OfficialStatus.REVOKED:
+        raise click.ClickException(f"official {official_id} is already revoked")
+    if official.ca_name is None or official.cert_serial is None:
+        raise click.ClickException(f"official {official_id} has no certificate (not enrolled)")
+    # The status first: from here on the credential cannot authorise, whatever happens next.
+    repo.set_status(official_id, OfficialStatus.REVOKED)
+    svc = build_ca_service(home_of(ctx))
+    if svc.get_certificate(official.ca_name, official.cert_serial).revoked_at is not None:
+        done = f"certificate {official.cert_serial} was already revoked"   # by `govca cert revoke`
+    else:
+        rec, crl = svc.revoke(official.ca_name, official.cert_serial, reason, actor())
+        resigned = resign_ocsp(home_of(ctx), official.ca_name, rec.serial_hex)
+        done = (f"certificate {rec.serial_hex} revoked ({reason}); CRL #{crl.crl_number} published; "
+                f"{resigned} OCSP responses re-signed")
+    audit_writer(db)(actor(), "official.revoke", f"official:{official_id}", "success",
+                     {"certificate": official.cert_serial, "reason": reason})
+    click.echo(f"official {official_id} revoked: {done}")
 
 
 @official_group.command("list")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -22,7 +23,7 @@ from sqlalchemy import update
 
 from hsm import Mechanism
 
-from .officials import CscSadRow, OfficialRepository, OfficialRow, OfficialStatus, SecretBox
+from .officials import CscSadRow, Official, OfficialRepository, OfficialRow, OfficialStatus, SecretBox
 from .errors import SignerError
 from .registry import ApiClient, SignerRepository
 
@@ -81,6 +82,11 @@ class Credential:
                 "len": key.curve.key_size, "curve": CURVES[key.curve.name]}
 
 
+@functools.lru_cache(maxsize=4096)
+def _not_after(cert_der: bytes) -> dt.datetime:
+    return x509.load_der_x509_certificate(cert_der).not_valid_after_utc
+
+
 class RemoteSigning:
     def __init__(self, officials: OfficialRepository, repo: SignerRepository, keys: Any,
                  cert_status: Callable[[str, str], str], audit: Callable[[str, str, str, str, dict], None],
@@ -115,14 +121,22 @@ class RemoteSigning:
         creds = []
         for o in self.officials.list():
             if o.agency_code == client.agency_code and o.key_uri and o.cert_der:
-                creds.append(Credential(f"official-{o.id}", "official", o.agency_code, o.name_en, o.key_uri,
-                                        o.cert_der, o.chain_der, "2", self.settings.official_multisign,
-                                        o.status is OfficialStatus.ACTIVE, o.id))
+                creds.append(self._official_credential(o))
         for seal in self.repo.seals_of(client.agency_code):
             usable = self.cert_status(seal.ca_name, seal.serial_hex) == "good" and seal.not_after > self.clock()
             creds.append(Credential(f"seal-{seal.serial_hex}", "seal", seal.agency_code, seal.serial_hex, seal.key_uri,
                                     seal.cert_der, seal.chain_der, "1", self.settings.seal_multisign, usable))
         return creds
+
+    def _official_credential(self, o: Official) -> Credential:
+        """An official's credential is enabled only while the official is active AND the
+        certificate is good and unexpired (RFC 5280 6.1.3 (a)(2)-(3): a relying party would refuse
+        a signature made with a revoked or expired certificate, so none is made)."""
+        assert o.key_uri and o.cert_der and o.ca_name and o.cert_serial
+        usable = (o.status is OfficialStatus.ACTIVE and self.cert_status(o.ca_name, o.cert_serial) == "good"
+                  and _not_after(o.cert_der) > self.clock())
+        return Credential(f"official-{o.id}", "official", o.agency_code, o.name_en, o.key_uri, o.cert_der,
+                          o.chain_der, "2", self.settings.official_multisign, usable, o.id)
 
     def credential(self, client: ApiClient, credential_id: Any) -> Credential:
         """One credential by id, of the client's agency only (looked up directly, not by listing)."""
@@ -133,9 +147,7 @@ class RemoteSigning:
             if kind == "official" and ident.isdigit():
                 o = self.officials.get(int(ident))
                 if o.agency_code == client.agency_code and o.key_uri and o.cert_der:
-                    return Credential(credential_id, "official", o.agency_code, o.name_en, o.key_uri, o.cert_der,
-                                      o.chain_der, "2", self.settings.official_multisign,
-                                      o.status is OfficialStatus.ACTIVE, o.id)
+                    return self._official_credential(o)
             elif kind == "seal" and ident:
                 seal = self.repo.get_seal(ident)
                 if seal.agency_code == client.agency_code:

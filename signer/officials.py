@@ -33,7 +33,8 @@ TOTP_ISSUER = "govca"
 class OfficialStatus(str, enum.Enum):
     REGISTERED = "registered"  # added, no key yet
     ACTIVE = "active"          # key, certificate and TOTP enrolled
-    SUSPENDED = "suspended"    # may not authorise signatures
+    SUSPENDED = "suspended"    # may not authorise signatures until resumed
+    REVOKED = "revoked"        # certificate revoked; final (a new enrolment is a new official)
 
 
 class OfficialRow(SignerBase):
@@ -189,8 +190,14 @@ class OfficialRepository:
             row = s.get(OfficialRow, official_id, with_for_update=True)
             if row is None:
                 raise NotFoundError(f"no official {official_id}")
-            if status is OfficialStatus.SUSPENDED and row.status == OfficialStatus.SUSPENDED.value:
-                raise ConflictError(f"official {official_id} is already suspended")
+            current = OfficialStatus(row.status)
+            if current is status:
+                raise ConflictError(f"official {official_id} is already {status.value}")
+            allowed = {OfficialStatus.SUSPENDED: {OfficialStatus.ACTIVE},
+                       OfficialStatus.ACTIVE: {OfficialStatus.SUSPENDED},
+                       OfficialStatus.REVOKED: {OfficialStatus.ACTIVE, OfficialStatus.SUSPENDED}}[status]
+            if current not in allowed:
+                raise ConflictError(f"official {official_id} is {current.value}; it cannot become {status.value}")
             row.status = status.value
         return self.get(official_id)
 

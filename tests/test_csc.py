@@ -149,6 +149,48 @@ def test_acceptance4_a_suspended_official_cannot_authorise_and_is_listed_disable
     assert r.status_code == 400 and "disabled" in r.json["error_description"]
 
 
+def test_a_resumed_official_authorises_again(env: dict) -> None:
+    env["cli"]("official", "suspend", str(env["id"]))
+    assert "active again" in env["cli"]("official", "resume", str(env["id"])).stdout
+    assert call(env, "credentials/info", {"credentialID": env["cred"]}).json["key"]["status"] == "enabled"
+    h = hashlib.sha256(b"after resume").digest()
+    assert authorize(env, [h]).status_code == 200
+    again = env["cli"]("official", "resume", str(env["id"]), ok=False)
+    assert again.exit_code != 0 and "already active" in again.stderr
+
+
+def test_rfc5280_6_1_3_a_certificate_revoked_behind_the_officials_back_disables_the_credential(env: dict) -> None:
+    """`govca cert revoke` of the official's certificate, not `official revoke`: the credential
+    must still refuse, as a signature with a revoked certificate would not validate."""
+    serial = json.loads(env["cli"]("official", "list", "--json").stdout)[0]["certificate_serial"]
+    env["cli"]("cert", "revoke", "--ca", "issuing", serial, "--reason", "keyCompromise")
+    assert call(env, "credentials/info", {"credentialID": env["cred"]}).json["key"]["status"] == "disabled"
+    r = authorize(env, [hashlib.sha256(b"x").digest()])
+    assert r.status_code == 400 and "disabled" in r.json["error_description"]
+    # `official revoke` afterwards records the official as revoked without revoking twice.
+    out = env["cli"]("official", "revoke", str(env["id"])).stdout
+    assert "already revoked" in out
+    assert json.loads(env["cli"]("official", "list", "--json").stdout)[0]["status"] == "revoked"
+
+
+def test_official_revoke_revokes_the_certificate_publishes_a_crl_and_is_final(env: dict) -> None:
+    cli = env["cli"]
+    h = hashlib.sha256(b"before").digest()
+    sad = authorize(env, [h]).json["SAD"]        # a SAD issued before the revocation ...
+    out = cli("official", "revoke", str(env["id"]), "--reason", "affiliationChanged").stdout
+    assert "CRL #" in out and "affiliationChanged" in out
+    serial = json.loads(cli("official", "list", "--json").stdout)[0]["certificate_serial"]
+    cert = json.loads(cli("cert", "show", "--ca", "issuing", serial, "--json").stdout)
+    assert cert["revocation_reason"] == "affiliationChanged" and cert["revoked_at"]
+    r = sign(env, sad, [h])                       # ... signs nothing after it
+    assert r.status_code == 400 and "disabled" in r.json["error_description"]
+    for cmd in ("resume", "suspend", "revoke"):
+        refused = cli("official", cmd, str(env["id"]), ok=False)
+        assert refused.exit_code != 0 and "revoked" in refused.stderr, cmd
+    actions = [r["action"] for r in json.loads(cli("audit", "list", "--limit", "50", "--json").stdout)]
+    assert "official.revoke" in actions
+
+
 def test_acceptance1_pyhanko_csc_signer_signs_through_govca_csc_v1(tmp_path: Path) -> None:
     from asn1crypto import pem
     from asn1crypto import x509 as ax509

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, FileChooser, Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from conftest import OUTPUT, Cli, make_home
 from ocsp_helpers import LiveServer, free_port
@@ -257,6 +258,21 @@ def test_the_language_toggle_stays_on_one_line_on_a_phone(page: Page, env: dict)
         assert lines == 1, f"the toggle's label wraps onto {lines} lines when the page is in {lang}"
 
 
+def open_chooser_with_space(page: Page, tries: int = 3) -> FileChooser:
+    """Space on the focused file input opens the chooser, as a keyboard user does it. Under a
+    loaded full suite headless Chromium has dropped that first key press (seen twice, never
+    alone), so the press is repeated, as a person would, up to ``tries`` times; a page whose
+    input cannot be opened from the keyboard still fails."""
+    for attempt in range(tries):
+        try:
+            with page.expect_file_chooser(timeout=5_000) as chooser:
+                page.keyboard.press("Space")
+            return chooser.value
+        except PlaywrightTimeoutError:
+            assert page.evaluate("document.activeElement.id") == "file", "focus left the file input"
+    raise AssertionError(f"Space on the focused file input opened no file chooser in {tries} presses")
+
+
 def test_accessibility_lang_label_headings_and_keyboard_only_submission(page: Page, env: dict) -> None:
     page.goto(env["url"] + "/verify")
     assert page.get_attribute("html", "lang") == "th"
@@ -267,9 +283,8 @@ def test_accessibility_lang_label_headings_and_keyboard_only_submission(page: Pa
         if page.evaluate("document.activeElement.id") == "file":
             break
     assert page.evaluate("document.activeElement.id") == "file"
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files(str(env["files"]["valid"]))
+    chooser = open_chooser_with_space(page)
+    chooser.set_files(str(env["files"]["valid"]))
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.type") == "submit"
     with page.expect_navigation():
