@@ -56,10 +56,12 @@ test: install test-packages lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install test-packages
+	$(BIN)/pip install -q -c requirements.lock -e '.[test,bench]'
 	$(BIN)/python bench/issuance.py
 	$(BIN)/python bench/ocsp.py
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/csc.py
 
 clean:
 	rm -rf $(VENV) govca-data test-output .pytest_cache

@@ -81,8 +81,16 @@ _KEY_FRAMES = re.compile(
     r"|IncrementalPdfFileWriter\.__init__|Response\.write|FormDataParser\.parse) \(")
 
 
-def record(pid: int, out: Path, seconds: int) -> subprocess.Popen:
+def py_spy_path() -> Path:
+    """py-spy of the venv; exits with what to do when it is not installed (call before the run)."""
     py_spy = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "py-spy"
+    if not py_spy.exists():
+        raise SystemExit("py-spy is missing: `make bench` installs it (the `bench` extra of setup.cfg)")
+    return py_spy
+
+
+def record(pid: int, out: Path, seconds: int) -> subprocess.Popen:
+    py_spy = py_spy_path()
     return subprocess.Popen([str(py_spy), "record", "-d", str(seconds), "-r", "200", "--nonblocking", "--format", "raw",
                              "-o", str(out), "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

@@ -225,6 +225,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    kit.py_spy_path()
     say = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
     work = Path(tempfile.mkdtemp(prefix="govca-bench-sign-"))
     server, service, profiles = None, {}, {}

@@ -13,20 +13,18 @@ import click
 
 from ca import Database, utcnow
 from hsm import KeyType
-from signer.officials import OfficialRepository, OfficialStatus, SecretBox, otpauth_uri
+from signer.officials import OfficialStatus, otpauth_uri
 
-from .compose import build_ca_service
+from .compose import build_ca_service, token_from_config
 from .config import load_config
 from .runtime import actor, emit, home_of
-from .signer_wiring import audit_writer, signer_repository
-
-SERVER_SECRET = Path("secrets") / "server.key"
-
+from .signer_wiring import audit_writer, official_repository, signer_repository
 
 def officials(ctx: click.Context):  # type: ignore[no-untyped-def]
     home = home_of(ctx)
-    db = Database(load_config(home).database_url)
-    return OfficialRepository(db.unit_of_work, db.reader, SecretBox(home / SERVER_SECRET)), db
+    cfg = load_config(home)
+    db = Database(cfg.database_url)
+    return official_repository(home, db, token_from_config(cfg), create_pin_key=True), db
 
 
 def _read_pin(pin_file: Path | None) -> str:

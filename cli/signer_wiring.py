@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -122,10 +123,21 @@ def build_verifier(cfg: GovcaConfig, db: Database, revocation: InProcessRevocati
     return Verifier(TrustRoots(db, cfg.signer.extra_roots), revocation, utcnow, cfg.signer.max_pdf_mb * 1024 * 1024)
 
 
+def official_repository(home: Path, db: Database, keys: Any, create_pin_key: bool = False):  # type: ignore[no-untyped-def]
+    """Officials, their TOTP seeds sealed under secrets/server.key and their PINs checked with the
+    HSM's PIN key (created by enrolment, the one single-process path; servers only look it up)."""
+    from hsm.mac import mac_key
+    from signer.officials import OfficialRepository, SecretBox
+    from signer.pins import KEY_LABEL, PinVault
+
+    box = SecretBox(home / "secrets" / "server.key")
+    pins = PinVault(lambda: mac_key(keys, KEY_LABEL, create=create_pin_key).mac)
+    return OfficialRepository(db.unit_of_work, db.reader, box, pins)
+
+
 def build_remote_signing(cfg: GovcaConfig, db: Database, keys: Any, sealing: SealingService, reader: StatusReader):  # type: ignore[no-untyped-def]
     from signer.csc import RemoteSigning
-    from signer.officials import OfficialRepository, SecretBox
 
-    box = SecretBox(cfg.home / "secrets" / "server.key")
-    return RemoteSigning(OfficialRepository(db.unit_of_work, db.reader, box), sealing.repo, keys,
-                         lambda ca, serial: reader.status(ca, serial)[0], sealing.audit, box, utcnow)
+    officials = official_repository(cfg.home, db, keys)
+    return RemoteSigning(officials, sealing.repo, keys,
+                         lambda ca, serial: reader.status(ca, serial)[0], sealing.audit, officials.box, utcnow)

@@ -2,7 +2,8 @@
 (SRG_KM.11), authorised by their PIN and a TOTP second factor (RFC 6238).
 
 The TOTP seed is stored encrypted with AES-256-GCM under a key derived (HKDF-SHA256, RFC 5869)
-from a server secret kept outside the database; the PIN only as a scrypt hash. Nothing here
+from a server secret kept outside the database; the PIN only as an HMAC made in the HSM
+(signer/pins.py). Nothing here
 signs: no administrator path reaches an official's key (SRA_SKM.14).
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .credentials import SecretVerifier, hash_secret
+from .pins import PinVault
 from .errors import ConflictError, NotFoundError
 from .registry import SignerRepository, UnitOfWork, split_chain
 from .storage import AgencyRow, SignerBase, UtcDateTime
@@ -134,11 +135,8 @@ def _official(row: OfficialRow, code: str) -> Official:
 
 
 class OfficialRepository:
-    def __init__(self, write: UnitOfWork, read: UnitOfWork, box: SecretBox) -> None:
-        self.write, self.read, self.box = write, read, box
-        # scrypt costs ~50 ms by design; a PIN already verified is remembered (as SHA-256, in
-        # memory, for minutes) like API secrets. The TOTP, checked every time, stays the barrier.
-        self._pins = SecretVerifier()
+    def __init__(self, write: UnitOfWork, read: UnitOfWork, box: SecretBox, pins: PinVault) -> None:
+        self.write, self.read, self.box, self.pins = write, read, box, pins
 
     def add(self, agency_code: str, given_name_th: str, surname_th: str, given_name_en: str, surname_en: str,
             title: str, id_number: str | None, now: dt.datetime) -> Official:
@@ -170,6 +168,7 @@ class OfficialRepository:
               chain_der: tuple[bytes, ...], pin: str) -> str:
         """Record the key and certificate, set the PIN, and return a fresh TOTP seed (base32)."""
         seed = pyotp.random_base32(32)
+        pin_record = self.pins.record(official_id, pin)
         with self.write() as s:
             row = s.get(OfficialRow, official_id, with_for_update=True)
             if row is None:
@@ -180,7 +179,7 @@ class OfficialRepository:
             row.ca_name, row.cert_serial, row.key_uri, row.cert_der = ca_name, cert_serial, key_uri, cert_der
             row.chain_der = b"".join(chain_der)
             row.totp_secret_enc = self.box.seal(seed.encode(), TOTP_PURPOSE, str(official_id).encode())
-            row.pin_hash = hash_secret(pin)
+            row.pin_hash = pin_record
             row.status = OfficialStatus.ACTIVE.value
             row.failed_attempts, row.locked_until = 0, None
         return seed
@@ -210,7 +209,7 @@ class OfficialRepository:
                 return False, False
             seed = self.box.open(row.totp_secret_enc, TOTP_PURPOSE, str(official_id).encode()).decode()
             pin_hash, last_step = row.pin_hash, row.last_totp_step or 0
-        pin_ok = self._pins.verify(official_id, pin, pin_hash)
+        pin_ok = self.pins.verify(official_id, pin, pin_hash)
         totp = pyotp.TOTP(seed)
         current = totp.timecode(now)
         step = next((c for c in (current - 1, current, current + 1)

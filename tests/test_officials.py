@@ -13,8 +13,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from ca import Database
+from cli.compose import token_from_config
 from cli.config import load_config
-from conftest import Cli, run, tool
+from cli.signer_wiring import official_repository
+from conftest import Cli, make_home, run, tool
 from sealing_helpers import setup_sealing
 from signer.officials import OfficialRepository, SecretBox
 
@@ -32,8 +34,9 @@ def env(cli: Cli, tmp_path: Path) -> dict:
 
 
 def _repo(home: Path) -> OfficialRepository:
-    db = Database(load_config(home).database_url)
-    return OfficialRepository(db.unit_of_work, db.reader, SecretBox(home / "secrets" / "server.key"))
+    cfg = load_config(home)
+    db = Database(cfg.database_url)
+    return official_repository(home, db, token_from_config(cfg))
 
 
 def test_srg_km_11_enrol_makes_one_hsm_key_and_one_person_certificate_and_prints_the_totp_uri(env: dict) -> None:
@@ -64,7 +67,7 @@ def test_srg_km_11_enrol_makes_one_hsm_key_and_one_person_certificate_and_prints
     assert again.exit_code != 0 and "SRG_KM.11" in again.stderr
 
 
-def test_totp_seed_is_encrypted_with_a_key_outside_the_database_and_the_pin_is_a_slow_hash(env: dict) -> None:
+def test_totp_seed_is_encrypted_with_a_key_outside_the_database_and_the_pin_checked_with_an_hsm_key(env: dict) -> None:
     cli = env["cli"]
     out = cli("official", "enrol", str(env["id"]), "--pin-file", str(env["pin_file"]), "--no-qr").stdout
     seed = parse_qs(urlparse(re.search(r"otpauth://totp/\S+", out).group(0)).query)["secret"][0]
@@ -73,7 +76,11 @@ def test_totp_seed_is_encrypted_with_a_key_outside_the_database_and_the_pin_is_a
         row = c.execute(text("SELECT totp_secret_enc, pin_hash FROM officials")).one()
     dump = b"".join(p.read_bytes() for p in cli.home.glob("govca.db*"))  # the database and its WAL
     assert seed.encode() not in bytes(row[0]) and seed.encode() not in dump and b"246810" not in dump
-    assert row[1].startswith("scrypt$")
+    # The PIN record is an HMAC made in the HSM (signer/pins.py): a secret key, sensitive and not
+    # extractable, that the record is worthless without.
+    assert row[1].startswith("hsm-hmac-sha256$govca-pin-mac-v1$")
+    pin_keys = [k for k in json.loads(cli("hsm", "keys", "--json").stdout) if k["label"] == "govca-pin-mac-v1"]
+    assert [(k["object_class"], k["sensitive"], k["extractable"]) for k in pin_keys] == [("secret", True, False)]
     secret_file = cli.home / "secrets" / "server.key"
     assert secret_file.stat().st_mode & 0o777 == 0o600
     assert seed not in json.dumps(json.loads(cli("audit", "list", "--limit", "200", "--json").stdout))
@@ -81,6 +88,25 @@ def test_totp_seed_is_encrypted_with_a_key_outside_the_database_and_the_pin_is_a
     other = SecretBox(env["tmp"] / "other.key")
     with pytest.raises(Exception):
         other.open(bytes(row[0]), b"govca totp seed v1", str(env["id"]).encode())
+
+
+def test_a_pin_record_verifies_only_with_the_hsm_key_that_made_it(env: dict, tmp_path: Path) -> None:
+    """Copy the record into another installation (its own token, its own PIN key): the right PIN
+    no longer verifies, so the database alone gives nothing to guess against."""
+    env["cli"]("official", "enrol", str(env["id"]), "--pin-file", str(env["pin_file"]), "--no-qr")
+    with create_engine(load_config(env["cli"].home).database_url).connect() as c:
+        record = c.execute(text("SELECT pin_hash FROM officials")).scalar_one()
+    here = _repo(env["cli"].home).pins
+    assert here.verify(env["id"], "246810", record) and not here.verify(env["id"], "246811", record)
+    assert not here.verify(env["id"] + 1, "246810", record)  # bound to the official too
+    other_home = make_home(tmp_path / "other")
+    other = _repo(other_home)
+    from hsm.mac import mac_key
+    from signer.pins import KEY_LABEL
+
+    mac_key(token_from_config(load_config(other_home)), KEY_LABEL, create=True)
+    assert not other.pins.verify(env["id"], "246810", record)
+    assert not here.verify(env["id"], "246810", "scrypt$16384$8$1$c2FsdA==$ZGlnZXN0")  # no other scheme
 
 
 def test_suspend_and_list(env: dict) -> None:
