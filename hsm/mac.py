@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from .errors import HsmError, KeyNotFoundError
-from .token import _HANDLES, _LOCK, Pkcs11Token
+from .token import _LOCK, Pkcs11Token
 
 
 class HsmMacKey:
@@ -28,22 +28,12 @@ class HsmMacKey:
             return bytes(key.sign(data, mechanism=pkcs11.Mechanism.SHA256_HMAC))
 
     def _handle(self) -> Any:
-        """The object handle, looked up once per process and library initialisation (kept with the
-        private-key handles, which the session call clears after a fork or re-initialisation, so
-        it comes first). Caller holds _LOCK."""
+        """The object handle, from the token's per-process index. Caller holds _LOCK."""
         import pkcs11
-        from pkcs11 import Attribute
 
-        session = self.token._session()
-        cache_key = (os.getpid(), "secret-key", self.label.encode())
-        key = _HANDLES.get(cache_key)
+        key = self.token._find(self.token._session(), self.label, pkcs11.ObjectClass.SECRET_KEY)
         if key is None:
-            found = list(session.get_objects({Attribute.CLASS: pkcs11.ObjectClass.SECRET_KEY,
-                                              Attribute.LABEL: self.label}))
-            if len(found) != 1:
-                raise KeyNotFoundError(f"no secret key {self.label!r} in token {self.token.config.token_label!r}"
-                                       if not found else f"{len(found)} secret keys labelled {self.label!r}")
-            key = _HANDLES[cache_key] = found[0]
+            raise KeyNotFoundError(f"no secret key {self.label!r} in token {self.token.config.token_label!r}")
         return key
 
 

@@ -27,6 +27,11 @@ _OPEN: dict[tuple[str, str], tuple[int, Any]] = {}
 _HANDLES: dict[tuple[int, str, bytes], Any] = {}
 _ACTIVE_CONF: dict[str, str] = {}
 _KEYS: dict[tuple[int, str, str], "HsmKey"] = {}
+# Per process: (token, object class, label) -> [(CKA_ID, handle)] of every key object, read in one pass.
+# SoftHSM's file store touches every object on each C_FindObjects (~13 ms with 800 key pairs
+# here), so a service with thousands of officials' keys looks each up by one pass, not a search.
+_INDEX: dict[tuple[str, Any, str], list[tuple[bytes, Any]]] = {}
+_INDEXED: set[Any] = set()
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ class Pkcs11Token:
             _OPEN.clear()
             _HANDLES.clear()
             _KEYS.clear()
+            _INDEX.clear()
+            _INDEXED.clear()
             lib.reinitialize()
         if conf is not None:
             _ACTIVE_CONF[self.config.module] = conf
@@ -123,10 +130,10 @@ class Pkcs11Token:
         public_template = {Attribute.VERIFY: True, Attribute.ENCRYPT: False, Attribute.WRAP: False}
         with _LOCK:
             session = self._session()
-            if self._find(session, label, pkcs11.ObjectClass.PRIVATE_KEY) is not None:
+            if self._search(session, label, pkcs11.ObjectClass.PRIVATE_KEY) is not None:
                 raise DuplicateKeyError(f"the token already holds a key labelled {label!r}")
             if key_type.is_rsa:
-                session.generate_keypair(
+                public, private = session.generate_keypair(
                     pkcs11.KeyType.RSA, key_type.bits, store=True, label=label, id=key_id,
                     public_template=public_template, private_template=private_template,
                 )
@@ -136,10 +143,13 @@ class Pkcs11Token:
                     {Attribute.EC_PARAMS: encode_named_curve_parameters(key_type.curve_name)},
                     local=True,
                 )
-                params.generate_keypair(
+                public, private = params.generate_keypair(
                     store=True, label=label, id=key_id,
                     public_template=public_template, private_template=private_template,
                 )
+            for cls_, obj in ((pkcs11.ObjectClass.PUBLIC_KEY, public), (pkcs11.ObjectClass.PRIVATE_KEY, private)):
+                if (self.config.token_label, cls_) in _INDEXED:
+                    _INDEX.setdefault((self.config.token_label, cls_, label), []).append((key_id, obj))
         return self.get_key(KeyUri(self.config.token_label, label, key_id))
 
     def get_key(self, uri: KeyUri | str) -> "HsmKey":
@@ -190,16 +200,32 @@ class Pkcs11Token:
                     ))
         return sorted(out, key=lambda o: (o.label, o.object_class))
 
-    @staticmethod
-    def _find(session: Any, label: str, object_class: Any, key_id: bytes = b"") -> Any:
+    def _find(self, session: Any, label: str, object_class: Any, key_id: bytes = b"") -> Any:
+        """The handle of a key object, from the process's index; a miss re-reads the index once
+        (a key made by another process since). Caller holds _LOCK, after _session()."""
         from pkcs11 import Attribute
 
-        template: dict[Any, Any] = {Attribute.CLASS: object_class, Attribute.LABEL: label}
-        if key_id:
-            template[Attribute.ID] = key_id
-        found = list(session.get_objects(template))
-        if len(found) > 1:
-            raise HsmError(f"{len(found)} objects share the label {label!r}; address the key by id")
+        token = self.config.token_label
+        for attempt in (1, 2):
+            if (token, object_class) in _INDEXED:
+                found = [h for i, h in _INDEX.get((token, object_class, label), ()) if not key_id or i == key_id]
+                if len(found) > 1:
+                    raise HsmError(f"{len(found)} objects share the label {label!r}; address the key by id")
+                if found or attempt == 2:
+                    return found[0] if found else None
+            for stale in [k for k in _INDEX if k[:2] == (token, object_class)]:
+                del _INDEX[stale]
+            for obj in session.get_objects({Attribute.CLASS: object_class}):
+                _INDEX.setdefault((token, object_class, obj[Attribute.LABEL]), []).append((bytes(obj[Attribute.ID]), obj))
+            _INDEXED.add((token, object_class))
+        return None
+
+    @staticmethod
+    def _search(session: Any, label: str, object_class: Any) -> Any:
+        """An exact C_FindObjects by label, for checks that must see every process's keys."""
+        from pkcs11 import Attribute
+
+        found = list(session.get_objects({Attribute.CLASS: object_class, Attribute.LABEL: label}))
         return found[0] if found else None
 
     def _sign(self, key: "HsmKey", data: bytes, mechanism: Mechanism, prehashed: bool) -> bytes:

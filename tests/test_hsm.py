@@ -136,3 +136,37 @@ def test_cryptography_builders_sign_with_the_hsm_adapter(token: Pkcs11Token) -> 
     assert crl.is_signature_valid(key.public_key)
     with pytest.raises(TypeError):
         adapter.private_numbers()
+
+
+def _generate_in_another_process(config: TokenConfig, label: str) -> str:
+    return str(Pkcs11Token(config).generate_key_pair(KeyType.EC_P256, label).uri)
+
+
+def test_a_key_made_by_another_process_after_this_one_indexed_the_token_is_found(token: Pkcs11Token) -> None:
+    """Key handles come from a per-process index of the token (hsm/token.py): a miss re-reads it,
+    so a key enrolled by the CLI while a server runs is usable by that server."""
+    import multiprocessing
+
+    first = token.generate_key_pair(KeyType.EC_P256, "before")
+    assert token.get_key(str(first.uri)).uri == first.uri  # this process has indexed the token
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        uri = pool.apply(_generate_in_another_process, (token.config, "after"))
+    key = token.get_key(uri)
+    sig = key.sign(b"data", Mechanism.ECDSA_SHA256)
+    _verify(key, b"data", sig, Mechanism.ECDSA_SHA256)
+    with pytest.raises(KeyNotFoundError):
+        token.get_key(KeyUri(token.config.token_label, "never-made", b"\x01"))
+
+
+def test_hmac_key_is_made_in_the_token_sensitive_and_not_extractable(token: Pkcs11Token) -> None:
+    import hashlib
+
+    from hsm.mac import mac_key
+
+    with pytest.raises(KeyNotFoundError):
+        mac_key(token, "pin-mac")
+    key = mac_key(token, "pin-mac", create=True)
+    assert key.mac(b"x") == mac_key(token, "pin-mac").mac(b"x") != key.mac(b"y")
+    assert len(key.mac(b"x")) == hashlib.sha256().digest_size
+    info = [o for o in token.list_key_objects() if o.label == "pin-mac"]
+    assert [(o.object_class, o.sensitive, o.extractable) for o in info] == [("secret", True, False)]
