@@ -16,7 +16,7 @@ Goal: signatures/s >= 50% of min(HSM signatures/s in 2 processes, HTTP ceiling r
 
 Each TOTP code of an official is accepted once (RFC 6238 5.2, signer/officials.py check_factors),
 so one official can authorise ~3 times at once (steps t-1, t, t+1), then once per 30 s: each client
-owns a share of a pool of --officials officials per key type and never reuses an (official, step).
+owns a share of a pool of officials (--officials per key type) and never reuses an (official, step).
 "starve" is time spent waiting for an unused code (non-zero: the pool, not the server, limited
 the run). py-spy samples one worker for
 5 s of the EC run, summarised by area (bench/_signkit.py, first matching area per sample).
@@ -40,6 +40,7 @@ _spec.loader.exec_module(ocsp_bench)  # type: ignore[union-attr] - bench/ocsp.py
 sys.path[:] = _path
 
 PIN, SHA256, WARMUP_S, HSM_S, PROFILE_S, BATCH = "135790", "2.16.840.1.101.3.4.2.1", 1.0, 3.0, 5, 10
+POOL = {"rsa2048": 400, "ec-p256": 1000}  # officials per key type, sized so no client waits for a code
 KEYS = {"rsa2048": ("1.2.840.113549.1.1.11", "RSA_PKCS1V15_SHA256"), "ec-p256": ("1.2.840.10045.4.3.2", "ECDSA_SHA256")}
 kit.AREAS = [
     ("audit writes (audit_writer, ca/audit)", r"audit_writer|\(ca/audit"),
@@ -213,8 +214,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--officials", type=int, default=400, help="officials per key type (each authorises ~3 times "
-                    "per 30 s: RFC 6238 5.2); the starve column says when they were too few")
+    ap.add_argument("--officials", type=int, help="officials per key type (default: RSA 400, EC 1000; each "
+                    "authorises ~3 times per 30 s, RFC 6238 5.2); the starve column says when they were too few")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     kit.py_spy_path()
@@ -224,9 +225,9 @@ def main() -> None:
         port, fixed_port, home = sign.free_port(), sign.free_port(), work / "home"
         say(f"setting up a demo CA in {work} ...")
         token = sign.setup_ca(home, port)
-        n = args.officials
         (pin_file := work / "pin").write_text(PIN + "\n"), pin_file.chmod(0o600)
         for kt in KEYS:
+            n = args.officials or POOL[kt]
             say(f"enrolling {n} {kt} officials ...")
             pools[kt] = enrol(home, kt, n, pin_file)
         uris = {o["id"]: o["key_uri"] for o in json.loads(govca(home, "official", "list", "--json"))}
@@ -241,7 +242,8 @@ def main() -> None:
             if kt == "ec-p256":  # one worker, from 1 s into the timed window
                 spy = threading.Timer(WARMUP_S + 1, lambda: setattr(spy, "proc", kit.record(pids[0], raw, secs)))
                 spy.start()
-            say(f"service {kt}: {args.clients} clients, {args.seconds:g} s, {n - 1} officials, workers {pids} ...")
+            say(f"service {kt}: {args.clients} clients, {args.seconds:g} s, {len(pools[kt]) - 1} officials, "
+                f"workers {pids} ...")
             service[kt] = drive(port, token, pools[kt][1:], kt, args.clients, args.seconds, [servers[0].pid, *pids])
             if spy is not None:
                 spy.join()
@@ -259,10 +261,10 @@ def main() -> None:
         for proc in servers:
             sign.stop(proc)
         shutil.rmtree(work, ignore_errors=True)
-    report(service, hsm, ceiling, profile, n - 1, args)
+    report(service, hsm, ceiling, profile, {kt: len(p) - 1 for kt, p in pools.items()}, args)
 
 
-def report(service: dict, hsm: dict, ceiling: dict, profile: dict, officials: int, args: argparse.Namespace) -> None:
+def report(service: dict, hsm: dict, ceiling: dict, profile: dict, officials: dict, args: argparse.Namespace) -> None:
     cases = {}
     for kt, s in service.items():
         bound = min(hsm[kt]["2"], ceiling["requests_per_s"])
@@ -294,7 +296,7 @@ def report(service: dict, hsm: dict, ceiling: dict, profile: dict, officials: in
           "authorize+signHash round trip; auth50/sign50: p50 of each call. starve: client-seconds waiting for an "
           f"unused TOTP code. cpu ms: server CPU per round trip; srv/cli/oth: CPUs (of {os.cpu_count()}) used by the "
           f"server, this load generator and all else. bound: min(HSM x2, HTTP ceiling). {args.clients} clients, "
-          f"{args.seconds:g} s, {officials} officials per key type.")
+          f"{args.seconds:g} s, officials: {', '.join(f'{n} {kt}' for kt, n in officials.items())}.")
     if profile:
         print(f"\npy-spy, one worker, ec-p256, {profile.get('seconds')} s ({profile.get('samples', 0)} samples, % of "
               "sampled time)" + (": failed: " + profile["error"] if "error" in profile else ""))

@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from .errors import AuditChainError
@@ -41,17 +41,17 @@ def record_hash(prev_hash: str, seq: int, time: dt.datetime, e: AuditEvent) -> s
 
 
 def append(session: Session, event: AuditEvent, now: dt.datetime) -> int:
-    """Append one record inside the caller's transaction; returns its sequence number."""
-    head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).scalar_one()
+    """Append one record inside the caller's transaction; returns its sequence number. Core
+    statements, not the ORM unit of work: every audited operation pays for this."""
+    head = session.execute(select(AuditHeadRow.last_seq, AuditHeadRow.last_hash)
+                           .where(AuditHeadRow.id == 1).with_for_update()).one()
     seq = head.last_seq + 1
     now = now.astimezone(dt.timezone.utc)
     digest = record_hash(head.last_hash, seq, now, event)
-    session.add(AuditRow(seq=seq, time=now, actor=event.actor, action=event.action, subject=event.subject,
-                         outcome=event.outcome, details=json.dumps(event.details, sort_keys=True, ensure_ascii=False),
-                         prev_hash=head.last_hash, hash=digest))
-    head.last_seq = seq
-    head.last_hash = digest
-    session.flush()
+    session.execute(insert(AuditRow).values(
+        seq=seq, time=now, actor=event.actor, action=event.action, subject=event.subject, outcome=event.outcome,
+        details=json.dumps(event.details, sort_keys=True, ensure_ascii=False), prev_hash=head.last_hash, hash=digest))
+    session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(last_seq=seq, last_hash=digest))
     return seq
 
 

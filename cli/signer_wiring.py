@@ -25,8 +25,13 @@ from .config import GovcaConfig
 def audit_writer(db: Database):  # type: ignore[no-untyped-def]
     def write(actor: str, action: str, subject: str, outcome: str, details: dict) -> None:
         with db.unit_of_work() as s:
-            append(s, AuditEvent(actor, action, subject, outcome, details), utcnow())
+            audit_in(s, actor, action, subject, outcome, details)
     return write
+
+
+def audit_in(session: Any, actor: str, action: str, subject: str, outcome: str, details: dict) -> None:
+    """An audit event in the caller's transaction (committed, or rolled back, with its change)."""
+    append(session, AuditEvent(actor, action, subject, outcome, details), utcnow())
 
 
 class InProcessRevocation:
@@ -139,5 +144,5 @@ def build_remote_signing(cfg: GovcaConfig, db: Database, keys: Any, sealing: Sea
     from signer.csc import RemoteSigning
 
     officials = official_repository(cfg.home, db, keys)
-    return RemoteSigning(officials, sealing.repo, keys,
-                         lambda ca, serial: reader.status(ca, serial)[0], sealing.audit, officials.box, utcnow)
+    return RemoteSigning(officials, sealing.repo, keys, lambda ca, serial: reader.status(ca, serial)[0],
+                         sealing.audit, audit_in, officials.box, utcnow)

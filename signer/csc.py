@@ -15,7 +15,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -34,6 +34,10 @@ EC_ALGOS = {"1.2.840.10045.4.3.2": Mechanism.ECDSA_SHA256, "1.2.840.10045.4.3.3"
 RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
 HASH_OIDS = {"2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2": "sha384", "2.16.840.1.101.3.4.2.3": "sha512"}
 CURVES = {"secp256r1": "1.2.840.10045.3.1.7", "secp384r1": "1.3.132.0.34"}
+
+
+class _CodeTaken(Exception):
+    """Raised inside the authorisation transaction to roll it back: the TOTP code was taken."""
 
 
 class CscError(Exception):
@@ -90,9 +94,12 @@ def _not_after(cert_der: bytes) -> dt.datetime:
 class RemoteSigning:
     def __init__(self, officials: OfficialRepository, repo: SignerRepository, keys: Any,
                  cert_status: Callable[[str, str], str], audit: Callable[[str, str, str, str, dict], None],
+                 audit_in: Callable[[Any, str, str, str, str, dict], None],
                  box: SecretBox, clock: Callable[[], dt.datetime], settings: CscSettings = CscSettings()) -> None:
+        """``audit`` writes an audit event in its own transaction; ``audit_in(session, ...)`` in the
+        caller's, so a state change and its audit record commit together."""
         self.officials, self.repo, self.keys, self.cert_status = officials, repo, keys, cert_status
-        self.audit, self.box, self.clock, self.settings = audit, box, clock, settings
+        self.audit, self.audit_in, self.box, self.clock, self.settings = audit, audit_in, box, clock, settings
 
     # --- service authorisation (auth/login) -------------------------------------------------
     def _token_key(self) -> bytes:
@@ -172,52 +179,61 @@ class RemoteSigning:
             raise CscError("invalid_request", "Invalid value for parameter numSignatures")
         if num_signatures > cred.multisign:
             raise CscError("invalid_request", "Numbers of signatures is too high")
+        step = None
         if cred.scal == "2":
             # SCAL2: the SAD is bound to the hashes to be signed, one per signature.
             if not hashes or len(hashes) != num_signatures:
                 raise CscError("invalid_request", "Missing (or invalid type) array parameter hash"
                                if version == 1 else "Missing (or invalid type) array parameter hashes")
             assert cred.official_id is not None
-            self._check_factors(actor, cred, pin, otp, version, detail)
+            step = self._check_factors(actor, cred, pin, otp, version, detail)
         sad = secrets.token_urlsafe(32)
         now = self.clock()
-        with self.officials.write() as s:
-            s.add(CscSadRow(sad_sha256=hashlib.sha256(sad.encode()).hexdigest(), credential_id=cred.id,
-                            hashes=json.dumps(sorted({h.hex() for h in hashes or []}) if cred.scal == "2" else []),
-                            remaining=num_signatures, expires_at=now + dt.timedelta(seconds=self.settings.sad_seconds),
-                            created_at=now))
-        self.audit(actor, "csc.authorize", cred.id, "success", {**detail, "numSignatures": num_signatures})
+        try:
+            # One transaction: the TOTP code consumed, the failure count cleared, the SAD stored
+            # and the authorisation audited; all of it or nothing.
+            with self.officials.write() as s:
+                if step is not None and not self.officials.consume_step(s, cred.official_id, step, now):
+                    raise _CodeTaken()
+                s.add(CscSadRow(sad_sha256=hashlib.sha256(sad.encode()).hexdigest(), credential_id=cred.id,
+                                hashes=json.dumps(sorted({h.hex() for h in hashes or []}) if cred.scal == "2" else []),
+                                remaining=num_signatures,
+                                expires_at=now + dt.timedelta(seconds=self.settings.sad_seconds), created_at=now))
+                self.audit_in(s, actor, "csc.authorize", cred.id, "success",
+                              {**detail, "numSignatures": num_signatures})
+        except _CodeTaken:
+            # Another request took this code (or a later one) first: RFC 6238 5.2, a failure.
+            self._failed(actor, cred, version, detail, pin_ok=True)
         return sad, self.settings.sad_seconds
 
     def _check_factors(self, actor: str, cred: Credential, pin: str | None, otp: str | None, version: int,
-                       detail: dict) -> None:
-        now = self.clock()
-        official_id = cred.official_id
-        with self.officials.read() as s:
-            row = s.get(OfficialRow, official_id)
-            locked_until = row.locked_until if row else None
-        if locked_until is not None and locked_until > now:
-            self.audit(actor, "csc.authorize", cred.id, "refused", {**detail, "error": "locked"})
-            raise CscError("invalid_request", "PIN locked" if version == 1 else "Credential locked")
+                       detail: dict) -> int:
+        """The TOTP step to consume when the PIN and the code are right; otherwise the failure is
+        counted and audited and a CscError raised."""
         if not isinstance(pin, str) or not isinstance(otp, str) or not pin or not otp:
             raise CscError("invalid_request", "Missing (or invalid type) string parameter PIN" if not pin
                            else "Missing (or invalid type) string parameter OTP")
-        pin_ok, otp_ok = self.officials.check_factors(official_id, pin, otp, now)  # type: ignore[arg-type]
-        if pin_ok and otp_ok:
-            with self.officials.write() as s:
-                s.execute(update(OfficialRow).where(OfficialRow.id == official_id)
-                          .values(failed_attempts=0, locked_until=None))
-            return
+        check = self.officials.check_factors(cred.official_id, pin, otp, self.clock())  # type: ignore[arg-type]
+        if check.locked_until is not None:
+            self.audit(actor, "csc.authorize", cred.id, "refused", {**detail, "error": "locked"})
+            raise CscError("invalid_request", "PIN locked" if version == 1 else "Credential locked")
+        if check.pin_ok and check.step is not None:
+            return check.step
+        self._failed(actor, cred, version, detail, check.pin_ok)
+
+    def _failed(self, actor: str, cred: Credential, version: int, detail: dict, pin_ok: bool) -> NoReturn:
+        now = self.clock()
         with self.officials.write() as s:
-            row = s.get(OfficialRow, official_id, with_for_update=True)
+            row = s.get(OfficialRow, cred.official_id, with_for_update=True)
             row.failed_attempts = (row.failed_attempts or 0) + 1
             if row.failed_attempts >= self.settings.lock_after:
                 # EN 419 241-1 / ขมธอ. 36-2566: repeated failures lock the credential for a while.
                 row.locked_until = now + dt.timedelta(minutes=self.settings.lock_minutes)
                 row.failed_attempts = 0
             attempts = row.failed_attempts
-        self.audit(actor, "csc.authorize", cred.id, "refused",
-                   {**detail, "error": "invalid_pin" if not pin_ok else "invalid_otp", "failed_attempts": attempts})
+            self.audit_in(s, actor, "csc.authorize", cred.id, "refused",
+                          {**detail, "error": "invalid_pin" if not pin_ok else "invalid_otp",
+                           "failed_attempts": attempts})
         if version == 2:
             raise CscError("invalid_authentication_data", "The authentication data is invalid")
         if not pin_ok:

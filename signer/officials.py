@@ -15,12 +15,13 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyotp
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, select, update
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .pins import PinVault
@@ -200,33 +201,48 @@ class OfficialRepository:
             row.status = status.value
         return self.get(official_id)
 
-    def check_factors(self, official_id: int, pin: str, otp: str, now: dt.datetime) -> tuple[bool, bool]:
-        """(PIN right, TOTP right): RFC 6238 with one step of clock drift either way, and a code
-        is accepted once only (RFC 6238 5.2: no second use of an OTP already accepted)."""
+    def check_factors(self, official_id: int, pin: str, otp: str, now: dt.datetime) -> FactorCheck:
+        """One read: the lock, the PIN (HMAC in the HSM) and the TOTP (RFC 6238, one step of clock
+        drift either way). Writes nothing: the code is consumed by :meth:`consume_step`, in the
+        transaction that issues the SAD, so a code is accepted once (RFC 6238 5.2)."""
         with self.read() as s:
             row = s.get(OfficialRow, official_id)
             if row is None or row.totp_secret_enc is None or row.pin_hash is None:
-                return False, False
+                return FactorCheck(None, False, None)
             seed = self.box.open(row.totp_secret_enc, TOTP_PURPOSE, str(official_id).encode()).decode()
-            pin_hash, last_step = row.pin_hash, row.last_totp_step or 0
+            pin_hash, last_step, locked_until = row.pin_hash, row.last_totp_step or 0, row.locked_until
+        if locked_until is not None and locked_until > now:
+            return FactorCheck(locked_until, False, None)
         pin_ok = self.pins.verify(official_id, pin, pin_hash)
         totp = pyotp.TOTP(seed)
         current = totp.timecode(now)
         step = next((c for c in (current - 1, current, current + 1)
                      if hmac.compare_digest(totp.generate_otp(c), otp.strip())), None)
-        if step is None or step <= last_step:
-            return pin_ok, False
-        if pin_ok:
-            with self.write() as s:
-                # Only one authorisation can consume this code: the update wins once.
-                won = s.execute(update(OfficialRow).where(OfficialRow.id == official_id,
-                                                          OfficialRow.last_totp_step < step)
-                                .values(last_totp_step=step)).rowcount
-            return True, won == 1
-        return pin_ok, True
+        return FactorCheck(None, pin_ok, step if step is not None and step > last_step else None)
+
+    @staticmethod
+    def consume_step(session: Any, official_id: int, step: int, now: dt.datetime) -> bool:
+        """In the caller's write transaction: take TOTP ``step`` for this official and clear the
+        failure count. False when another authorisation took that step (or a later one) first, or
+        the credential was locked meanwhile: only one request can win a code."""
+        won = session.execute(
+            update(OfficialRow)
+            .where(OfficialRow.id == official_id, OfficialRow.last_totp_step < step,
+                   or_(OfficialRow.locked_until.is_(None), OfficialRow.locked_until <= now))
+            .values(last_totp_step=step, failed_attempts=0, locked_until=None)).rowcount
+        return won == 1
 
     def verify_factors(self, official_id: int, pin: str, otp: str, now: dt.datetime) -> bool:
-        return all(self.check_factors(official_id, pin, otp, now))
+        """PIN and TOTP both right (nothing consumed)."""
+        check = self.check_factors(official_id, pin, otp, now)
+        return check.pin_ok and check.step is not None
+
+
+@dataclass(frozen=True)
+class FactorCheck:
+    locked_until: dt.datetime | None  # set: locked, nothing else was checked
+    pin_ok: bool
+    step: int | None                  # the TOTP step the code matched, if right and not used before
 
 
 def otpauth_uri(seed: str, official: Official) -> str:

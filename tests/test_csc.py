@@ -149,6 +149,29 @@ def test_acceptance4_a_suspended_official_cannot_authorise_and_is_listed_disable
     assert r.status_code == 400 and "disabled" in r.json["error_description"]
 
 
+def test_rfc6238_5_2_two_requests_racing_for_one_code_only_one_wins(env: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between this request's check of the code and its write, another request consumes the
+    same code: this one is refused as a wrong OTP, stores no SAD and is counted and audited."""
+    from signer.officials import OfficialRepository
+
+    real = OfficialRepository.check_factors
+
+    def racing(self, official_id, pin, otp, now):  # type: ignore[no-untyped-def]
+        check = real(self, official_id, pin, otp, now)
+        if check.step is not None:
+            with self.write() as s:
+                assert self.consume_step(s, official_id, check.step, now)  # the other request wins
+        return check
+
+    monkeypatch.setattr(OfficialRepository, "check_factors", racing)
+    r = authorize(env, [hashlib.sha256(b"raced").digest()])
+    assert r.status_code == 400 and r.json["error"] == "invalid_otp"
+    events = json.loads(env["cli"]("audit", "list", "--action", "csc.authorize", "--json").stdout)
+    assert [(e["outcome"], e["details"].get("failed_attempts")) for e in events] == [("refused", 1)]
+    monkeypatch.setattr(OfficialRepository, "check_factors", real)
+    assert authorize(env, [hashlib.sha256(b"next code").digest()]).status_code == 200
+
+
 def test_a_resumed_official_authorises_again(env: dict) -> None:
     env["cli"]("official", "suspend", str(env["id"]))
     assert "active again" in env["cli"]("official", "resume", str(env["id"])).stdout
