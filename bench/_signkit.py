@@ -71,14 +71,14 @@ AREAS = [
     ("HTTP: gunicorn/Flask/werkzeug rest", r"\((gunicorn|flask|werkzeug)/"),
 ]
 # Frames worth an inclusive figure: govca's steps and pyHanko's big pieces (not the call chain between).
+# py-spy 0.4 names a frame by its bare function name, so a method is told apart by its file.
 _KEY_FRAMES = re.compile(
-    r"^(_read_request|SealingService\.(authenticate|choose_seal|_seal|timestamp)|check_pdf|sign_pdf|default_stamp"
-    r"|validation_context|InProcessRevocation\.__call__|SignerRepository\.\w+|audit_writer\.<locals>\.write"
-    r"|HsmPdfSigner\.async_sign_raw|HsmKey\.sign|GlyphAccumulator\.(prepare_write|_extract_subset)"
-    r"|GlyphAccumulatorFactory\.create_font_engine|BaseStamp\.render|QRStamp\._qr_xobject|Signer\.async_sign"
-    r"|TimeStamper\._ensure_dummy|build_token|PdfSigningSession\.perform_presign_validation"
-    r"|PdfPostSignatureDocument\.post_signature_processing|PdfTimeStamper\.async_timestamp_pdf"
-    r"|IncrementalPdfFileWriter\.__init__|Response\.write|FormDataParser\.parse) \(")
+    r"^(_read_request \(signer|(authenticate|choose_seal|_seal|timestamp) \(signer/service|check_pdf \(|sign_pdf \("
+    r"|default_stamp \(|validation_context \(|__call__ \(cli/signer_wiring|\w+ \(signer/registry|write \(cli/signer_wiring"
+    r"|async_sign_raw \(signer/pades|sign \(hsm/token|(prepare_write|_extract_subset|create_font_engine) \(pdf_utils/font"
+    r"|render \(stamp/|_qr_xobject \(stamp/|async_sign \(sign/signers/pdf_cms|_ensure_dummy \(sign/timestamps"
+    r"|build_token \(|perform_presign_validation \(|post_signature_processing \(|async_timestamp_pdf \("
+    r"|__init__ \(pdf_utils/incremental_writer|write \(pdf_utils/|parse \(werkzeug/formparser)")
 
 
 def py_spy_path() -> Path:

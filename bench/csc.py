@@ -42,21 +42,20 @@ sys.path[:] = _path
 PIN, SHA256, WARMUP_S, HSM_S, PROFILE_S, BATCH = "135790", "2.16.840.1.101.3.4.2.1", 1.0, 3.0, 5, 10
 POOL = {"rsa2048": 400, "ec-p256": 1000}  # officials per key type, sized so no client waits for a code
 KEYS = {"rsa2048": ("1.2.840.113549.1.1.11", "RSA_PKCS1V15_SHA256"), "ec-p256": ("1.2.840.10045.4.3.2", "ECDSA_SHA256")}
-kit.AREAS = [
-    ("audit writes (audit_writer, ca/audit)", r"audit_writer|\(ca/audit"),
-    ("PIN check: HMAC in the HSM (PinVault)", r"PinVault"),
-    ("TOTP: seed decrypt, codes, step write (check_factors)", r"\(pyotp/|SecretBox|OfficialRepository\.check_factors"),
-    ("credential lookup (RemoteSigning.credentials: all officials + seals)",
-     r"RemoteSigning\.credentials? |OfficialRepository\.list|seals_of|StatusReader"),
-    ("API client auth (bearer token, client row)", r"BearerClients\.__call__|authenticate|client_by_id"),
-    ("lock check + reset (RemoteSigning._check_factors SQL)", r"RemoteSigning\._check_factors"),
-    ("HSM key lookup (Pkcs11Token.get_key, first use per worker)", r"Pkcs11Token\.get_key"),
+kit.AREAS = [  # bare function names with their files (py-spy 0.4 frames: "function (path:line)")
+    ("audit writes (ca/audit.py, in the caller's transaction or its own)",
+     r"\(ca/audit\.py|audit_in \(|write \(cli/signer_wiring"),
+    ("PIN check: HMAC in the HSM (signer/pins.py)", r"\(signer/pins\.py|\(hsm/mac\.py"),
+    ("TOTP: seed decrypt, codes (check_factors), step consumed (consume_step)",
+     r"\(pyotp/|check_factors \(|consume_step \("),
+    ("credential lookup (official row, certificate status)", r"credential \(signer/csc|_official_credential \(|\(ca/status"),
+    ("API client auth (bearer token, client row)", r"authenticate \(signer/service|__call__ \(signer/csc_http|get_client \("),
+    ("HSM key lookup (get_key, first use per worker)", r"get_key \(hsm/"),
     ("HSM sign (hsm/, python-pkcs11, SoftHSM)", r"\((hsm|pkcs11)/"),
-    ("DB: SAD insert + redeem (csc_sads), other SQL", r"\(sqlalchemy/|sqlite3"),
+    ("DB: SAD insert + redeem, commits, other SQL", r"\(sqlalchemy/|sqlite3|redeem \(signer/csc"),
     ("JSON/HTTP (json, base64, gunicorn, Flask, werkzeug)", r"\((json|base64|gunicorn|flask|werkzeug)/|b64_list"),
 ]
-kit._KEY_FRAMES = re.compile(r"^(RemoteSigning\.\w+|OfficialRepository\.\w+|check_secret|PinVault\.\w+|HsmKey\.sign|Pkcs11Token\."
-                             r"get_key|BearerClients\.__call__|audit_writer\.<locals>\.write|SignerRepository\.\w+) \(")
+kit._KEY_FRAMES = re.compile(r"^(\w+) \((signer|ca|hsm|cli)/")
 
 
 def govca(home: Path, *args: str) -> str:
