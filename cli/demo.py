@@ -57,6 +57,7 @@ def ensure_demo(home: Path, actor: str = "demo") -> list[str]:
     signed = refresh_ocsp(home)
     lines += _export(svc, home)
     lines += ensure_signing_demo(home, svc, actor)
+    lines += ensure_official_demo(home, actor)
     lines.append(f"OCSP: {signed} responses (re-)signed; responders: "
                  + ", ".join(f"{r.ca_name} until {r.not_after:%Y-%m-%d}" for r in svc.ocsp_responders()))
     return lines
@@ -154,3 +155,38 @@ def ensure_signing_demo(home: Path, svc: CaService, actor: str) -> list[str]:
             "Seal another (with `make run` serving):",
             f"  curl -sS -H \"Authorization: Bearer $(cat {token_file})\" -H 'Content-Type: application/pdf' "
             f"--data-binary @{sample} -D - -o sealed.pdf {cfg.base_url}/api/v1/sign"]
+
+
+DEMO_OFFICIAL = ("สมหญิง", "ตัวอย่าง", "Somying", "Tuayang", "นายทะเบียน")
+
+
+def ensure_official_demo(home: Path, actor: str) -> list[str]:
+    """An official of the demo agency enrolled for remote signing (CSC), its PIN and TOTP URI in
+    0600 files of the demo directory: demo secrets, never a real official's."""
+    import secrets
+
+    from ca import Database, utcnow
+
+    from .compose import token_from_config
+    from .config import load_config
+    from .official_cmds import enrol_official
+    from .signer_wiring import official_repository
+
+    cfg = load_config(home)
+    db = Database(cfg.database_url)
+    repo = official_repository(home, db, token_from_config(cfg), create_pin_key=True)
+    pin_file, totp_file = home / "demo" / "official.pin", home / "demo" / "official.totp"
+    mine = [o for o in repo.list() if o.agency_code == DEMO_AGENCY[0] and o.key_uri]
+    if not mine or not totp_file.exists():
+        official = repo.add(DEMO_AGENCY[0], *DEMO_OFFICIAL, None, utcnow())
+        pin = f"{secrets.randbelow(10 ** 6):06d}"
+        _, uri = enrol_official(home, repo, db, official.id, ISSUING[0], KeyType.EC_P256, pin, actor)
+        for path, text in ((pin_file, pin), (totp_file, uri)):
+            path.unlink(missing_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(text + "\n")
+        mine = [repo.get(official.id)]
+    db.dispose()
+    o = mine[-1]
+    return [f"Official {o.name_th} ({o.name_en}): CSC credential official-{o.id} at {cfg.base_url}/csc/v1/ and "
+            f"/csc/v2/; PIN in {pin_file}, TOTP (otpauth:// URI for an authenticator app) in {totp_file}, both mode 0600"]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
-from ca import Database, utcnow
+from ca import CertificateRecord, Database, utcnow
 from hsm import KeyType
-from signer.officials import OfficialStatus, otpauth_uri
+from signer.officials import OfficialRepository, OfficialStatus, otpauth_uri
 
 from .compose import build_ca_service, token_from_config
 from .config import load_config
@@ -83,21 +83,7 @@ def official_enrol(ctx, official_id, ca_name, key_type, pin_file, no_qr):  # typ
         raise click.ClickException(f"official {official_id} is already enrolled: one key per official "
                                    "(ขมธอ. 36-2566 SRG_KM.11)")
     pin = _read_pin(pin_file)
-    svc = build_ca_service(home_of(ctx))
-    if ca_name is None:
-        issuing = [c.name for c in svc.list_cas() if c.profile == "issuing-ca"]
-        if len(issuing) != 1:
-            raise click.ClickException(f"name the issuing CA with --ca (there are {len(issuing)})")
-        ca_name = issuing[0]
-    agency = signer_repository(db).get_agency(official.agency_code)
-    rec = svc.issue(ca_name=ca_name, profile_name="person", actor=actor(), generate=KeyType(key_type),
-                    subject=official.subject(agency.name_en))
-    assert rec.key_uri is not None
-    chain = tuple(c.certificate_der for c in svc.chain(ca_name))
-    seed = repo.enrol(official_id, ca_name, rec.serial_hex, rec.key_uri, rec.der, chain, pin)
-    audit_writer(db)(actor(), "official.enrol", f"official:{official_id}", "success",
-                     {"certificate": rec.serial_hex, "ca": ca_name, "key_uri": rec.key_uri})
-    uri = otpauth_uri(seed, repo.get(official_id))
+    rec, uri = enrol_official(home_of(ctx), repo, db, official_id, ca_name, KeyType(key_type), pin, actor())
     click.echo(f"official {official_id} enrolled: certificate {rec.serial_hex} ({rec.subject})")
     click.echo("Give this to the official only, to add to an authenticator app (shown once):")
     click.echo(uri)
@@ -116,6 +102,27 @@ def _change_status(ctx: click.Context, official_id: int, status: OfficialStatus,
     o = repo.set_status(official_id, status)
     audit_writer(db)(actor(), action, f"official:{official_id}", "success", {})
     click.echo(f"official {o.id} ({o.name_en}) {said}")
+
+
+def enrol_official(home: Path, repo: OfficialRepository, db: Database, official_id: int, ca_name: str | None,
+                   key_type: KeyType, pin: str, who: str) -> tuple[CertificateRecord, str]:
+    """Key in the HSM, person certificate, PIN record and TOTP seed: (certificate, otpauth URI)."""
+    svc = build_ca_service(home)
+    if ca_name is None:
+        issuing = [c.name for c in svc.list_cas() if c.profile == "issuing-ca"]
+        if len(issuing) != 1:
+            raise click.ClickException(f"name the issuing CA with --ca (there are {len(issuing)})")
+        ca_name = issuing[0]
+    official = repo.get(official_id)
+    agency = signer_repository(db).get_agency(official.agency_code)
+    rec = svc.issue(ca_name=ca_name, profile_name="person", actor=who, generate=key_type,
+                    subject=official.subject(agency.name_en))
+    assert rec.key_uri is not None
+    chain = tuple(c.certificate_der for c in svc.chain(ca_name))
+    seed = repo.enrol(official_id, ca_name, rec.serial_hex, rec.key_uri, rec.der, chain, pin)
+    audit_writer(db)(who, "official.enrol", f"official:{official_id}", "success",
+                     {"certificate": rec.serial_hex, "ca": ca_name, "key_uri": rec.key_uri})
+    return rec, otpauth_uri(seed, repo.get(official_id))
 
 
 @official_group.command("suspend")

@@ -19,17 +19,52 @@ def test_demo_creates_the_hierarchy_and_reuses_it_when_run_again(tmp_path: Path)
     certs = json.loads(cli("cert", "list", "--json").stdout)
     assert sorted((c["profile"], c["status"]) for c in certs) == [
         ("eseal", "revoked"), ("eseal", "valid"), ("eseal", "valid"), ("issuing-ca", "valid"), ("ocsp", "valid"),
-        ("ocsp", "valid"), ("person", "valid"), ("tsa", "valid")]
+        ("ocsp", "valid"), ("person", "valid"), ("person", "valid"), ("tsa", "valid")]
     sealed = tmp_path / "demo" / "demo" / "e-license-sealed.pdf"
     assert sealed.read_bytes().startswith(b"%PDF-") and "curl" in first
     token = tmp_path / "demo" / "demo" / "apiclient.token"
     assert token.stat().st_mode & 0o777 == 0o600 and token.read_text().strip() not in first
     assert sorted(r["ca"] for r in json.loads(cli("ocsp", "list", "--json").stdout)) == ["govca-issuing", "govca-root"]
+    demo_official_signs_through_csc(tmp_path / "demo", first)
     second = cli("demo").stdout
     assert "reusing data directory" in second
     assert json.loads(cli("cert", "list", "--json").stdout) == certs
     assert (tmp_path / "demo" / "demo" / "govca-issuing.crl").exists()
     assert "audit chain intact" in cli("audit", "verify").stdout
+
+
+def demo_official_signs_through_csc(home: Path, printed: str) -> None:
+    """The demo's official, with the PIN and TOTP from its 0600 files, authorises and signs a
+    hash through /csc/v1 (ขมธอ. 36-2566 SCAL2); neither secret is printed."""
+    import base64
+    import hashlib
+
+    import pyotp
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    from cli.web import create_app
+
+    pin_file, totp_file = home / "demo" / "official.pin", home / "demo" / "official.totp"
+    assert pin_file.stat().st_mode & 0o777 == 0o600 and totp_file.stat().st_mode & 0o777 == 0o600
+    pin, uri = pin_file.read_text().strip(), totp_file.read_text().strip()
+    assert pin not in printed and uri not in printed and "credential official-1" in printed
+    client = create_app(home).test_client()
+    bearer = {"Authorization": f"Bearer {(home / 'demo' / 'apiclient.token').read_text().strip()}"}
+    digest = hashlib.sha256(b"demo").digest()
+    b64 = [base64.b64encode(digest).decode()]
+    auth = client.post("/csc/v1/credentials/authorize", headers=bearer, json={
+        "credentialID": "official-1", "numSignatures": 1, "hash": b64, "PIN": pin, "OTP": pyotp.parse_uri(uri).now()})
+    assert auth.status_code == 200, auth.json
+    signed = client.post("/csc/v1/signatures/signHash", headers=bearer, json={
+        "credentialID": "official-1", "SAD": auth.json["SAD"], "hash": b64, "hashAlgo": "2.16.840.1.101.3.4.2.1",
+        "signAlgo": "1.2.840.10045.4.3.2"})
+    assert signed.status_code == 200, signed.json
+    info = client.post("/csc/v1/credentials/info", headers=bearer, json={"credentialID": "official-1"}).json
+    cert = x509.load_der_x509_certificate(base64.b64decode(info["cert"]["certificates"][0]))
+    cert.public_key().verify(base64.b64decode(signed.json["signatures"][0]), digest,  # type: ignore[call-arg]
+                             ec.ECDSA(utils.Prehashed(hashes.SHA256())))
 
 
 def test_init_refuses_an_existing_data_directory_and_writes_no_pin_into_config(home: Path) -> None:
