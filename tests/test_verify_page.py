@@ -263,10 +263,14 @@ def open_chooser_with_space(page: Page, tries: int = 3) -> FileChooser:
     loaded full suite headless Chromium has dropped that first key press (seen twice, never
     alone), so the press is repeated, as a person would, up to ``tries`` times; a page whose
     input cannot be opened from the keyboard still fails."""
-    for attempt in range(tries):
+    for attempt in range(1, tries + 1):
         try:
             with page.expect_file_chooser(timeout=5_000) as chooser:
                 page.keyboard.press("Space")
+            if attempt > 1:  # kept for whoever looks into the dropped key press
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                with open(SHOTS / "keyboard-chooser-retries.txt", "a") as log:
+                    log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} file chooser opened on press {attempt}\n")
             return chooser.value
         except PlaywrightTimeoutError:
             assert page.evaluate("document.activeElement.id") == "file", "focus left the file input"
