@@ -154,14 +154,17 @@ def official_revoke(ctx, official_id, reason):  # type: ignore[no-untyped-def]
 
     repo, db = officials(ctx)
     official = repo.get(official_id)
-    if official.status is OfficialStatus.REVOKED:
-        raise click.ClickException(f"official {official_id} is already revoked")
     if official.ca_name is None or official.cert_serial is None:
         raise click.ClickException(f"official {official_id} has no certificate (not enrolled)")
-    # The status first: from here on the credential cannot authorise, whatever happens next.
-    repo.set_status(official_id, OfficialStatus.REVOKED)
     svc = build_ca_service(home_of(ctx))
-    if svc.get_certificate(official.ca_name, official.cert_serial).revoked_at is not None:
+    cert_revoked = svc.get_certificate(official.ca_name, official.cert_serial).revoked_at is not None
+    if official.status is OfficialStatus.REVOKED and cert_revoked:
+        raise click.ClickException(f"official {official_id} is already revoked")
+    # The status first: from here on the credential cannot authorise, whatever happens next; a
+    # run interrupted before the certificate is revoked is completed by running it again.
+    if official.status is not OfficialStatus.REVOKED:
+        repo.set_status(official_id, OfficialStatus.REVOKED)
+    if cert_revoked:
         done = f"certificate {official.cert_serial} was already revoked"   # by `govca cert revoke`
     else:
         rec, crl = svc.revoke(official.ca_name, official.cert_serial, reason, actor())
