@@ -19,7 +19,6 @@ from typing import Any, Callable, NoReturn
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from sqlalchemy import update
 
 from hsm import Mechanism
 
