@@ -22,11 +22,11 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from pyhanko.pdf_utils import layout
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.stamp import QRPosition, QRStampStyle
 
 from .errors import SignerError
+from .stamp_font import SharedSubsetFontFactory
 
 __all__ = [
     "BANGKOK",
@@ -227,8 +227,8 @@ def stamp_style(font_path: str = DEFAULT_FONT) -> QRStampStyle:
     """The stamp style: QR code on the left, seven lines of Thai and English text on the right.
 
     Cached per process and font, so the font is checked once. The style is immutable and safe
-    to share between threads; pyHanko creates a fresh glyph accumulator (and font subset) for
-    each stamp it renders.
+    to share between threads; pyHanko creates a fresh glyph accumulator for each stamp it
+    renders, which embeds the per-process font subset of signer/stamp_font.py.
 
     :raises StampError: if the font lacks the Thai letters or the template's characters.
     """
@@ -236,7 +236,7 @@ def stamp_style(font_path: str = DEFAULT_FONT) -> QRStampStyle:
     # One font for Thai and Latin: a pyHanko text box has a single font, and Laksaman covers
     # both. The script is left for HarfBuzz to guess per line, so Thai lines get the Thai
     # shaper and English lines the default one.
-    font = GlyphAccumulatorFactory(font_path, font_size=FONT_SIZE)
+    font = SharedSubsetFontFactory(font_path, font_size=FONT_SIZE)
     text_box_style = TextBoxStyle(
         font=font,
         font_size=FONT_SIZE,
