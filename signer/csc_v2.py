@@ -14,6 +14,7 @@ from .csc import EC_ALGOS, HASH_OIDS, RSA_ALGOS, CscError, Credential, RemoteSig
 from .csc_http import BearerClients, cert_object, csc_error, json_body
 from .errors import SignerError
 from .pades import Level, SignOptions
+from .pdf_checks import check_pdf
 from .registry import ApiClient
 from .service import SealingService, default_stamp
 
@@ -144,17 +145,21 @@ def csc_v2_blueprint(core: RemoteSigning, sealing: SealingService, authenticate:
             envelope = item.get("signed_envelope_property", "Certification")
             if envelope not in ("Certification", "Revision"):
                 raise CscError("invalid_request", "Invalid parameter signed_envelope_property")
-            parsed.append((pdf, SignOptions(level=level, certify=envelope == "Certification",
-                                            stamp=cred.kind == "seal")))
+            options = SignOptions(level=level, certify=envelope == "Certification", stamp=cred.kind == "seal")
+            try:  # every document checked before the SAD is spent on any of them
+                reader = check_pdf(pdf, sealing.settings.max_pdf_bytes, options.certify)
+            except SignerError as exc:
+                raise CscError("invalid_request", f"Invalid document: {exc}", 400 if exc.status < 500 else 503) from None
+            parsed.append((pdf, options, reader))
         # SCAL2: the SAD covers these exact documents (the SHA-256 of each as sent).
-        digests = [hashlib.sha256(pdf).digest() for pdf, _ in parsed]
+        digests = [hashlib.sha256(pdf).digest() for pdf, _, _ in parsed]
         core.redeem(c, cred, data.get("SAD"), digests, "csc.signDoc",
                     CscError("invalid_hash", "Document or documentDigest does not match authroized hash", 403))
         out, ids = [], []
-        for (pdf, options), digest in zip(parsed, digests):
+        for (pdf, options, reader), digest in zip(parsed, digests):
             try:
                 sealed = sealing.sign_registered(c, core.material(cred), f"{cred.cert.serial_number:X}",
-                                                 cred.kind, pdf, options, default_stamp)
+                                                 cred.kind, pdf, options, default_stamp, reader)
             except SignerError as exc:
                 raise CscError("invalid_request", str(exc), 400 if exc.status < 500 else 503) from None
             core.audit(f"api:client-{c.id}", "csc.signDoc", cred.id, "success",

@@ -21,6 +21,7 @@ from asn1crypto import tsp
 from asn1crypto import x509 as ax509
 from asn1crypto.algos import SignedDigestAlgorithm
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
 from pyhanko_certvalidator import ValidationContext
@@ -146,8 +147,9 @@ def validation_context(roots: tuple[bytes, ...], others: tuple[bytes, ...], revo
 
 def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, timestamper: timestamps.TimeStamper | None,
              context: ValidationContext | None, stamp_style: Any = None, stamp_params: dict | None = None,
-             signer_name: str | None = None) -> bytes:
-    """Sign ``pdf`` at ``options.level``. ``context`` must hold revocation data for B-LT/B-LTA."""
+             signer_name: str | None = None, reader: PdfFileReader | None = None) -> bytes:
+    """Sign ``pdf`` at ``options.level``. ``context`` must hold revocation data for B-LT/B-LTA.
+    ``reader``: the input checks' parse of these same bytes, reused instead of parsing again."""
     signer = HsmPdfSigner(material)
     subfilter = SUBFILTERS[options.subfilter]
     pades_lta = options.level is Level.B_LTA and subfilter is SigSeedSubFilter.PADES
@@ -158,7 +160,8 @@ def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, tim
         embed_validation_info=options.level.long_term, use_pades_lta=pades_lta,
         validation_context=context if options.level.long_term else None,
     )
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    writer = (IncrementalPdfFileWriter.from_reader(reader) if reader is not None
+              else IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False))
     field_spec = None
     if options.stamp and stamp_style is not None:
         count = _page_count(writer)

@@ -151,27 +151,29 @@ class SealingService:
              stamp: Callable[[dict], tuple[Any, dict]] | None = None) -> Sealed:
         actor = f"api:client-{client.id}"
         try:
-            check_pdf(pdf, self.settings.max_pdf_bytes, options.certify)
+            reader = check_pdf(pdf, self.settings.max_pdf_bytes, options.certify)
             seal = self.choose_seal(client, seal_serial)
-            return self._seal(client, seal, pdf, options, stamp)
+            return self._seal(client, seal, pdf, options, stamp, reader)
         except SignerError as exc:
             self.audit(actor, "seal.sign", client.agency_code, "refused",
                        {"error": str(exc), "status": exc.status, "seal": seal_serial})
             raise
 
     def _seal(self, client: ApiClient, seal: Seal, pdf: bytes, options: SignOptions,
-              stamp: Callable[[dict], tuple[Any, dict]] | None) -> Sealed:
+              stamp: Callable[[dict], tuple[Any, dict]] | None, reader: Any) -> Sealed:
         material = SigningMaterial(seal.cert_der, seal.chain_der, self.keys.get_key(seal.key_uri))
-        sealed = self.sign_registered(client, material, seal.serial_hex, "seal", pdf, options, stamp)
+        sealed = self.sign_registered(client, material, seal.serial_hex, "seal", pdf, options, stamp, reader)
         self.audit(f"api:client-{client.id}", "seal.sign", client.agency_code, "success", {
             "document": sealed.document_id, "sha256": sealed.sha256, "seal": seal.serial_hex,
             "level": options.level.value})
         return sealed
 
     def sign_registered(self, client: ApiClient, material: SigningMaterial, serial_hex: str, signer_kind: str,
-                        pdf: bytes, options: SignOptions, stamp: Callable[[dict], tuple[Any, dict]] | None) -> Sealed:
+                        pdf: bytes, options: SignOptions, stamp: Callable[[dict], tuple[Any, dict]] | None,
+                        reader: Any) -> Sealed:
         """PAdES-sign ``pdf`` with ``material`` (a seal, or an official after authorisation), with
-        govca's TSA and revocation data as the level needs, and register the result."""
+        govca's TSA and revocation data as the level needs, and register the result. ``reader`` is
+        what :func:`check_pdf` returned for ``pdf``: every caller checks the input first."""
         now = self.clock()
         agency = self.repo.get_agency(client.agency_code)
         doc_id = new_document_id()
@@ -195,7 +197,7 @@ class SealingService:
                                    "signed_at": now, "document_id": doc_id, "verify_url": verify_url})
         try:
             signed = sign_pdf(pdf, material, options, timestamper=timestamper, context=context, stamp_style=style,
-                              stamp_params=params, signer_name=signer_cn)
+                              stamp_params=params, signer_name=signer_cn, reader=reader)
         except ValueError as exc:
             if "page" in str(exc):
                 raise BadInputError(f"invalid options: {exc}") from None

@@ -98,3 +98,18 @@ def test_v2_sign_doc_signs_exactly_the_authorised_pdf_with_the_officials_key(env
     again = call(env, "signatures/signDoc", {"credentialID": env["cred"], "SAD": sad, "documents": [
         {"document": base64.b64encode(pdf).decode(), "signature_format": "P", "signAlgo": "1.2.840.10045.4.3.2"}]})
     assert again.status_code in (400, 403)  # the SAD is spent
+
+
+def test_v2_sign_doc_refuses_a_broken_pdf_before_spending_the_sad(env: dict) -> None:
+    """A document that is not a readable PDF gets the CSC error with the reason (never a 5xx),
+    and the SAD stays unspent, so the same authorisation can sign the corrected document."""
+    broken = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer garbage"
+    good = sample_pdf()
+    sad = authorize(env, [hashlib.sha256(broken).digest(), hashlib.sha256(good).digest()]).json["SAD"]
+    r = call(env, "signatures/signDoc", {"credentialID": env["cred"], "SAD": sad, "documents": [
+        {"document": base64.b64encode(broken).decode(), "signature_format": "P"}]})
+    assert r.status_code == 400 and r.json["error"] == "invalid_request", r.json
+    assert "PDF" in r.json["error_description"]
+    ok = call(env, "signatures/signDoc", {"credentialID": env["cred"], "SAD": sad, "documents": [
+        {"document": base64.b64encode(good).decode(), "signature_format": "P"}]})
+    assert ok.status_code == 200, ok.json
