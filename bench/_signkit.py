@@ -95,9 +95,13 @@ def record(pid: int, out: Path, seconds: int) -> subprocess.Popen:
                              "-o", str(out), "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def summarise(raw: Path, top: int = 18) -> dict:
+def summarise(raw: Path, areas_rules: list[tuple[str, str]] | None = None, key_frames: re.Pattern | None = None,
+              top: int = 18) -> dict:
+    """py-spy raw samples by area (the first rule matching any frame of a sample; AREAS by
+    default) and the key frames' inclusive shares (_KEY_FRAMES by default)."""
+    areas_rules, key_frames = areas_rules or AREAS, key_frames or _KEY_FRAMES
     total, areas, frames = 0, Counter(), Counter()
-    rules = [(label, re.compile(rx)) for label, rx in AREAS]
+    rules = [(label, re.compile(rx)) for label, rx in areas_rules]
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
@@ -105,8 +109,22 @@ def summarise(raw: Path, top: int = 18) -> dict:
         stack_frames, n = stack.split(";"), int(count)
         total += n
         areas[next((label for label, rx in rules if any(rx.search(f) for f in stack_frames)), "other")] += n
-        frames.update({f: n for f in {re.sub(r":\d+\)$", ")", f) for f in stack_frames} if _KEY_FRAMES.search(f)})
+        frames.update({f: n for f in {re.sub(r":\d+\)$", ")", f) for f in stack_frames} if key_frames.search(f)})
     pct = (lambda n: round(100.0 * n / total, 1)) if total else (lambda n: 0.0)
     return {"samples": total,
-            "areas": {label: pct(areas[label]) for label in [a for a, _ in AREAS] + ["other"]},
+            "areas": {label: pct(areas[label]) for label in [a for a, _ in areas_rules] + ["other"]},
             "top_inclusive_frames": [(f, pct(n)) for f, n in frames.most_common(top)]}
+
+
+def print_profile(title: str, prof: dict, width: int = 58) -> None:
+    """The summary of :func:`summarise` (or ``{"error": ...}``) under ``title``."""
+    print(f"\npy-spy, one worker, {title}, {prof.get('seconds')} s ({prof.get('samples', 0)} samples, "
+          "% of sampled time):")
+    if "error" in prof:
+        print("  failed: " + prof["error"])
+        return
+    for label, p in prof["areas"].items():
+        print(f"  {label:{width}}{p:6.1f}%")
+    print("  key frames, inclusive (a frame counts once per sample):")
+    for frame, p in prof["top_inclusive_frames"]:
+        print(f"    {p:5.1f}%  {frame}")

@@ -42,7 +42,7 @@ sys.path[:] = _path
 PIN, SHA256, WARMUP_S, HSM_S, PROFILE_S, BATCH = "135790", "2.16.840.1.101.3.4.2.1", 1.0, 3.0, 5, 10
 POOL = {"rsa2048": 400, "ec-p256": 1000}  # officials per key type, sized so no client waits for a code
 KEYS = {"rsa2048": ("1.2.840.113549.1.1.11", "RSA_PKCS1V15_SHA256"), "ec-p256": ("1.2.840.10045.4.3.2", "ECDSA_SHA256")}
-kit.AREAS = [  # bare function names with their files (py-spy 0.4 frames: "function (path:line)")
+AREAS = [  # bare function names with their files (py-spy 0.4 frames: "function (path:line)")
     ("audit writes (ca/audit.py, in the caller's transaction or its own)",
      r"\(ca/audit\.py|audit_in \(|write \(cli/signer_wiring"),
     ("PIN check: HMAC in the HSM (signer/pins.py)", r"\(signer/pins\.py|\(hsm/mac\.py"),
@@ -55,7 +55,7 @@ kit.AREAS = [  # bare function names with their files (py-spy 0.4 frames: "funct
     ("DB: SAD insert + redeem, commits, other SQL", r"\(sqlalchemy/|sqlite3|redeem \(signer/csc"),
     ("JSON/HTTP (json, base64, gunicorn, Flask, werkzeug)", r"\((json|base64|gunicorn|flask|werkzeug)/|b64_list"),
 ]
-kit._KEY_FRAMES = re.compile(r"^(\w+) \((signer|ca|hsm|cli)/")
+KEY_FRAMES = re.compile(r"^(\w+) \((signer|ca|hsm|cli)/")
 
 
 def govca(home: Path, *args: str) -> str:
@@ -247,7 +247,7 @@ def main() -> None:
             if spy is not None:
                 spy.join()
                 _, err = spy.proc.communicate(timeout=60)  # type: ignore[attr-defined]
-                profile = {"seconds": secs, **kit.summarise(raw)} if raw.exists() else {"error": err.decode()[-500:]}
+                profile = {"seconds": secs, **kit.summarise(raw, AREAS, KEY_FRAMES)} if raw.exists() else {"error": err.decode()[-500:]}
         servers.append(ocsp_bench.start([str(sign.BIN / "gunicorn"), "-w", "2", "-k", "sync", "--chdir", str(HERE),
                                          "_fixed_app:app", "-b", f"127.0.0.1:{fixed_port}"], fixed_port, "/",
                                         work / "fixed.log"))
@@ -297,11 +297,7 @@ def report(service: dict, hsm: dict, ceiling: dict, profile: dict, officials: di
           f"server, this load generator and all else. bound: min(HSM x2, HTTP ceiling). {args.clients} clients, "
           f"{args.seconds:g} s, officials: {', '.join(f'{n} {kt}' for kt, n in officials.items())}.")
     if profile:
-        print(f"\npy-spy, one worker, ec-p256, {profile.get('seconds')} s ({profile.get('samples', 0)} samples, % of "
-              "sampled time)" + (": failed: " + profile["error"] if "error" in profile else ""))
-        print("".join(f"  {label:66}{p:6.1f}%\n" for label, p in profile.get("areas", {}).items()), end="")
-        print("  key frames, inclusive (a frame counts once per sample):")
-        print("".join(f"    {p:5.1f}%  {f}\n" for f, p in profile.get("top_inclusive_frames", [])), end="")
+        kit.print_profile("ec-p256", profile, width=66)
 
 
 if __name__ == "__main__":

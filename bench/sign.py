@@ -295,16 +295,7 @@ def report(service: dict, floor: dict, profiles: dict, args: argparse.Namespace)
           "during the run. svc/2/floor cpu = floor cpu ms / service cpu ms: the ratio with CPU contention taken out. "
           f"{args.clients} clients, {args.seconds:g} s per case, {WARMUP_S:g} s warm-up.")
     for case, prof in profiles.items():
-        print(f"\npy-spy, one worker, {case}, {prof.get('seconds')} s ({prof.get('samples', 0)} samples, "
-              "% of sampled time):")
-        if "error" in prof:
-            print("  failed: " + prof["error"])
-            continue
-        for label, p in prof["areas"].items():
-            print(f"  {label:58}{p:6.1f}%")
-        print("  key frames, inclusive (a frame counts once per sample):")
-        for frame, p in prof["top_inclusive_frames"]:
-            print(f"    {p:5.1f}%  {frame}")
+        kit.print_profile(case, prof)
 
 
 if __name__ == "__main__":

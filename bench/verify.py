@@ -38,10 +38,11 @@ from sign import free_port, multipart, setup_ca, start_server, stop, workers  # 
 WARMUP_S, PROFILE_S, GOAL = 2.0, 5, 1.5
 # py-spy frames are "function (path:line)"; a sample goes to the first area matching any of its frames.
 AREAS = [
-    ("govca today's status (Verifier._current, OCSP responder)", r"Verifier\._current|\(ocsp/responder"),
+    ("govca today's status (Verifier._current, OCSP responder)", r"_current \(signer/verify|\(ocsp/responder"),
     ("pyHanko diff analysis (incremental updates)", r"\(sign/diff_analysis/|evaluate_modifications"),
     ("certvalidator revocation checks (OCSP/CRL)", r"\(pyhanko_certvalidator/revinfo/|_check_revocation"),
-    ("ValidationContext build (DSS -> context, cert registry)", r"as_validation_context|ValidationContext\.__init__"),
+    ("ValidationContext build (DSS -> context, cert registry)",
+     r"as_validation_context|__init__ \(\S*certvalidator/context\.py"),
     ("certvalidator path building + validation", r"\(pyhanko_certvalidator/"),
     ("PDF open: parse, xref, signature fields (load_checked, read_dss)", r"^load_checked|read_dss"),
     ("pyHanko rest: CMS signature, digest, coverage, TST checks", r"\(sign/validation/"),
@@ -50,12 +51,13 @@ AREAS = [
     ("HTTP: JSON response (jsonify)", r"jsonify|\(json/"),
     ("HTTP: gunicorn/Flask/werkzeug rest (request read, routing)", r"\((gunicorn|flask|werkzeug)/"),
 ]
+# py-spy 0.4 names a frame by its bare function name, so a method is told apart by its file.
 KEY_FRAMES = re.compile(
-    r"^(Verifier\.(verify|_one|_context|_current|_cert_status|_level)|load_checked|_uploaded|jsonify"
-    r"|validate_pdf_(signature|timestamp)|EmbeddedPdfSignature\.compute_integrity_info|StandardDiffPolicy\.review_file"
-    r"|DocumentSecurityStore\.(read_dss|as_validation_context)|ValidationContext\.__init__|async_validate_path"
-    r"|_check_revocation|verify_ocsp_response|PathBuilder\.async_build_paths|validate_tst_signed_data"
-    r"|cms_basic_validation|PdfFileReader\.(__init__|embedded_signatures)|InProcessRevocation\.__call__) \(")
+    r"^((verify|_one|_context|_current|_cert_status|_level) \(signer/verify|load_checked \(|_uploaded \(|jsonify \("
+    r"|validate_pdf_(signature|timestamp) \(|compute_integrity_info \(|review_file \(|read_dss \("
+    r"|as_validation_context \(|__init__ \(\S*certvalidator/context\.py|async_validate_path \(|_check_revocation \("
+    r"|verify_ocsp_response \(|async_build_paths \(|validate_tst_signed_data \(|cms_basic_validation \("
+    r"|(__init__|embedded_signatures) \(\S*pdf_utils/reader\.py|__call__ \(cli/signer_wiring)")
 
 
 def seal(port: int, token: str) -> bytes:
@@ -164,28 +166,13 @@ def drive(port: int, pdf: bytes, clients: int, seconds: float, server: list[int]
             "client_cpus": own / wall, "other_cpus": max(0.0, busy - srv - own) / wall}
 
 
-def summarise(raw: Path, top: int = 22) -> dict:
-    total, areas, frames = 0, Counter(), Counter()
-    rules = [(label, re.compile(rx)) for label, rx in AREAS]
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        stack_frames, n = stack.split(";"), int(count)
-        total += n
-        areas[next((label for label, rx in rules if any(rx.search(f) for f in stack_frames)), "other")] += n
-        frames.update({f: n for f in {re.sub(r":\d+\)$", ")", f) for f in stack_frames} if KEY_FRAMES.search(f)})
-    pct = (lambda n: round(100.0 * n / total, 1)) if total else (lambda n: 0.0)
-    return {"samples": total, "areas": {label: pct(areas[label]) for label in [a for a, _ in AREAS] + ["other"]},
-            "top_inclusive_frames": [(f, pct(n)) for f, n in frames.most_common(top)]}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    kit.py_spy_path()
     say = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
     work = Path(tempfile.mkdtemp(prefix="govca-bench-verify-"))
     server, profile = None, {}
@@ -205,15 +192,16 @@ def main() -> None:
         service = drive(port, pdf, args.clients, args.seconds, [server.pid, *pids])
         spy.join()
         _, err = spy.proc.communicate(timeout=60)  # type: ignore[attr-defined]
-        profile = summarise(raw) if raw.exists() else {"error": err.decode()[-500:]}
+        profile = ({"seconds": dur, **kit.summarise(raw, AREAS, KEY_FRAMES, top=22)} if raw.exists()
+                   else {"error": err.decode()[-500:]})
     finally:
         if server is not None:
             stop(server)
         shutil.rmtree(work, ignore_errors=True)
-    report(service, floor, verifier, profile, args, dur)
+    report(service, floor, verifier, profile, args)
 
 
-def report(service: dict, floor: dict, verifier: dict, profile: dict, args: argparse.Namespace, dur: int) -> None:
+def report(service: dict, floor: dict, verifier: dict, profile: dict, args: argparse.Namespace) -> None:
     s, f, queue = service, floor, max(1.0, args.clients / 2)  # p50 of a service at the floor, 2 workers busy
     ratio, per_worker = s["p50_ms"] / f["ms"], 2e3 / s["verifications_per_s"] if s["verifications_per_s"] else 0.0
     met = ratio <= GOAL and s["errors"] == 0
@@ -241,15 +229,7 @@ def report(service: dict, floor: dict, verifier: dict, profile: dict, args: argp
           f"queueing alone, {args.clients} clients on 2 workers, puts a service at the floor at ~{queue:.1f}x")
     print(f"  service time per request (2 workers / throughput): {per_worker:.0f} ms = {per_worker / f['ms']:.2f}x "
           f"the floor; service CPU per request / floor CPU: {s['cpu_ms_per_request'] / f['cpu_ms']:.2f}x")
-    print(f"\npy-spy, one worker, {dur} s during the load ({profile.get('samples', 0)} samples, % of sampled time):")
-    if "error" in profile:
-        print("  failed: " + profile["error"])
-        return
-    for label, p in profile["areas"].items():
-        print(f"  {label:62}{p:6.1f}%")
-    print("  key frames, inclusive (a frame counts once per sample):")
-    for frame, p in profile["top_inclusive_frames"]:
-        print(f"    {p:5.1f}%  {frame}")
+    kit.print_profile("during the load", profile, width=62)
 
 
 if __name__ == "__main__":
