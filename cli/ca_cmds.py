@@ -153,12 +153,11 @@ def cert_issue(ctx, ca_name, profile, csr, generate_key, subject, validity_days,
 @click.pass_context
 def cert_revoke(ctx, ca_name, serial, reason, as_json):  # type: ignore[no-untyped-def]
     """Revoke a certificate; a fresh CRL is published at once."""
-    from .serve_cmds import resign_ocsp
+    from .serve_cmds import revoke_now
 
-    rec, crl = _service(ctx).revoke(ca_name, serial, reason, actor())
-    # The revocation already removed this certificate's pre-signed "good" responses; sign the
-    # "revoked" ones now so the next nonce-less request is answered from the store.
-    resigned = resign_ocsp(home_of(ctx), ca_name, rec.serial_hex)
+    # The revocation removes this certificate's pre-signed "good" responses; the "revoked" ones
+    # are signed before this returns, so the next nonce-less request is answered from the store.
+    rec, crl, resigned = revoke_now(home_of(ctx), _service(ctx), ca_name, serial, reason, actor())
     emit({**_cert_json(rec), "crl_number": crl.crl_number, "ocsp_resigned": resigned}, as_json,
          f"revoked {rec.serial_hex} ({reason}) at {ts(rec.revoked_at)}; CRL #{crl.crl_number} published; "
          f"{resigned} OCSP responses re-signed")

@@ -150,7 +150,7 @@ def official_resume(ctx, official_id):  # type: ignore[no-untyped-def]
 @click.pass_context
 def official_revoke(ctx, official_id, reason):  # type: ignore[no-untyped-def]
     """Revoke the official's certificate (CRL and OCSP at once); the credential is disabled for good."""
-    from .serve_cmds import resign_ocsp
+    from .serve_cmds import revoke_now
 
     repo, db = officials(ctx)
     official = repo.get(official_id)
@@ -167,8 +167,7 @@ def official_revoke(ctx, official_id, reason):  # type: ignore[no-untyped-def]
     if cert_revoked:
         done = f"certificate {official.cert_serial} was already revoked"   # by `govca cert revoke`
     else:
-        rec, crl = svc.revoke(official.ca_name, official.cert_serial, reason, actor())
-        resigned = resign_ocsp(home_of(ctx), official.ca_name, rec.serial_hex)
+        rec, crl, resigned = revoke_now(home_of(ctx), svc, official.ca_name, official.cert_serial, reason, actor())
         done = (f"certificate {rec.serial_hex} revoked ({reason}); CRL #{crl.crl_number} published; "
                 f"{resigned} OCSP responses re-signed")
     audit_writer(db)(actor(), "official.revoke", f"official:{official_id}", "success",

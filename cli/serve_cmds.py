@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ca import Database
+from ca import CaService, Database
 
 from .compose import build_ca_service
 from .config import load_config
@@ -24,6 +24,15 @@ def resign_ocsp(home: Path, ca_name: str, serial_hex: str) -> int:
         return responder.presign(ca_name, serial_hex)
     finally:
         db.dispose()
+
+
+def revoke_now(home: Path, svc: CaService, ca_name: str, serial: str, reason: str, who: str):  # type: ignore[no-untyped-def]
+    """A revocation as relying parties see it when this returns: the certificate revoked with
+    its RFC 5280 5.3.1 reason, a fresh CRL published (by the service) and its pre-signed OCSP
+    responses re-signed as "revoked" (RFC 6960: no stale "good" after the revocation).
+    Returns (certificate record, CRL record, responses re-signed)."""
+    rec, crl = svc.revoke(ca_name, serial, reason, who)
+    return rec, crl, resign_ocsp(home, ca_name, rec.serial_hex)
 
 
 def refresh_ocsp(home: Path, force: bool = False) -> int:
