@@ -176,7 +176,7 @@ def ensure_official_demo(home: Path, actor: str) -> list[str]:
     db = Database(cfg.database_url)
     repo = official_repository(home, db, token_from_config(cfg), create_pin_key=True)
     pin_file, totp_file = home / "demo" / "official.pin", home / "demo" / "official.totp"
-    mine = [o for o in repo.list() if o.agency_code == DEMO_AGENCY[0] and o.key_uri]
+    mine = [o for o in repo.list(DEMO_AGENCY[0]) if o.key_uri]
     if not mine or not totp_file.exists():
         official = repo.add(DEMO_AGENCY[0], *DEMO_OFFICIAL, None, utcnow())
         pin = f"{secrets.randbelow(10 ** 6):06d}"

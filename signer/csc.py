@@ -125,8 +125,8 @@ class RemoteSigning:
     # --- credentials ---------------------------------------------------------------------------
     def credentials(self, client: ApiClient) -> list[Credential]:
         creds = []
-        for o in self.officials.list():
-            if o.agency_code == client.agency_code and o.key_uri and o.cert_der:
+        for o in self.officials.list(client.agency_code):
+            if o.key_uri and o.cert_der:
                 creds.append(self._official_credential(o))
         for seal in self.repo.seals_of(client.agency_code):
             usable = self.cert_status(seal.ca_name, seal.serial_hex) == "good" and seal.not_after > self.clock()

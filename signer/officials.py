@@ -159,11 +159,12 @@ class OfficialRepository:
                 raise NotFoundError(f"no official {official_id}")
             return _official(*found)
 
-    def list(self) -> list[Official]:
+    def list(self, agency_code: str | None = None) -> list[Official]:
+        query = select(OfficialRow, AgencyRow.code).join(AgencyRow, AgencyRow.id == OfficialRow.agency_id)
+        if agency_code is not None:
+            query = query.where(AgencyRow.code == agency_code)
         with self.read() as s:
-            rows = s.execute(select(OfficialRow, AgencyRow.code).join(AgencyRow, AgencyRow.id == OfficialRow.agency_id)
-                             .order_by(OfficialRow.id)).all()
-            return [_official(*r) for r in rows]
+            return [_official(*r) for r in s.execute(query.order_by(OfficialRow.id)).all()]
 
     def enrol(self, official_id: int, ca_name: str, cert_serial: str, key_uri: str, cert_der: bytes,
               chain_der: tuple[bytes, ...], pin: str) -> str:

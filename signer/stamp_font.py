@@ -66,7 +66,9 @@ def _build(font_file: str) -> SharedSubset | None:
 class SharedSubsetAccumulator(GlyphAccumulator):
     """A GlyphAccumulator that embeds the shared subset when every glyph it used is in it."""
 
-    font_file: str
+    def __init__(self, font_file: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.font_file = font_file
 
     def prepare_write(self) -> None:
         if self._write_prepared:
@@ -100,9 +102,7 @@ class SharedSubsetFontFactory(GlyphAccumulatorFactory):
             obj_stream = writer.prepare_object_stream()
         with open(self.font_file, "rb") as fh:
             handle = io.BytesIO(fh.read())
-        engine = SharedSubsetAccumulator(
-            writer=writer, font_handle=handle, font_size=self.font_size, ot_script_tag=self.ot_script_tag,
-            ot_language_tag=self.ot_language_tag, writing_direction=self.writing_direction,
-            bcp47_lang_code=self.bcp47_lang_code, obj_stream=obj_stream)
-        engine.font_file = self.font_file
-        return engine
+        return SharedSubsetAccumulator(
+            self.font_file, writer=writer, font_handle=handle, font_size=self.font_size,
+            ot_script_tag=self.ot_script_tag, ot_language_tag=self.ot_language_tag,
+            writing_direction=self.writing_direction, bcp47_lang_code=self.bcp47_lang_code, obj_stream=obj_stream)

@@ -76,6 +76,7 @@ def test_credentials_list_and_info_follow_the_csc_v1_wire_format(env: dict) -> N
     assert info["PIN"]["presence"] == "true" and info["multisign"] >= 1
     assert "1.2.840.10045.4.3.2" in info["key"]["algo"]  # CSC.md interop rule 1: combined OIDs
     assert len(info["cert"]["certificates"]) == 3
+    assert env["cred"] not in call(env, "credentials/list", {}, agency="B").json["credentialIDs"]
     other = call(env, "credentials/info", {"credentialID": env["cred"]}, agency="B")
     assert other.status_code == 400 and other.json["error"] == "invalid_request"
     assert call(env, "credentials/list", {}, agency="B").json["credentialIDs"] and \
