@@ -233,11 +233,6 @@ class OfficialRepository:
             .values(last_totp_step=step, failed_attempts=0, locked_until=None)).rowcount
         return won == 1
 
-    def verify_factors(self, official_id: int, pin: str, otp: str, now: dt.datetime) -> bool:
-        """PIN and TOTP both right (nothing consumed)."""
-        check = self.check_factors(official_id, pin, otp, now)
-        return check.pin_ok and check.step is not None
-
 
 @dataclass(frozen=True)
 class FactorCheck:

@@ -59,9 +59,10 @@ def test_srg_km_11_enrol_makes_one_hsm_key_and_one_person_certificate_and_prints
     assert "CN=สมศรี ใจงาม" in subject and "serialNumber=GOVCA-OFFICIAL-" in subject
     # The factors: the PIN and the current TOTP of the enrolled seed, nothing else.
     repo, now = _repo(cli.home), dt.datetime.now(dt.timezone.utc)
-    assert repo.verify_factors(env["id"], "246810", pyotp.TOTP(seed).at(now), now)
-    assert not repo.verify_factors(env["id"], "246811", pyotp.TOTP(seed).at(now), now)
-    assert not repo.verify_factors(env["id"], "246810", pyotp.TOTP(pyotp.random_base32()).at(now), now)
+    right = repo.check_factors(env["id"], "246810", pyotp.TOTP(seed).at(now), now)
+    assert right.pin_ok and right.step == pyotp.TOTP(seed).timecode(now)
+    assert not repo.check_factors(env["id"], "246811", pyotp.TOTP(seed).at(now), now).pin_ok
+    assert repo.check_factors(env["id"], "246810", pyotp.TOTP(pyotp.random_base32()).at(now), now).step is None
     # SRG_KM.11: a second enrolment (a second key for the same official) is refused.
     again = cli("official", "enrol", str(env["id"]), "--pin-file", str(env["pin_file"]), ok=False)
     assert again.exit_code != 0 and "SRG_KM.11" in again.stderr
