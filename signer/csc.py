@@ -213,7 +213,7 @@ class RemoteSigning:
             raise CscError("invalid_request", "Missing (or invalid type) string parameter PIN" if not pin
                            else "Missing (or invalid type) string parameter OTP")
         check = self.officials.check_factors(cred.official_id, pin, otp, self.clock())  # type: ignore[arg-type]
-        if check.locked_until is not None:
+        if check.locked:
             self.audit(actor, "csc.authorize", cred.id, "refused", {**detail, "error": "locked"})
             raise CscError("invalid_request", "PIN locked" if version == 1 else "Credential locked")
         if check.pin_ok and check.step is not None:

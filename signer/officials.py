@@ -3,8 +3,8 @@
 
 The TOTP seed is stored encrypted with AES-256-GCM under a key derived (HKDF-SHA256, RFC 5869)
 from a server secret kept outside the database; the PIN only as an HMAC made in the HSM
-(signer/pins.py). Nothing here
-signs: no administrator path reaches an official's key (SRA_SKM.14).
+(signer/pins.py). Nothing here signs: no administrator path reaches an official's key
+(SRA_SKM.14).
 """
 from __future__ import annotations
 
@@ -209,17 +209,17 @@ class OfficialRepository:
         with self.read() as s:
             row = s.get(OfficialRow, official_id)
             if row is None or row.totp_secret_enc is None or row.pin_hash is None:
-                return FactorCheck(None, False, None)
+                return FactorCheck(False, False, None)
             seed = self.box.open(row.totp_secret_enc, TOTP_PURPOSE, str(official_id).encode()).decode()
-            pin_hash, last_step, locked_until = row.pin_hash, row.last_totp_step or 0, row.locked_until
+            pin_hash, last_step, locked_until = row.pin_hash, row.last_totp_step, row.locked_until
         if locked_until is not None and locked_until > now:
-            return FactorCheck(locked_until, False, None)
+            return FactorCheck(True, False, None)
         pin_ok = self.pins.verify(official_id, pin, pin_hash)
         totp = pyotp.TOTP(seed)
         current = totp.timecode(now)
         step = next((c for c in (current - 1, current, current + 1)
                      if hmac.compare_digest(totp.generate_otp(c), otp.strip())), None)
-        return FactorCheck(None, pin_ok, step if step is not None and step > last_step else None)
+        return FactorCheck(False, pin_ok, step if step is not None and step > last_step else None)
 
     @staticmethod
     def consume_step(session: Any, official_id: int, step: int, now: dt.datetime) -> bool:
@@ -236,7 +236,7 @@ class OfficialRepository:
 
 @dataclass(frozen=True)
 class FactorCheck:
-    locked_until: dt.datetime | None  # set: locked, nothing else was checked
+    locked: bool                      # locked: nothing else was checked
     pin_ok: bool
     step: int | None                  # the TOTP step the code matched, if right and not used before
 
