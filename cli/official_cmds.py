@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from ca import CertificateRecord, Database, utcnow
+from ca.revocation import ALLOWED_REASONS
 from hsm import KeyType
 from signer.officials import OfficialRepository, OfficialStatus, otpauth_uri
 
@@ -143,10 +144,8 @@ def official_resume(ctx, official_id):  # type: ignore[no-untyped-def]
 
 @official_group.command("revoke")
 @click.argument("official_id", type=int)
-@click.option("--reason", default="cessationOfOperation", show_default=True,
-              type=click.Choice(["unspecified", "keyCompromise", "affiliationChanged", "superseded",
-                                 "cessationOfOperation", "privilegeWithdrawn"]),
-              help="RFC 5280 5.3.1 reason")
+@click.option("--reason", default="cessationOfOperation", show_default=True, type=click.Choice(ALLOWED_REASONS),
+              help="RFC 5280 5.3.1 reason (checked before anything changes)")
 @click.pass_context
 def official_revoke(ctx, official_id, reason):  # type: ignore[no-untyped-def]
     """Revoke the official's certificate (CRL and OCSP at once); the credential is disabled for good."""

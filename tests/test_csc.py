@@ -199,6 +199,9 @@ def test_rfc5280_6_1_3_a_certificate_revoked_behind_the_officials_back_disables_
 
 def test_official_revoke_revokes_the_certificate_publishes_a_crl_and_is_final(env: dict) -> None:
     cli = env["cli"]
+    # RFC 5280 5.3.1 / no un-revocation: certificateHold is refused before anything changes.
+    assert cli("official", "revoke", str(env["id"]), "--reason", "certificateHold", ok=False).exit_code != 0
+    assert json.loads(cli("official", "list", "--json").stdout)[0]["status"] == "active"
     h = hashlib.sha256(b"before").digest()
     sad = authorize(env, [h]).json["SAD"]        # a SAD issued before the revocation ...
     out = cli("official", "revoke", str(env["id"]), "--reason", "affiliationChanged").stdout
