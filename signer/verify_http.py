@@ -55,8 +55,9 @@ def verification_blueprint(verifier: Verifier, repo: SignerRepository, font_path
                 json.dumps(report, ensure_ascii=False, indent=2).encode()).decode()
         html = render_template("verify.html", lang=lang(), max_mb=verifier.max_bytes // (1024 * 1024), **context)
         resp = Response(html, status, content_type="text/html; charset=utf-8")
-        resp.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; style-src 'self' "
-                                                   "'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
+        # The page has no inline script or style: nothing inline may run (CSP Level 3, script-src).
+        resp.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                                                   "script-src 'self'; object-src 'none'; base-uri 'none'; "
                                                    "form-action 'self'; frame-ancestors 'none'")
         resp.headers["Cache-Control"] = "no-store"
         return resp
@@ -82,7 +83,9 @@ def verification_blueprint(verifier: Verifier, repo: SignerRepository, font_path
     @bp.get("/verify/<doc_id>")
     def document(doc_id: str) -> Response:
         try:
-            return page(record=record_of(doc_id), doc_id=doc_id)
+            # The first view of a QR link: the register's record and an invitation to compare;
+            # nothing is said about a match until a file has been compared.
+            return page(record=record_of(doc_id), doc_id=doc_id, match=None)
         except SignerError as exc:
             return page(exc.status, error={"status": exc.status, "detail": str(exc)}, doc_id=doc_id)
 

@@ -144,3 +144,28 @@ def test_subject_must_be_slash_form_and_the_refusal_is_audited(hierarchy: Cli) -
                   "--subject", "CN=x,O=y", ok=False)
     assert r.exit_code != 0 and "slash form" in r.stderr
     assert _state(hierarchy.home)["audit_log"] == before["audit_log"] + 1
+
+
+def test_sqlite_database_and_its_wal_and_shm_files_are_mode_0600(hierarchy: Cli) -> None:
+    """The database holds the audit log and the records of API secrets and PINs: only the
+    service's own user may read it, and SQLite's -wal/-shm files take the database file's mode."""
+    import os
+    import stat
+
+    from ca.storage.db import Database
+
+    db_file = hierarchy.home / "govca.db"
+    db = Database(f"sqlite:///{db_file}")
+    with db.unit_of_work() as s:  # a write in WAL mode: -wal and -shm exist while a connection is open
+        s.execute(text("SELECT 1"))
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("SELECT count(*) FROM audit_log")
+        files = [p for p in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")) if p.exists()]
+        assert len(files) == 3, files
+        for path in files:
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, (path, oct(os.stat(path).st_mode))
+    db.dispose()
+    # An existing database left readable by others (an older install) is tightened when opened.
+    os.chmod(db_file, 0o644)
+    Database(f"sqlite:///{db_file}").dispose()
+    assert stat.S_IMODE(os.stat(db_file).st_mode) == 0o600

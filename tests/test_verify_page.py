@@ -175,15 +175,25 @@ def test_a_signature_without_its_certificate_cannot_be_confirmed_and_the_page_sa
 
 def test_acceptance5_qr_url_shows_the_registry_record_then_matches_or_not(page: Page, env: dict) -> None:
     assert env["location"] == f"{env['url']}/verify/{env['doc_id']}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    # The first view of the QR link: the register's record and an invitation to compare, and
+    # nothing about a match or a verdict, since no file has been compared yet.
     page.goto(env["location"])
     record = shown(page, ".record")
     assert env["doc_id"] in record and "กรมพัฒนาธุรกิจการค้า" in record and "พ.ศ." in record, record
+    assert "เลือกไฟล์ที่ได้รับเพื่อเทียบกับเอกสารที่หน่วยงานประทับตรา" in shown(page, ".record .invite")
+    assert page.locator(".match, .result, .error").count() == 0, page.content()
+    assert "ไม่ใช่เอกสาร" not in page.inner_text("main") and "ไฟล์นี้คือเอกสาร" not in page.inner_text("main")
+    page.screenshot(path=str(SHOTS / "qr-first-view-th.png"), full_page=True)
     assert upload(page, env, "valid", f"/verify/{env['doc_id']}") == 200
     expect(page.locator(".match.ok")).to_contain_text("ไฟล์นี้คือเอกสารที่หน่วยงานประทับตราไว้")
+    assert page.locator(".match.bad, .record .invite").count() == 0
+    page.screenshot(path=str(SHOTS / "qr-match-th.png"), full_page=True)
     toggle(page, "en")
     expect(page.locator(".match.ok")).to_contain_text("This is the document the agency sealed.")
     assert upload(page, env, "other", f"/verify/{env['doc_id']}") == 200  # the form keeps ?lang=en
     expect(page.locator(".match.bad")).to_contain_text("This file is not the document the agency sealed")
+    page.screenshot(path=str(SHOTS / "qr-mismatch-en.png"), full_page=True)
     assert page.locator(".match.ok").count() == 0 and shown(page, ".result > h2 .verdict") == "Valid"
     for name, match in (("valid", True), ("other", False)):
         status, _, body = api_verify(env["url"], env["docs"][name], env["doc_id"])
@@ -310,3 +320,21 @@ def test_json_report_link_holds_the_same_verdict_as_the_api(page: Page, env: dic
         assert saved["verdict"] == inline["verdict"] == api["verdict"], name
         assert [s["verdict"] for s in saved["signatures"]] == [s["verdict"] for s in api["signatures"]]
         assert saved["document"]["sha256"] == api["document"]["sha256"]
+
+
+def test_csp_allows_no_inline_script_and_the_page_breaks_no_rule_of_it(page: Page, env: dict) -> None:
+    """CSP Level 3 script-src: the page's only script is its own file, so no inline script (an
+    injected one included) may run; every first view works under that policy."""
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    for path in ("/verify", f"/verify/{env['doc_id']}", "/verify?lang=en"):
+        resp = page.goto(env["url"] + path)
+        assert resp is not None and resp.status == 200
+        csp = resp.headers["content-security-policy"]
+        directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+        assert "'unsafe-inline'" not in directives["script-src"] and "'unsafe-inline'" not in directives["style-src"]
+        lang = page.get_attribute("html", "lang")
+        toggle_to = "en" if lang == "th" else "th"
+        page.click("#lang-toggle")  # the script ran: the page's own file is allowed
+        expect(page.locator("html")).to_have_attribute("lang", toggle_to)
+    assert not violations, violations

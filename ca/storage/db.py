@@ -36,11 +36,29 @@ def make_engine(url: str, readonly: bool = False) -> Engine:
     return create_engine(url, pool_recycle=1800)
 
 
-def _sqlite_lock_path(url: str) -> str | None:
+def _sqlite_path(url: str) -> str | None:
     prefix = "sqlite:///"
     if not url.startswith(prefix) or url == prefix + ":memory:":
         return None
-    return url[len(prefix):] + ".lock"
+    return url[len(prefix):]
+
+
+def _sqlite_lock_path(url: str) -> str | None:
+    path = _sqlite_path(url)
+    return None if path is None else path + ".lock"
+
+
+def make_private(path: str) -> None:
+    """The SQLite file holds the audit log, API-client records and officials' PIN records: mode
+    0600 for it and its -wal/-shm files. It is created 0600 before SQLite opens it, since SQLite
+    gives the -wal and -shm files the mode of the database file; older installs are tightened."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 class Database:
@@ -49,6 +67,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self._lock_path = _sqlite_lock_path(url)
+        if (path := _sqlite_path(url)) is not None:
+            make_private(path)
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine: Engine | None = None
