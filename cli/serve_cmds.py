@@ -1,8 +1,6 @@
-"""`govca serve` (gunicorn, pre-fork workers) and `govca ocsp setup|renew|refresh|list`."""
+"""`govca serve` (nginx in front of two gunicorn pools; cli/serve_run.py) and `govca ocsp setup|renew|refresh|list`."""
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import click
@@ -107,19 +105,24 @@ def ocsp_list(ctx, as_json):  # type: ignore[no-untyped-def]
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True)
-@click.option("--workers", type=int, default=2, show_default=True, help="worker processes")
+@click.option("--workers", type=int, default=2, show_default=True,
+              help="worker processes of the main pool (sealing, TSA, verification, CSC)")
+@click.option("--ocsp-workers", type=int, default=2, show_default=True,
+              help="worker processes of the OCSP pool (OCSP, CRLs, CA certificates, /healthz, /metrics)")
+@click.option("--no-front", is_flag=True,
+              help="no nginx: one gunicorn pool on HOST:PORT (development only; slow clients can block it)")
 @click.option("--access-log", is_flag=True, help="log every request to stderr")
 @click.pass_context
-def serve_command(ctx, host, port, workers, access_log):  # type: ignore[no-untyped-def]
-    """Serve OCSP, CRLs, CA certificates, /healthz and /metrics under gunicorn."""
-    home = home_of(ctx)
-    cfg = load_config(home)  # fail here, with one line, rather than in every worker
-    metrics_dir = home / "run" / "metrics"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    os.environ["GOVCA_HOME"] = str(home)
-    click.echo(f"govca serving {cfg.base_url} on http://{host}:{port} with {workers} workers", err=True)
-    from .gunicorn_app import run
+def serve_command(ctx, host, port, workers, ocsp_workers, no_front, access_log):  # type: ignore[no-untyped-def]
+    """Serve OCSP, CRLs, CA certificates, sealing, TSA, verification, CSC, /healthz and /metrics:
+    nginx on HOST:PORT in front of two gunicorn pools (OCSP and main) on unix sockets."""
+    from .serve_run import ServeError, serve
 
-    run(home, host, port, workers, access_log)
+    if workers < 1 or ocsp_workers < 1:
+        raise click.BadParameter("worker counts must be at least 1")
+    try:
+        code = serve(home_of(ctx), host, port, workers, ocsp_workers, not no_front, access_log)
+    except ServeError as exc:
+        click.echo(f"govca: error: {exc}", err=True)
+        ctx.exit(1)
+    ctx.exit(code)
