@@ -8,12 +8,13 @@ export GOVCA_HOME
 
 .PHONY: install system-packages test-packages run test lint-imports bench clean
 
-# Debian packages the service needs: SoftHSM2 (the embedded HSM), OpenSSL, and the Thai font of
-# the stamp (TLWG build of TH Sarabun).
+# Debian packages the service needs: SoftHSM2 (the embedded HSM), OpenSSL, nginx (the buffering
+# front of `govca serve`), and the Thai font of the stamp (TLWG build of TH Sarabun).
 system-packages:
 	@missing=""; \
 	command -v softhsm2-util >/dev/null || missing="$$missing softhsm2"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null || missing="$$missing nginx"; \
 	[ -f /usr/share/fonts/opentype/tlwg/Laksaman.otf ] || missing="$$missing fonts-tlwg-laksaman-otf"; \
 	$(call apt_install,$$missing)
 
