@@ -82,7 +82,7 @@ def serve(home: Path, host: str, port: int, workers: int, ocsp_workers: int, fro
     prepare(plan)
     pools = [Pool("ocsp", f"unix:{plan.ocsp_socket}", ocsp_workers, True, access_log, OCSP_MAX_REQUESTS),
              Pool("main", f"unix:{plan.main_socket}", workers, True, access_log, MAIN_MAX_REQUESTS)]
-    backends = [Child(f"the {p.name} pool (gunicorn)", p.argv(sys.executable, home),
+    backends = [Child(f"the {'OCSP' if p.name == 'ocsp' else p.name} pool (gunicorn)", p.argv(sys.executable, home),
                       ready_socket=Path(p.bind[len("unix:"):])) for p in pools]
     # SIGQUIT: nginx finishes the requests it has, then exits.
     nginx_child = Child("nginx", nginx_argv(nginx, plan), stop_signal=signal.SIGQUIT)  # type: ignore[arg-type]

@@ -1,0 +1,316 @@
+"""Issue 9 against `govca serve` (nginx in front of the OCSP and main gunicorn pools): slow or idle
+clients cannot starve the service, and a verification burst cannot starve OCSP. Also the
+client address the pools see, the process layout, and a dying child stopping the whole service."""
+from __future__ import annotations
+
+import math
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from cryptography.x509 import ocsp
+
+from cli.front import ClientAddressFromFront
+from conftest import REPO, Cli, make_home
+from ocsp_helpers import LiveServer, free_port, load, request_der
+from sealing_helpers import sample_pdf
+from verify_helpers import api_seal, api_verify
+
+ATTACK_CAP_S = 60  # the slow clients stop by themselves after this, whatever happens
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    import base64
+    import urllib.parse
+
+    from sealing_helpers import setup_sealing
+
+    tmp = tmp_path_factory.mktemp("slow")
+    port = free_port()
+    cli = Cli(make_home(tmp, base_url=f"http://127.0.0.1:{port}"))
+    info = setup_sealing(cli, tmp)
+    f = info["files"]
+    der = request_der(load(f["good"]), load(f["issuing"]))
+    info["ocsp_get"] = "/ocsp/" + urllib.parse.quote(base64.b64encode(der).decode(), safe="")
+    server = LiveServer(cli.home, port)
+    try:
+        url, token = server.url, info["tokens"]["A"]
+        info.update(server=server, url=url, token=token, pdf=sample_pdf())
+        info["sealed"] = api_seal(url, token, info["pdf"])[0]
+        for _ in range(2):  # every worker has opened the HSM and its database connection
+            _parallel(lambda: (api_seal(url, token, info["pdf"]), api_verify(url, info["sealed"]), _ocsp(info)), 2)
+        yield info
+    finally:
+        server.stop()
+
+
+def _parallel(fn, n: int) -> None:  # type: ignore[no-untyped-def]
+    threads = [threading.Thread(target=fn) for _ in range(n)]
+    [t.start() for t in threads]
+    [t.join(120) for t in threads]
+
+
+def _ocsp(env: dict) -> float:
+    """One OCSP GET on a new connection, as relying parties send them; the answer is checked."""
+    started = time.perf_counter()
+    with urllib.request.urlopen(env["url"] + env["ocsp_get"], timeout=10) as r:
+        body = r.read()
+        assert r.status == 200 and r.headers["Content-Type"] == "application/ocsp-response"
+    took = time.perf_counter() - started
+    answer = ocsp.load_der_ocsp_response(body)
+    assert answer.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+    assert answer.certificate_status == ocsp.OCSPCertStatus.GOOD
+    return took
+
+
+def _timed(fn) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def p99(samples: list[float]) -> float:
+    return sorted(samples)[math.ceil(0.99 * len(samples)) - 1]
+
+
+class SlowClients:
+    """Loopback connections that hold on: idle ones (connect, send nothing), and ones trickling
+    their headers or their body one byte a second, on OCSP and on main-pool paths. A connection
+    the server closes is opened again at once (as an attacker would)."""
+
+    def __init__(self, port: int, idle: int = 50, trickling: int = 50) -> None:
+        self.port, self.stop, self.reopened = port, threading.Event(), 0
+        prefixes = [b"GET /ocsp/MEIwQDA HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ",
+                    b"GET /verify HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ",
+                    b"POST /ocsp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/ocsp-request\r\n"
+                    b"Content-Length: 5000\r\n\r\n",
+                    b"POST /api/v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/pdf\r\n"
+                    b"Content-Length: 100000\r\n\r\n"]
+        self.conns: list[list] = [[None, b""] for _ in range(idle)]
+        self.conns += [[None, prefixes[i % len(prefixes)]] for i in range(trickling)]
+        for c in self.conns:
+            self._open(c)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _open(self, c: list) -> None:
+        if c[0] is not None:
+            c[0].close()
+            self.reopened += 1
+        c[0] = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        c[0].sendall(c[1])
+
+    def _closed(self, s: socket.socket) -> bool:
+        if not select.select([s], [], [], 0)[0]:
+            return False
+        try:
+            return s.recv(4096, socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + ATTACK_CAP_S
+        while not self.stop.wait(1.0) and time.monotonic() < deadline:
+            for c in self.conns:
+                try:
+                    if self._closed(c[0]):
+                        self._open(c)
+                    elif c[1]:
+                        c[0].send(b"a")
+                except OSError:
+                    try:
+                        self._open(c)
+                    except OSError:
+                        pass
+
+    def open_count(self) -> int:
+        return sum(1 for c in self.conns if not self._closed(c[0]))
+
+    def __enter__(self) -> "SlowClients":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        for c in self.conns:
+            c[0].close()
+
+
+def test_ocsp_sealing_and_verification_answer_within_1s_while_100_slow_clients_hold_connections(env: dict) -> None:
+    with SlowClients(env["server"].port) as attack:
+        time.sleep(1.5)  # every trickler has sent a byte or two
+        assert attack.open_count() == 100  # the front holds them all
+        ocsp_s = []
+        seal_s, verify_s = [], []
+        for i in range(100):
+            ocsp_s.append(_ocsp(env))
+            if i % 10 == 0:
+                seal_s.append(_timed(lambda: api_seal(env["url"], env["token"], env["pdf"])))
+                verify_s.append(_timed(lambda: api_verify(env["url"], env["sealed"])))
+        assert attack.open_count() >= 95
+    assert p99(ocsp_s) < 1.0, sorted(ocsp_s)[-5:]
+    assert p99(seal_s) < 1.0 and p99(verify_s) < 1.0, (seal_s, verify_s)
+
+
+def test_ocsp_keeps_answering_while_the_main_pool_is_saturated(env: dict) -> None:
+    stop, spans = threading.Event(), []
+
+    def burst() -> None:  # four clients for the two main-pool workers: both always busy
+        while not stop.is_set():
+            started = time.monotonic()
+            status = api_verify(env["url"], env["sealed"])[0]
+            spans.append((started, time.monotonic(), status))
+
+    threads = [threading.Thread(target=burst) for _ in range(4)]
+    [t.start() for t in threads]
+    try:
+        time.sleep(0.5)
+        begin = time.monotonic()
+        ocsp_s = [_ocsp(env) for _ in range(100)]
+        end = time.monotonic()
+    finally:
+        stop.set()
+        [t.join(60) for t in threads]
+    assert p99(ocsp_s) < 1.0, sorted(ocsp_s)[-5:]
+    assert all(status == 200 for _, _, status in spans)
+    # The burst covered the whole measurement: verifications ran before, during and after it.
+    assert min(s for s, _, _ in spans) < begin and max(e for _, e, _ in spans) > end
+    assert sum(1 for s, e, _ in spans if s < end and e > begin) >= 4
+
+
+# --- the client address, the process layout, failures -----------------------------------------
+def _serve(home: Path, port: int, *extra: str) -> tuple[subprocess.Popen, Path]:
+    log = home.parent / f"serve-{port}.log"
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "--home", str(home), "serve", "--port", str(port),
+                             *extra], stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return proc, log
+        except OSError:
+            time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise AssertionError("govca serve did not come up: " + log.read_text())
+
+
+def _group(pgid: int) -> list[str]:
+    """The command names of the processes still in a process group."""
+    names = []
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text() if proc.name.isdigit() else ""
+        except OSError:
+            continue
+        if stat and int(stat.rsplit(")", 1)[1].split()[2]) == pgid:
+            names.append(stat.split("(", 1)[1].rsplit(")", 1)[0])
+    return names
+
+
+def _forged_get(port: int) -> None:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/healthz",
+                                 headers={"X-Real-IP": "203.0.113.9", "X-Forwarded-For": "203.0.113.9"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200
+
+
+@pytest.fixture
+def bare_home(tmp_path: Path) -> Path:
+    return make_home(tmp_path)
+
+
+def test_behind_the_front_the_pools_see_the_peer_address_not_a_forged_header_and_stop_leaves_nothing(
+        bare_home: Path) -> None:
+    port = free_port()
+    proc, log = _serve(bare_home, port, "--access-log")
+    try:
+        run_dir = bare_home / "run"
+        assert run_dir.stat().st_mode & 0o777 == 0o700
+        assert {p.name for p in run_dir.iterdir()} >= {"main.sock", "ocsp.sock", "nginx.conf", "metrics"}
+        names = _group(proc.pid)
+        assert names.count("nginx") >= 2 and len(names) >= 1 + 2 * 3 + 2, names  # serve, 2 arbiters, 4 workers, nginx master and worker
+        second = subprocess.run([sys.executable, "-m", "cli.main", "--home", str(bare_home), "serve", "--port",
+                                 str(free_port())], capture_output=True, text=True, timeout=30,
+                                env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert second.returncode == 1 and second.stderr.strip().startswith("govca: error: another govca serve")
+        _forged_get(port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            assert b'govca_http_requests_total{endpoint="/healthz"' in r.read()
+        time.sleep(0.3)
+        lines = [ln for ln in log.read_text().splitlines() if '"GET /healthz' in ln]
+        assert lines and all(ln.startswith("127.0.0.1 ") for ln in lines), lines
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(15) == 0
+    time.sleep(0.5)
+    assert _group(proc.pid) == []
+
+
+def test_without_the_front_the_header_is_ignored(bare_home: Path) -> None:
+    port = free_port()
+    proc, log = _serve(bare_home, port, "--no-front", "--access-log")
+    try:
+        assert "nginx" not in _group(proc.pid)
+        _forged_get(port)
+        time.sleep(0.3)
+        lines = [ln for ln in log.read_text().splitlines() if '"GET /healthz' in ln]
+        assert lines and all(ln.startswith("127.0.0.1 ") for ln in lines), lines
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+
+
+def test_a_pool_that_dies_stops_the_whole_service_with_one_line(bare_home: Path) -> None:
+    port = free_port()
+    proc, log = _serve(bare_home, port)
+    try:
+        with os.scandir("/proc") as it:
+            pools = [int(e.name) for e in it if e.name.isdigit() and _parent_and_args(int(e.name))[0] == proc.pid
+                     and "--name ocsp" in _parent_and_args(int(e.name))[1]]
+        assert len(pools) == 1
+        os.kill(pools[0], signal.SIGKILL)
+        assert proc.wait(20) == 1
+        assert "govca: error: the OCSP pool (gunicorn) was killed by signal 9; stopped the others" in log.read_text()
+        time.sleep(0.5)
+        assert [n for n in _group(proc.pid) if n == "nginx"] == []
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _parent_and_args(pid: int) -> tuple[int, str]:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return 0, ""
+    return int(stat.rsplit(")", 1)[1].split()[1]), args
+
+
+def test_the_middleware_takes_a_valid_x_real_ip_only() -> None:
+    seen = {}
+
+    def app(environ: dict, start_response):  # type: ignore[no-untyped-def]
+        seen["addr"] = environ.get("REMOTE_ADDR")
+        start_response("200 OK", [])
+        return [b""]
+
+    wrapped = ClientAddressFromFront(app)
+    for header, expected in (("198.51.100.7", "198.51.100.7"), ("2001:db8::1", "2001:db8::1"),
+                             ("not an address", ""), (None, "")):
+        environ = {"REMOTE_ADDR": ""} | ({"HTTP_X_REAL_IP": header} if header else {})
+        list(wrapped(environ, lambda *a: None))
+        assert seen["addr"] == expected
