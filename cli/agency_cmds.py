@@ -8,12 +8,12 @@ import click
 from ca import Database, utcnow
 from hsm import KeyType
 from policies import format_attrs, name_attributes
-from signer.credentials import hash_secret, make_token, new_secret
+from signer.credentials import make_token, new_secret
 
-from .compose import build_ca_service
+from .compose import build_ca_service, token_from_config
 from .config import load_config
 from .runtime import actor, emit, home_of, ts
-from .signer_wiring import audit_writer, signer_repository
+from .signer_wiring import audit_writer, secret_vault, signer_repository
 
 AGENCY_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
 
@@ -99,10 +99,14 @@ def apiclient_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def apiclient_create(ctx, code, name, as_json):  # type: ignore[no-untyped-def]
-    """Create an API client; its token is printed once and stored only as a slow hash."""
-    repo, audit = _repo_and_audit(ctx)
+    """Create an API client; its token is printed once and stored only as an HMAC made in the HSM
+    with a non-extractable key (signer/credentials.py), created here on first use."""
+    cfg = load_config(home_of(ctx))
+    db = Database(cfg.database_url)
+    repo, audit = signer_repository(db), audit_writer(db)
     secret = new_secret()
-    client_id = repo.add_client(code, name, hash_secret(secret), utcnow())
+    record = secret_vault(token_from_config(cfg), create_key=True).record(secret)
+    client_id = repo.add_client(code, name, record, utcnow())
     audit(actor(), "apiclient.create", code, "success", {"client": client_id, "name": name})
     token = make_token(client_id, secret)
     emit({"id": client_id, "agency": code, "name": name, "token": token}, as_json,

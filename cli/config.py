@@ -47,6 +47,17 @@ class SignerConfig:
 
 
 @dataclass(frozen=True)
+class ThrottleConfig:
+    """Refused authentication per client address (signer/throttle.py), counted per gunicorn
+    worker: the effective limit of one address is workers × failures_per_window per window."""
+
+    failures_per_window: int = 30       # unauthenticated/failed requests of one address, then 429
+    window_seconds: int = 60
+    max_addresses: int = 10000          # addresses tracked per worker (least recently seen dropped)
+    audit_records_per_window: int = 200  # refusal records per window per worker; the rest aggregated
+
+
+@dataclass(frozen=True)
 class GovcaConfig:
     home: Path
     database_url: str
@@ -57,9 +68,11 @@ class GovcaConfig:
     profiles_file: str | None = None
     ocsp: OcspConfig = OcspConfig()
     signer: SignerConfig = SignerConfig()
+    throttle: ThrottleConfig = ThrottleConfig()
 
 
-_TOP = {"version", "database_url", "base_url", "profiles_file", "policy", "hsm", "ocsp", "signer"}
+_TOP = {"version", "database_url", "base_url", "profiles_file", "policy", "hsm", "ocsp", "signer", "throttle"}
+_THROTTLE = {"failures_per_window", "window_seconds", "max_addresses", "audit_records_per_window"}
 _SIGNER = {"max_pdf_mb", "tsa_policy_oid", "tsa_accuracy_ms", "extra_roots"}
 _OCSP = {"validity_hours", "refresh_after_hours", "max_cert_ids"}
 _POLICY = {"agency_policy_oid", "etsi_policy_oid"}
@@ -112,6 +125,13 @@ def load_config(home: Path) -> GovcaConfig:
         if key != "tsa_policy_oid" and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             raise ConfigError(f"signer.{key} must be a positive integer")
     signer = SignerConfig(**signer_table)
+    throttle_table = _strict(data.get("throttle", {}), _THROTTLE, "throttle")
+    for key, value in throttle_table.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"throttle.{key} must be a positive integer")
+    if throttle_table.get("window_seconds", 60) > 3600:
+        raise ConfigError("throttle.window_seconds must be at most 3600")
+    throttle = ThrottleConfig(**throttle_table)
     if ocsp.refresh_after_hours * 2 > ocsp.validity_hours:
         raise ConfigError("ocsp.refresh_after_hours must be at most half of validity_hours, so that a missed "
                           "refresh never lets a served response expire")
@@ -126,6 +146,7 @@ def load_config(home: Path) -> GovcaConfig:
         profiles_file=data.get("profiles_file"),
         ocsp=ocsp,
         signer=signer,
+        throttle=throttle,
     )
 
 
@@ -159,7 +180,11 @@ def render_config(*, database_url: str | None, base_url: str, module: str, token
               "max_pdf_mb = 50", "# PLACEHOLDER (RFC 5612 documentation arc): the TSA policy OID of the agency",
               'tsa_policy_oid = "1.3.6.1.4.1.32473.764.2"',
               "# accuracy claimed in every time-stamp token; keep the clock NTP-disciplined well inside it",
-              "tsa_accuracy_ms = 1000"]
+              "tsa_accuracy_ms = 1000", "", "[throttle]",
+              "# unauthenticated or failed requests of one client address per window, then 429; counted",
+              "# per server worker (effective limit = workers x failures_per_window)",
+              "failures_per_window = 30", "window_seconds = 60", "max_addresses = 10000",
+              "audit_records_per_window = 200"]
     return "\n".join(lines) + "\n"
 
 

@@ -30,8 +30,18 @@ def audit_writer(db: Database):  # type: ignore[no-untyped-def]
 
 
 def audit_in(session: Any, actor: str, action: str, subject: str, outcome: str, details: dict) -> None:
-    """An audit event in the caller's transaction (committed, or rolled back, with its change)."""
-    append(session, AuditEvent(actor, action, subject, outcome, details), utcnow())
+    """An audit event in the caller's transaction (committed, or rolled back, with its change).
+    Inside an HTTP request the client's address is added to the details (unless they name one
+    already: an aggregated record names the address it counts)."""
+    append(session, AuditEvent(actor, action, subject, outcome, with_client_address(details)), utcnow())
+
+
+def with_client_address(details: dict) -> dict:
+    from flask import has_request_context, request
+
+    if "client_address" in details or not has_request_context():
+        return details
+    return {**details, "client_address": request.remote_addr}
 
 
 class InProcessRevocation:
@@ -89,10 +99,51 @@ def signer_repository(db: Database) -> SignerRepository:
 
 def build_sealing_service(cfg: GovcaConfig, db: Database, keys: Any, responder: OcspResponder,
                           reader: StatusReader) -> SealingService:
-    return SealingService(
+    service = SealingService(
         repo=signer_repository(db), keys=keys, status=lambda ca, serial: reader.status(ca, serial)[0],
         revocation=InProcessRevocation(responder, reader, db), audit=audit_writer(db),
         settings=signer_settings(cfg), clock=utcnow)
+    service.verifier = secret_verifier(db, keys)
+    return service
+
+
+def secret_vault(keys: Any, create_key: bool = False):  # type: ignore[no-untyped-def]
+    """API client secrets checked with the HSM's API-client HMAC key (created by `govca apiclient
+    create`, the one single-process path; servers only look it up)."""
+    from hsm.mac import mac_key
+    from signer.credentials import KEY_LABEL, SecretVault
+
+    return SecretVault(lambda: mac_key(keys, KEY_LABEL, create=create_key).mac)
+
+
+def secret_verifier(db: Database, keys: Any):  # type: ignore[no-untyped-def]
+    """HMAC records checked in the HSM; an old scrypt record upgraded on its first success."""
+    from signer.credentials import SecretVerifier
+
+    return SecretVerifier(secret_vault(keys), upgrade_secret_record(db))
+
+
+def upgrade_secret_record(db: Database):  # type: ignore[no-untyped-def]
+    def upgrade(client_id: int, old: str, new: str) -> None:
+        from sqlalchemy import update
+
+        from signer.storage import ApiClientRow
+
+        with db.unit_of_work() as s:  # compare-and-set: only the record that was checked is replaced
+            s.execute(update(ApiClientRow).where(ApiClientRow.id == client_id, ApiClientRow.secret_hash == old)
+                      .values(secret_hash=new))
+    return upgrade
+
+
+def build_throttle(cfg: GovcaConfig, db: Database):  # type: ignore[no-untyped-def]
+    """Refused authentication per client address, per worker (signer/throttle.py)."""
+    from signer.throttle import Throttle, ThrottleSettings
+
+    t = cfg.throttle
+    return Throttle(audit_writer(db), ThrottleSettings(limit=t.failures_per_window, window=t.window_seconds,
+                                                       max_addresses=t.max_addresses,
+                                                       audit_per_window=t.audit_records_per_window),
+                    wall=utcnow)
 
 
 class TrustRoots:

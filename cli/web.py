@@ -20,13 +20,14 @@ from signer.service import default_stamp
 from signer.tsa_http import tsa_blueprint
 from signer.csc_v1 import csc_v1_blueprint
 from signer.csc_v2 import csc_v2_blueprint
+from signer.throttle import install as install_throttle
 from signer.verify_http import verification_blueprint
 
 from .compose import token_from_config
 from .config import load_config
 from .metrics import Metrics
 from .ocsp_wiring import build_responder
-from .signer_wiring import build_remote_signing, build_sealing_service, build_verifier
+from .signer_wiring import build_remote_signing, build_sealing_service, build_throttle, build_verifier
 
 log = logging.getLogger("govca.web")
 
@@ -51,6 +52,7 @@ def create_app(home: Path | str | None = None) -> Flask:
     app.register_blueprint(tsa_blueprint(sealing.tsa_unit, utcnow))
     app.register_blueprint(verification_blueprint(verifier, sealing.repo))
     remote = build_remote_signing(cfg, db, token, sealing, reader)
+    install_throttle(app, build_throttle(cfg, db))
     app.register_blueprint(csc_v1_blueprint(remote, sealing.authenticate, sealing.repo.get_client))
     app.register_blueprint(csc_v2_blueprint(remote, sealing, sealing.authenticate, sealing.repo.get_client))
 
@@ -98,7 +100,20 @@ def create_app(home: Path | str | None = None) -> Flask:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response, int]:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        try:  # every attempt is audited, a failed one too: the class of the error, never its text
+            sealing.audit(_actor(), "http.error", request.path[:200], "failed",
+                          {"method": request.method, "path": request.path[:200], "error": type(exc).__name__})
+        except Exception:  # noqa: BLE001 - an audit failure must not turn the 500 into something else
+            log.error("the audit record of the error on %s %s could not be written", request.method, request.path)
         return jsonify({"type": "about:blank", "title": "Internal Server Error", "status": 500,
                         "detail": "an internal error occurred; it has been logged"}), 500
 
     return app
+
+
+def _actor() -> str:
+    """Who asked, as far as the request says without checking anything (no secret)."""
+    from signer.credentials import parse_token
+
+    parsed = parse_token(request.headers.get("Authorization"))
+    return f"api:client-{parsed[0]}?" if parsed else "api:anonymous"

@@ -1,22 +1,40 @@
-"""API client secrets: shown once, stored only as scrypt hashes (RFC 7914), never logged.
+"""API client secrets: shown once, stored only as an HMAC made in the HSM, never logged.
 
-A bearer token is ``gvc_<client id>_<secret>``. Verifying scrypt costs ~50 ms by design, so a
-worker remembers, for a few minutes, the SHA-256 of secrets it has already verified (memory
-only); revocation is still read from the database on every request.
+A bearer token is ``gvc_<client id>_<secret>``, the secret 256 random bits. For a secret that
+cannot be guessed a slow hash adds nothing but cost (a wrong token then costs the server what
+it costs the caller to send it); what protects the stored record is the key: the record is
+HMAC-SHA256 computed in the HSM with a non-extractable secret key (hsm/mac.py), exactly as
+officials' PINs (signer/pins.py), so a copy of the database tells nothing without the token, and
+a check costs microseconds.
+
+Record: ``hsm-hmac-sha256$<key label>$<salt, base64>$<mac, base64>``.
+
+Records made before are ``scrypt$N$r$p$salt$digest`` (RFC 7914, ~50 ms a check): they keep
+verifying; a right secret upgrades its record to the HMAC record (compare-and-set, by the
+``upgrade`` callback of the composition root). A wrong secret against an old scrypt record still
+costs a scrypt, which is why refused authentication is rate-limited per address
+(signer/throttle.py) and an address past its limit is not checked against a scrypt record at all.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import logging
+import os
 import re
 import secrets
 import threading
 import time
+from typing import Callable
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 TOKEN = re.compile(r"^gvc_([0-9]{1,12})_([A-Za-z0-9_-]{40,64})$")
 CACHE_SECONDS = 300.0
+HMAC_SCHEME = "hsm-hmac-sha256"
+KEY_LABEL = "govca-apiclient-mac-v1"
+Mac = Callable[[bytes], bytes]
+log = logging.getLogger("govca.credentials")
 
 
 def new_secret() -> str:
@@ -28,6 +46,7 @@ def make_token(client_id: int, secret: str) -> str:
 
 
 def hash_secret(secret: str) -> str:
+    """The old (slow) record; kept for records made before the HMAC record, and for tests."""
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(secret.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
     b64 = base64.urlsafe_b64encode
@@ -46,6 +65,15 @@ def check_secret(secret: str, stored: str) -> bool:
         return False
 
 
+def scheme_of(stored: str) -> str:
+    return stored.split("$", 1)[0]
+
+
+def is_slow(stored: str) -> bool:
+    """True for a record whose check costs a slow hash (an old scrypt record)."""
+    return scheme_of(stored) == "scrypt"
+
+
 def parse_token(header: str | None) -> tuple[int, str] | None:
     """``Authorization: Bearer gvc_<id>_<secret>`` → (id, secret), or None."""
     if not header or not header.startswith("Bearer "):
@@ -54,14 +82,56 @@ def parse_token(header: str | None) -> tuple[int, str] | None:
     return (int(m.group(1)), m.group(2)) if m else None
 
 
-class SecretVerifier:
-    """Verifies secrets against stored hashes, remembering recent successes in memory."""
+class SecretVault:
+    """Makes and checks HMAC records of API client secrets with the HSM key ``key_label``.
+    ``mac_factory`` returns the HSM's HMAC function; it is called on first use only."""
 
-    def __init__(self) -> None:
+    def __init__(self, mac_factory: Callable[[], Mac], key_label: str = KEY_LABEL) -> None:
+        self._factory, self.key_label = mac_factory, key_label
+        self._mac: Mac | None = None
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _message(salt: bytes, secret: str) -> bytes:
+        return b"govca API client secret v1\x00" + salt + secret.encode()
+
+    def _compute(self, salt: bytes, secret: str) -> bytes:
+        if self._mac is None:
+            with self._lock:
+                if self._mac is None:
+                    self._mac = self._factory()
+        return self._mac(self._message(salt, secret))
+
+    def record(self, secret: str) -> str:
+        salt = os.urandom(16)
+        mac = self._compute(salt, secret)
+        return "$".join((HMAC_SCHEME, self.key_label, base64.b64encode(salt).decode(), base64.b64encode(mac).decode()))
+
+    def verify(self, secret: str, record: str) -> bool:
+        parts = record.split("$")
+        if len(parts) != 4 or parts[0] != HMAC_SCHEME or parts[1] != self.key_label:
+            return False
+        try:
+            salt, expected = base64.b64decode(parts[2], validate=True), base64.b64decode(parts[3], validate=True)
+        except ValueError:
+            return False
+        return hmac.compare_digest(self._compute(salt, secret), expected)
+
+
+class SecretVerifier:
+    """Verifies secrets against stored records: HMAC records with the vault (microseconds), old
+    scrypt records slowly, remembering recent scrypt successes in memory (SHA-256 of the secret,
+    a few minutes) and upgrading a record on its first success."""
+
+    def __init__(self, vault: SecretVault | None = None,
+                 upgrade: Callable[[int, str, str], None] | None = None) -> None:
+        self.vault, self.upgrade = vault, upgrade
         self._ok: dict[tuple[int, str], tuple[bytes, float]] = {}
         self._lock = threading.Lock()
 
     def verify(self, client_id: int, secret: str, stored_hash: str) -> bool:
+        if scheme_of(stored_hash) == HMAC_SCHEME:
+            return self.vault is not None and self.vault.verify(secret, stored_hash)
         fast = hashlib.sha256(secret.encode()).digest()
         key = (client_id, stored_hash)
         with self._lock:
@@ -72,4 +142,14 @@ class SecretVerifier:
             return False
         with self._lock:
             self._ok[key] = (fast, time.monotonic() + CACHE_SECONDS)
+        self._upgrade(client_id, secret, stored_hash)
         return True
+
+    def _upgrade(self, client_id: int, secret: str, stored_hash: str) -> None:
+        if self.vault is None or self.upgrade is None:
+            return
+        try:
+            self.upgrade(client_id, stored_hash, self.vault.record(secret))
+        except Exception as exc:  # noqa: BLE001 - the old record still works; never the secret in the log
+            log.warning("API client %s: scrypt record not upgraded to the HMAC record (%s)", client_id,
+                        type(exc).__name__)

@@ -19,10 +19,11 @@ from typing import Any, Callable, NoReturn
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from sqlalchemy import delete
 
 from hsm import Mechanism
 
-from .officials import CscSadRow, Official, OfficialRepository, OfficialRow, OfficialStatus, SecretBox
+from .officials import CscSadRow, Official, OfficialRepository, OfficialStatus, SecretBox
 from .errors import SignerError
 from .registry import ApiClient, SignerRepository
 
@@ -32,11 +33,10 @@ EC_ALGOS = {"1.2.840.10045.4.3.2": Mechanism.ECDSA_SHA256, "1.2.840.10045.4.3.3"
             "1.2.840.10045.4.3.4": Mechanism.ECDSA_SHA512}
 RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
 HASH_OIDS = {"2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2": "sha384", "2.16.840.1.101.3.4.2.3": "sha512"}
+# CSC v1 credentials/authorize: one answer for a wrong PIN and a wrong OTP (which factor was wrong
+# is not told to the caller; the audit record says it).
+V1_INVALID_FACTORS = "The PIN or OTP is invalid"
 CURVES = {"secp256r1": "1.2.840.10045.3.1.7", "secp384r1": "1.3.132.0.34"}
-
-
-class _CodeTaken(Exception):
-    """Raised inside the authorisation transaction to roll it back: the TOTP code was taken."""
 
 
 class CscError(Exception):
@@ -144,24 +144,38 @@ class RemoteSigning:
         return Credential(f"official-{o.id}", "official", o.agency_code, o.name_en, o.key_uri, o.cert_der,
                           o.chain_der, "2", self.settings.official_multisign, usable, o.id)
 
-    def credential(self, client: ApiClient, credential_id: Any) -> Credential:
-        """One credential by id, of the client's agency only (looked up directly, not by listing)."""
+    def credential(self, client: ApiClient, credential_id: Any, action: str = "csc.credential") -> Credential:
+        """One credential by id, of the client's agency only (looked up directly, not by listing).
+        A credential of another agency is refused exactly like an unknown one, and audited as a
+        probe (ขมธอ. 36-2566: every attempt to use a credential is recorded)."""
+        actor = f"api:client-{client.id}"
         if not isinstance(credential_id, str) or not credential_id:
+            self.audit(actor, action, "-", "refused", {"error": "credentialID missing"})
             raise CscError("invalid_request", "Missing (or invalid type) string parameter credentialID")
         kind, _, ident = credential_id.partition("-")
+        owner = None
         try:
             if kind == "official" and ident.isdigit():
                 o = self.officials.get(int(ident))
+                owner = o.agency_code
                 if o.agency_code == client.agency_code and o.key_uri and o.cert_der:
                     return self._official_credential(o)
             elif kind == "seal" and ident:
                 seal = self.repo.get_seal(ident)
+                owner = seal.agency_code
                 if seal.agency_code == client.agency_code:
                     usable = self.cert_status(seal.ca_name, seal.serial_hex) == "good" and seal.not_after > self.clock()
                     return Credential(credential_id, "seal", seal.agency_code, seal.serial_hex, seal.key_uri,
                                       seal.cert_der, seal.chain_der, "1", self.settings.seal_multisign, usable)
         except SignerError:
             pass
+        subject = credential_id[:80]
+        if owner is not None and owner != client.agency_code:
+            self.audit(actor, action, subject, "refused", {"error": "probe: a credential of another agency",
+                                                           "credential": subject, "credential_agency": owner,
+                                                           "client_agency": client.agency_code})
+        else:
+            self.audit(actor, action, subject, "refused", {"error": "unknown credential", "credential": subject})
         raise CscError("invalid_request", "Invalid parameter credentialID")
 
     # --- authorisation (credentials/authorize) ------------------------------------------------
@@ -169,87 +183,87 @@ class RemoteSigning:
                   pin: str | None, otp: str | None, version: int) -> tuple[str, int]:
         actor = f"api:client-{client.id}"
         detail = {"credential": cred.id, "hashes": [h.hex() for h in hashes or []]}
+
+        def refuse(error: str, exc: CscError) -> NoReturn:
+            """A refusal before the factor check: audited all the same (every attempt is)."""
+            self.audit(actor, "csc.authorize", cred.id, "refused", {**detail, "error": error})
+            raise exc
+
         if not cred.enabled:
-            self.audit(actor, "csc.authorize", cred.id, "refused", {**detail, "error": "disabled"})
-            raise CscError("invalid_request", "The credential identified by credentialID is disabled")
+            refuse("disabled", CscError("invalid_request", "The credential identified by credentialID is disabled"))
         if not isinstance(num_signatures, int) or isinstance(num_signatures, bool):
-            raise CscError("invalid_request", "Missing (or invalid type) integer parameter numSignatures")
+            refuse("numSignatures missing", CscError("invalid_request",
+                                                     "Missing (or invalid type) integer parameter numSignatures"))
         if num_signatures < 1:
-            raise CscError("invalid_request", "Invalid value for parameter numSignatures")
+            refuse("numSignatures below 1", CscError("invalid_request", "Invalid value for parameter numSignatures"))
         if num_signatures > cred.multisign:
-            raise CscError("invalid_request", "Numbers of signatures is too high")
-        step = None
+            refuse("numSignatures over the limit", CscError("invalid_request", "Numbers of signatures is too high"))
         if cred.scal == "2":
             # SCAL2: the SAD is bound to the hashes to be signed, one per signature.
             if not hashes or len(hashes) != num_signatures:
-                raise CscError("invalid_request", "Missing (or invalid type) array parameter hash"
-                               if version == 1 else "Missing (or invalid type) array parameter hashes")
+                refuse("hashes missing", CscError("invalid_request", "Missing (or invalid type) array parameter hash"
+                                                  if version == 1 else "Missing (or invalid type) array parameter hashes"))
+            if not isinstance(pin, str) or not pin:
+                refuse("PIN missing", CscError("invalid_request", "Missing (or invalid type) string parameter PIN"))
+            if not isinstance(otp, str) or not otp:
+                refuse("OTP missing", CscError("invalid_request", "Missing (or invalid type) string parameter OTP"))
             assert cred.official_id is not None
-            step = self._check_factors(actor, cred, pin, otp, version, detail)
         sad = secrets.token_urlsafe(32)
         now = self.clock()
-        try:
-            # One transaction: the TOTP code consumed, the failure count cleared, the SAD stored
-            # and the authorisation audited; all of it or nothing.
-            with self.officials.write() as s:
-                if step is not None and not self.officials.consume_step(s, cred.official_id, step, now):
-                    raise _CodeTaken()
+        refused: CscError | None = None
+        # One transaction, the official's row locked FOR UPDATE from the factor check on: the lock,
+        # the check, the failure count (or the TOTP code consumed), the SAD and the audit record
+        # commit together, one request at a time per official, so no more than lock_after wrong
+        # factors are ever judged (EN 419 241-1; RFC 6238 5.2: a code is accepted once).
+        with self.officials.write() as s:
+            s.execute(delete(CscSadRow).where(CscSadRow.expires_at <= now))  # expired SADs purged
+            if cred.scal == "2":
+                check = self.officials.check_factors(cred.official_id, pin, otp, now, session=s)  # type: ignore[arg-type]
+                if check.locked:
+                    self.audit_in(s, actor, "csc.authorize", cred.id, "refused", {**detail, "error": "locked"})
+                    refused = CscError("invalid_request", "PIN locked" if version == 1 else "Credential locked")
+                elif not (check.pin_ok and check.step is not None
+                          and self.officials.consume_step(s, cred.official_id, check.step, now)):
+                    refused = self._failed(s, actor, cred, version, detail, check.pin_ok, now)
+            if refused is None:
                 s.add(CscSadRow(sad_sha256=hashlib.sha256(sad.encode()).hexdigest(), credential_id=cred.id,
                                 hashes=json.dumps(sorted({h.hex() for h in hashes or []}) if cred.scal == "2" else []),
                                 remaining=num_signatures,
                                 expires_at=now + dt.timedelta(seconds=self.settings.sad_seconds), created_at=now))
                 self.audit_in(s, actor, "csc.authorize", cred.id, "success",
                               {**detail, "numSignatures": num_signatures})
-        except _CodeTaken:
-            # Another request took this code (or a later one) first: RFC 6238 5.2, a failure.
-            self._failed(actor, cred, version, detail, pin_ok=True)
+        if refused is not None:
+            raise refused
         return sad, self.settings.sad_seconds
 
-    def _check_factors(self, actor: str, cred: Credential, pin: str | None, otp: str | None, version: int,
-                       detail: dict) -> int:
-        """The TOTP step to consume when the PIN and the code are right; otherwise the failure is
-        counted and audited and a CscError raised."""
-        if not isinstance(pin, str) or not isinstance(otp, str) or not pin or not otp:
-            raise CscError("invalid_request", "Missing (or invalid type) string parameter PIN" if not pin
-                           else "Missing (or invalid type) string parameter OTP")
-        check = self.officials.check_factors(cred.official_id, pin, otp, self.clock())  # type: ignore[arg-type]
-        if check.locked:
-            self.audit(actor, "csc.authorize", cred.id, "refused", {**detail, "error": "locked"})
-            raise CscError("invalid_request", "PIN locked" if version == 1 else "Credential locked")
-        if check.pin_ok and check.step is not None:
-            return check.step
-        self._failed(actor, cred, version, detail, check.pin_ok)
-
-    def _failed(self, actor: str, cred: Credential, version: int, detail: dict, pin_ok: bool) -> NoReturn:
-        now = self.clock()
-        with self.officials.write() as s:
-            row = s.get(OfficialRow, cred.official_id, with_for_update=True)
-            row.failed_attempts = (row.failed_attempts or 0) + 1
-            if row.failed_attempts >= self.settings.lock_after:
-                # EN 419 241-1 / ขมธอ. 36-2566: repeated failures lock the credential for a while.
-                row.locked_until = now + dt.timedelta(minutes=self.settings.lock_minutes)
-                row.failed_attempts = 0
-            attempts = row.failed_attempts
-            self.audit_in(s, actor, "csc.authorize", cred.id, "refused",
-                          {**detail, "error": "invalid_pin" if not pin_ok else "invalid_otp",
-                           "failed_attempts": attempts})
+    def _failed(self, s: Any, actor: str, cred: Credential, version: int, detail: dict, pin_ok: bool,
+                now: dt.datetime) -> CscError:
+        """A wrong PIN or OTP (or a code already used), counted and audited in the authorisation
+        transaction. The answer does not say which factor was wrong (v1 and v2 alike)."""
+        attempts = self.officials.count_failure(s, cred.official_id, now, self.settings.lock_after,  # type: ignore[arg-type]
+                                                self.settings.lock_minutes)
+        self.audit_in(s, actor, "csc.authorize", cred.id, "refused",
+                      {**detail, "error": "invalid_pin" if not pin_ok else "invalid_otp",
+                       "failed_attempts": attempts})
         if version == 2:
-            raise CscError("invalid_authentication_data", "The authentication data is invalid")
-        if not pin_ok:
-            raise CscError("invalid_pin", "The PIN is invalid")
-        raise CscError("invalid_otp", "The OTP is invalid")
+            return CscError("invalid_authentication_data", "The authentication data is invalid")
+        return CscError("invalid_request", V1_INVALID_FACTORS)
 
     # --- signatures/signHash --------------------------------------------------------------------
     def sign_hash(self, client: ApiClient, cred: Credential, sad: Any, hashes: list[bytes], sign_algo: Any,
                   hash_algo: Any) -> list[bytes]:
         actor = f"api:client-{client.id}"
         detail = {"credential": cred.id, "hashes": [h.hex() for h in hashes]}
-        mechanism = self._mechanism(cred, sign_algo, hash_algo)
-        size = hashlib.new(mechanism.hash_name).digest_size
-        if any(len(h) != size for h in hashes):
-            raise CscError("invalid_request", "Invalid digest value length")
-        if not cred.enabled:
-            raise CscError("invalid_request", "The credential identified by credentialID is disabled")
+        try:
+            mechanism = self._mechanism(cred, sign_algo, hash_algo)
+            size = hashlib.new(mechanism.hash_name).digest_size
+            if any(len(h) != size for h in hashes):
+                raise CscError("invalid_request", "Invalid digest value length")
+            if not cred.enabled:
+                raise CscError("invalid_request", "The credential identified by credentialID is disabled")
+        except CscError as exc:
+            self.audit(actor, "csc.signHash", cred.id, "refused", {**detail, "error": exc.description})
+            raise
         self.redeem(client, cred, sad, hashes, "csc.signHash")
         key = self.keys.get_key(cred.key_uri)
         signatures = [key.sign(h, mechanism, prehashed=True) for h in hashes]

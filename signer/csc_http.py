@@ -5,8 +5,10 @@ from typing import Any, Callable
 
 from flask import Response, jsonify, request
 
+from . import throttle
 from .csc import CscError, RemoteSigning
 from .errors import SignerError
+from .throttle import ThrottledError
 from .registry import ApiClient
 
 
@@ -28,42 +30,75 @@ def json_body() -> dict[str, Any]:
 
 class BearerClients:
     """The API client behind ``Authorization: Bearer``: a CSC access token from auth/login, or
-    the agency's API token itself (as in the sealing API)."""
+    the agency's API token itself (as in the sealing API). Every refusal is audited and counted
+    against the client's address; past the limit the answer is 429 with Retry-After (RFC 6585 4,
+    signer/throttle.py), in the CSC error model."""
 
-    def __init__(self, core: RemoteSigning, authenticate: Callable[[str | None], ApiClient],
+    def __init__(self, core: RemoteSigning, authenticate: Callable[..., ApiClient],
                  client_by_id: Callable[[int], ApiClient]) -> None:
         self.core, self.authenticate, self.client_by_id = core, authenticate, client_by_id
 
     def __call__(self, malformed: str = "Malformed authorization header.") -> ApiClient:
-        header = request.headers.get("Authorization", "")
+        try:
+            return self._client(request.headers.get("Authorization", ""), malformed)
+        except ThrottledError as exc:
+            raise _too_many(exc) from None
+
+    def _client(self, header: str, malformed: str) -> ApiClient:
         if not header.startswith("Bearer "):
+            throttle.refuse(self.core.audit, "api:anonymous", "csc.authenticate", "-",
+                            {"error": "no or malformed bearer token"})
             raise CscError("invalid_request", malformed)
         client_id = self.core.client_of_token(header[len("Bearer "):].strip())
+        if client_id is None:  # not a CSC access token: the agency's API token, or nothing valid
+            try:
+                return self.authenticate(header, action="csc.authenticate")
+            except ThrottledError:
+                raise
+            except SignerError:
+                raise CscError("invalid_token", "The access token is not valid", 401) from None
         try:
-            found = self.client_by_id(client_id) if client_id is not None else self.authenticate(header)
+            found: ApiClient | None = self.client_by_id(client_id)
         except SignerError:
             found = None
         if found is None or found.revoked_at is not None:
+            throttle.refuse(self.core.audit, f"api:client-{client_id}", "csc.authenticate", "-",
+                            {"error": "client revoked" if found is not None else "no such client"})
             raise CscError("invalid_token", "The access token is not valid", 401)
         return found
 
     def login(self) -> tuple[str, int]:
         """auth/login with HTTP Basic: userID = API client id, password = its secret."""
+        try:
+            return self.core.login(self._login(request.headers.get("Authorization", "")))
+        except ThrottledError as exc:
+            raise _too_many(exc) from None
+
+    def _login(self, header: str) -> ApiClient:
         import base64
         import binascii
 
-        header = request.headers.get("Authorization", "")
+        audit = self.core.audit
         if not header.startswith("Basic "):
+            throttle.refuse(audit, "api:anonymous", "csc.login", "-", {"error": "no basic credentials"})
             raise CscError("invalid_request", "Malformed authentication parameter.", 401)
         try:
             user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
+            throttle.refuse(audit, "api:anonymous", "csc.login", "-", {"error": "malformed basic credentials"})
             raise CscError("invalid_request", "Malformed username-password.") from None
         try:
-            client = self.authenticate(f"Bearer gvc_{user}_{password}")
+            return self.authenticate(f"Bearer gvc_{user}_{password}", action="csc.login")
+        except ThrottledError:
+            raise
         except SignerError:
             raise CscError("authentication_error", "An error occurred during authentication process") from None
-        return self.core.login(client)
+
+
+def _too_many(exc: ThrottledError) -> CscError:
+    """429 in the CSC error model (RFC 6585 4); Retry-After is set by signer/throttle.py."""
+    return CscError("invalid_request", f"Too many failed or unauthenticated requests from this address; retry "
+                                       f"after {exc.retry_after} seconds", 429)
 
 
 def cert_object(cred: Any, which: Any, cert_info: bool) -> dict[str, Any]:

@@ -24,6 +24,16 @@ def csc_v1_blueprint(core: RemoteSigning, authenticate: Callable[[str | None], A
     def _csc(exc: CscError) -> Response:
         return csc_error(exc)
 
+    def _hashes(c: ApiClient, cred: Any, data: dict, action: str, required: bool = True) -> list[bytes] | None:
+        """The ``hash`` array; a bad one is refused and audited (every attempt is)."""
+        if not required and "hash" not in data:
+            return None
+        try:
+            return b64_list(data.get("hash"), "hash")
+        except CscError as exc:
+            core.audit(f"api:client-{c.id}", action, cred.id, "refused", {"credential": cred.id, "error": exc.description})
+            raise
+
     @bp.post("/info")
     def info() -> Response:
         return jsonify({"specs": "1.0.4.0", "name": "govca remote signing", "logo": "", "region": "TH",
@@ -65,7 +75,7 @@ def csc_v1_blueprint(core: RemoteSigning, authenticate: Callable[[str | None], A
     def authorize() -> Response:
         c, data = client(), body()
         cred = core.credential(c, data.get("credentialID"))
-        hashes = b64_list(data["hash"], "hash") if "hash" in data else None
+        hashes = _hashes(c, cred, data, "csc.authorize", required=False)
         sad, expires = core.authorize(c, cred, data.get("numSignatures"), hashes, data.get("PIN"), data.get("OTP"),
                                       version=1)
         return jsonify({"SAD": sad, "expiresIn": expires})
@@ -74,7 +84,7 @@ def csc_v1_blueprint(core: RemoteSigning, authenticate: Callable[[str | None], A
     def sign_hash() -> Response:
         c, data = client(), body()
         cred = core.credential(c, data.get("credentialID"))
-        signatures = core.sign_hash(c, cred, data.get("SAD"), b64_list(data.get("hash"), "hash"),
+        signatures = core.sign_hash(c, cred, data.get("SAD"), _hashes(c, cred, data, "csc.signHash"),
                                     data.get("signAlgo"), data.get("hashAlgo"))
         return jsonify({"signatures": [base64.b64encode(s).decode() for s in signatures]})
 

@@ -202,24 +202,47 @@ class OfficialRepository:
             row.status = status.value
         return self.get(official_id)
 
-    def check_factors(self, official_id: int, pin: str, otp: str, now: dt.datetime) -> FactorCheck:
-        """One read: the lock, the PIN (HMAC in the HSM) and the TOTP (RFC 6238, one step of clock
-        drift either way). Writes nothing: the code is consumed by :meth:`consume_step`, in the
-        transaction that issues the SAD, so a code is accepted once (RFC 6238 5.2)."""
+    def check_factors(self, official_id: int, pin: str, otp: str, now: dt.datetime,
+                      session: Any = None) -> FactorCheck:
+        """The lock, the PIN (HMAC in the HSM) and the TOTP (RFC 6238, one step of clock drift
+        either way). Writes nothing: the code is consumed by :meth:`consume_step`, in the
+        transaction that issues the SAD, so a code is accepted once (RFC 6238 5.2).
+
+        With ``session`` (the caller's write transaction) the row is read FOR UPDATE, so the lock,
+        this check and the caller's failure count are one serialised step (on SQLite the write
+        unit of work is serialised already): no more than ``lock_after`` wrong factors are ever
+        judged, however many requests arrive at once. Without it, one read (tests, tools)."""
+        if session is not None:
+            return self._check(session.get(OfficialRow, official_id, with_for_update=True), official_id, pin, otp,
+                               now)
         with self.read() as s:
-            row = s.get(OfficialRow, official_id)
-            if row is None or row.totp_secret_enc is None or row.pin_hash is None:
-                return FactorCheck(False, False, None)
-            seed = self.box.open(row.totp_secret_enc, TOTP_PURPOSE, str(official_id).encode()).decode()
-            pin_hash, last_step, locked_until = row.pin_hash, row.last_totp_step, row.locked_until
-        if locked_until is not None and locked_until > now:
+            return self._check(s.get(OfficialRow, official_id), official_id, pin, otp, now)
+
+    def _check(self, row: OfficialRow | None, official_id: int, pin: str, otp: str, now: dt.datetime) -> FactorCheck:
+        if row is None or row.totp_secret_enc is None or row.pin_hash is None:
+            return FactorCheck(False, False, None)
+        if row.locked_until is not None and row.locked_until > now:
             return FactorCheck(True, False, None)
-        pin_ok = self.pins.verify(official_id, pin, pin_hash)
+        seed = self.box.open(row.totp_secret_enc, TOTP_PURPOSE, str(official_id).encode()).decode()
+        pin_ok = self.pins.verify(official_id, pin, row.pin_hash)
         totp = pyotp.TOTP(seed)
         current = totp.timecode(now)
         step = next((c for c in (current - 1, current, current + 1)
                      if hmac.compare_digest(totp.generate_otp(c), otp.strip())), None)
-        return FactorCheck(False, pin_ok, step if step is not None and step > last_step else None)
+        return FactorCheck(False, pin_ok, step if step is not None and step > row.last_totp_step else None)
+
+    @staticmethod
+    def count_failure(session: Any, official_id: int, now: dt.datetime, lock_after: int,
+                      lock_minutes: int) -> int:
+        """In the caller's write transaction (the row already read FOR UPDATE by
+        :meth:`check_factors`): one more wrong factor; at ``lock_after`` the credential locks for
+        ``lock_minutes`` (EN 419 241-1 / ขมธอ. 36-2566) and the count restarts. Returns the count."""
+        row = session.get(OfficialRow, official_id, with_for_update=True)
+        row.failed_attempts = (row.failed_attempts or 0) + 1
+        if row.failed_attempts >= lock_after:
+            row.locked_until = now + dt.timedelta(minutes=lock_minutes)
+            row.failed_attempts = 0
+        return row.failed_attempts
 
     @staticmethod
     def consume_step(session: Any, official_id: int, step: int, now: dt.datetime) -> bool:

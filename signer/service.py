@@ -14,7 +14,8 @@ from cryptography import x509
 
 import policies.names  # noqa: F401 - its warnings filter covers Thai names read below
 
-from .credentials import SecretVerifier, parse_token
+from . import throttle
+from .credentials import SecretVerifier, is_slow, parse_token
 from .errors import BadInputError, ForbiddenError, NotFoundError, SignerError, UnauthenticatedError, UnavailableError
 from .pades import InProcessTimeStamper, RevocationData, SigningMaterial, SignOptions, sign_pdf, validation_context
 from .pdf_checks import check_pdf
@@ -101,22 +102,29 @@ class SealingService:
             raise UnavailableError(f"the TSA could not sign a time-stamp ({type(exc).__name__})") from None
 
     # --- authentication ----------------------------------------------------------------------
-    def authenticate(self, header: str | None) -> ApiClient:
+    def authenticate(self, header: str | None, action: str = "seal.authenticate") -> ApiClient:
+        """The API client of ``Authorization: Bearer gvc_<id>_<secret>``. Every refusal is audited
+        and counted against the client's address (signer/throttle.py): past the limit it is a 429,
+        and an address past it gets no (slow) check against an old scrypt record."""
         parsed = parse_token(header)
         if parsed is None:
-            self.audit("api:anonymous", "seal.authenticate", "-", "refused", {"error": "no or malformed bearer token"})
+            throttle.refuse(self.audit, "api:anonymous", action, "-", {"error": "no or malformed bearer token"})
             raise UnauthenticatedError("send `Authorization: Bearer <API client token>`")
         client_id, secret = parsed
+        actor = f"api:client-{client_id}"
         try:
             client = self.repo.get_client(client_id)
         except NotFoundError:
             client = None
+        if client is not None and is_slow(client.secret_hash) and (wait := throttle.over_limit()) is not None:
+            throttle.refuse(self.audit, actor, action, "-", {"error": "not checked: address past its limit"})
+            throttle.mark_retry_after(wait)
+            raise throttle.ThrottledError(wait)
         if client is None or not self.verifier.verify(client_id, secret, client.secret_hash):
-            self.audit(f"api:client-{client_id}", "seal.authenticate", "-", "refused", {"error": "bad credentials"})
+            throttle.refuse(self.audit, actor, action, "-", {"error": "bad credentials"})
             raise UnauthenticatedError("the API client token is not valid")
         if client.revoked_at is not None:
-            self.audit(f"api:client-{client_id}", "seal.authenticate", client.agency_code, "refused",
-                       {"error": "client revoked"})
+            throttle.refuse(self.audit, actor, action, client.agency_code, {"error": "client revoked"})
             raise UnauthenticatedError(f"API client {client_id} was revoked on {client.revoked_at:%Y-%m-%d}")
         return client
 
