@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from signer.service import default_stamp
 from signer.tsa_http import tsa_blueprint
 from signer.csc_v1 import csc_v1_blueprint
 from signer.csc_v2 import csc_v2_blueprint
+from signer.pdf_guard import retire_requested
 from signer.throttle import install as install_throttle
 from signer.verify_http import verification_blueprint
 
@@ -65,6 +67,13 @@ def create_app(home: Path | str | None = None) -> Flask:
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         metrics.observe_request(endpoint, request.method, resp.status_code, time.perf_counter() - g.get("started", 0))
         return resp
+
+    @app.teardown_request
+    def _retire(_exc: BaseException | None) -> None:
+        # A request overran the PDF memory budget (signer/pdf_guard.py): gunicorn's sync worker
+        # finishes this response on SIGTERM, then exits and is replaced.
+        if retire_requested():
+            os.kill(os.getpid(), signal.SIGTERM)
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:

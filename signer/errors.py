@@ -44,3 +44,10 @@ class ConflictError(SignerError):
 class UnavailableError(SignerError):
     status = 503
     title = "Service Unavailable"
+
+
+class BudgetError(SignerError):
+    """An upload that would cost more than a budget of signer/pdf_guard.py allows."""
+
+    status = 422
+    title = "Unprocessable Content"

@@ -29,6 +29,8 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from hsm import Mechanism
 
+from .errors import ConflictError
+
 # pyHanko warns that revocation data is embedded with fetching disabled: that is the design
 # here (in-process sources, ARCHITECTURE.md), so the warning is silenced.
 logging.getLogger("pyhanko.sign.signers.pdf_signer").setLevel(logging.ERROR)
@@ -150,18 +152,19 @@ def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, tim
              signer_name: str | None = None, reader: PdfFileReader | None = None) -> bytes:
     """Sign ``pdf`` at ``options.level``. ``context`` must hold revocation data for B-LT/B-LTA.
     ``reader``: the input checks' parse of these same bytes, reused instead of parsing again."""
+    writer = (IncrementalPdfFileWriter.from_reader(reader) if reader is not None
+              else IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False))
+    field_name = free_field_name(writer, options.field_name)
     signer = HsmPdfSigner(material)
     subfilter = SUBFILTERS[options.subfilter]
     pades_lta = options.level is Level.B_LTA and subfilter is SigSeedSubFilter.PADES
     meta = signers.PdfSignatureMetadata(
-        field_name=options.field_name, md_algorithm=signer.md_algorithm, reason=options.reason,
+        field_name=field_name, md_algorithm=signer.md_algorithm, reason=options.reason,
         location=options.location, name=signer_name, certify=options.certify,
         docmdp_permissions=fields.MDPPerm.FILL_FORMS, subfilter=subfilter,
         embed_validation_info=options.level.long_term, use_pades_lta=pades_lta,
         validation_context=context if options.level.long_term else None,
     )
-    writer = (IncrementalPdfFileWriter.from_reader(reader) if reader is not None
-              else IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False))
     field_spec = None
     if options.stamp and stamp_style is not None:
         count = _page_count(writer)
@@ -169,7 +172,7 @@ def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, tim
         if not 0 <= page < count:
             raise ValueError(f"page {options.page} does not exist; the document has {count} pages")
         box = options.box or default_stamp_box(writer, page)
-        field_spec = SigFieldSpec(sig_field_name=options.field_name, on_page=page, box=box)
+        field_spec = SigFieldSpec(sig_field_name=field_name, on_page=page, box=box)
     pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper if options.level.timestamped else None,
                                    stamp_style=stamp_style if options.stamp else None, new_field_spec=field_spec)
     out = io.BytesIO()
@@ -194,6 +197,20 @@ def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, tim
     return out.getvalue()
 
 
+def free_field_name(writer: IncrementalPdfFileWriter, wanted: str) -> str:
+    """The field to sign into. A signature field holds one signature (ISO 32000-1 12.7.4.5): an
+    approval seal on an already-sealed document goes into a new field, ``GovcaSeal-2`` and so
+    on; a name the client chose that is already signed is a conflict."""
+    filled = {name for name, _, _ in fields.enumerate_sig_fields(writer, filled_status=True)}
+    taken = filled | {name for name, _, _ in fields.enumerate_sig_fields(writer, filled_status=False)}
+    if wanted not in filled:
+        return wanted
+    if wanted != SignOptions.field_name:
+        raise ConflictError(f"the signature field {wanted!r} is already signed; a field holds one signature "
+                            "(ISO 32000-1 12.7.4.5): choose another field_name")
+    return next(f"{wanted}-{n}" for n in range(2, len(taken) + 3) if f"{wanted}-{n}" not in taken)
+
+
 STAMP_SIZE = (300, 120)  # points; signer/stamp.py lays the stamp out for this box
 STAMP_MARGIN = 36
 
@@ -202,7 +219,9 @@ def default_stamp_box(writer: IncrementalPdfFileWriter, page: int) -> tuple[int,
     """The lower-right corner of the page, inside a half-inch margin."""
     node = writer.find_page_for_modification(page)[0].get_object()
     media = None
-    while node is not None and media is None:  # /MediaBox is inheritable (ISO 32000-1 7.7.3.4)
+    for _ in range(64):  # /MediaBox is inheritable (ISO 32000-1 7.7.3.4); the walk is bounded
+        if node is None or media is not None:
+            break
         media = node.get("/MediaBox")
         node = node.get("/Parent")
         node = node.get_object() if node is not None else None

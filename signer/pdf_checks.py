@@ -1,43 +1,57 @@
-"""Input checks on a PDF before it is signed: each refusal is a 4xx with a precise message."""
+"""The one hardened parse of an uploaded PDF, to sign or to verify (budgets and watchdog in
+signer/pdf_guard.py): each refusal is a 4xx with a precise message in plain words."""
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass, replace
 
-from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import MDPPerm
 
-from .errors import BadInputError, ConflictError, TooLargeError, UnsupportedMediaError
+from .errors import BadInputError, BudgetError, ConflictError, TooLargeError, UnsupportedMediaError
+from .pdf_guard import DEFAULT_BUDGETS, Budgets, guard, precheck
 
 
-def read_pdf(data: bytes, max_bytes: int) -> PdfFileReader:
-    """The checks every upload gets, to sign or to verify: size, PDF, not encrypted, readable."""
-    if len(data) > max_bytes:
-        raise TooLargeError(f"the PDF is {len(data):,} bytes; the limit is {max_bytes:,} bytes")
+@dataclass
+class Shape:
+    """What the walks found: pages, fields, filled signature fields and their names."""
+
+    pages: int = 0
+    fields: int = 0
+    signatures: int = 0
+
+
+def read_pdf(data: bytes, max_bytes: int, budgets: Budgets = DEFAULT_BUDGETS, media_boxes: bool = False) -> PdfFileReader:
+    """The checks every upload gets, to sign or to verify: size, PDF, structure within budgets,
+    not encrypted, a page tree and field tree that are trees within their budgets."""
+    budgets = budgets if budgets.max_bytes <= max_bytes else replace(budgets, max_bytes=max_bytes)
+    if len(data) > budgets.max_bytes:
+        raise TooLargeError(f"the PDF is {len(data):,} bytes; the limit is {budgets.max_bytes:,} bytes")
     if not data:
         raise BadInputError("the file is empty; send a PDF")
     if not data[:1024].lstrip().startswith(b"%PDF-"):
         raise UnsupportedMediaError("the file is not a PDF (it does not start with %PDF-)")
-    try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
+    precheck(data, budgets)
+    with guard(budgets.parse_seconds, "reading the PDF", budgets):
+        reader = PdfFileReader(io.BytesIO(data), strict=False, decode_limits=budgets.decode)
         if reader.encrypted:
             raise BadInputError("the PDF is encrypted (password-protected); send it without a password or encryption")
-        reader.root["/Pages"]  # noqa: B018 - the document catalog must resolve
-        reader.embedded_signatures  # noqa: B018 - and the signature fields
-    except BadInputError:
-        raise
-    except (PdfError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
-        raise BadInputError(f"the PDF cannot be read (broken cross-reference table or structure): {exc}") from None
+        root = reader.root
+        if not isinstance(root, generic.DictionaryObject):
+            raise BadInputError("the PDF has no document catalog (ISO 32000-1 7.7.2)")
+        shape = Shape()
+        _walk_pages(root, budgets, shape, media_boxes)
+        _walk_fields(root, budgets, shape)
+        reader.embedded_signatures  # noqa: B018 - pyHanko's reading of the signatures, now bounded
     return reader
 
 
-def check_pdf(data: bytes, max_bytes: int, certify: bool) -> PdfFileReader:
+def check_pdf(data: bytes, max_bytes: int, certify: bool, budgets: Budgets = DEFAULT_BUDGETS) -> PdfFileReader:
     """Refuse what cannot or must not be signed; returns the parsed reader."""
-    reader = read_pdf(data, max_bytes)
-    try:
-        existing = _certification(reader)
-    except (PdfError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
-        raise BadInputError(f"the PDF's certification signature cannot be read: {exc}") from None
+    reader = read_pdf(data, max_bytes, budgets, media_boxes=True)
+    with guard(budgets.parse_seconds, "reading the PDF's certification signature", budgets):
+        existing = certification(reader)
     if existing is not None:
         if existing == MDPPerm.NO_CHANGES:
             raise ConflictError("the PDF is already certified with no changes allowed (DocMDP P=1); "
@@ -48,15 +62,137 @@ def check_pdf(data: bytes, max_bytes: int, certify: bool) -> PdfFileReader:
     return reader
 
 
-def _certification(reader: PdfFileReader) -> MDPPerm | None:
-    """The DocMDP permission of an existing certification signature, if any."""
-    perms = reader.root.get("/Perms")
-    if perms is None or "/DocMDP" not in perms:
+def certification(reader: PdfFileReader) -> MDPPerm | None:
+    """The DocMDP permission of an existing certification signature, if any (ISO 32000-1 12.8.2.2)."""
+    perms = _get(reader.root, "/Perms")
+    if not isinstance(perms, generic.DictionaryObject) or "/DocMDP" not in perms:
         return None
     sig = perms["/DocMDP"]
-    for ref in sig.get("/Reference", []):
+    if not isinstance(sig, generic.DictionaryObject):
+        raise BadInputError("the PDF's /Perms /DocMDP entry is not a signature dictionary (ISO 32000-1 12.8.4)")
+    refs = _get(sig, "/Reference", [])
+    for ref in refs if isinstance(refs, generic.ArrayObject) else []:
         ref = ref.get_object()
-        if ref.get("/TransformMethod") == "/DocMDP":
-            params = ref.get("/TransformParams", {})
-            return MDPPerm(int(params.get("/P", 2)))
+        if isinstance(ref, generic.DictionaryObject) and _get(ref, "/TransformMethod") == "/DocMDP":
+            params = _get(ref, "/TransformParams", generic.DictionaryObject())
+            p = _get(params, "/P", 2) if isinstance(params, generic.DictionaryObject) else 2
+            if int(p) not in (1, 2, 3):
+                raise BadInputError(f"the PDF's DocMDP permission /P is {int(p)}; it must be 1, 2 or 3 "
+                                    "(ISO 32000-1 12.8.2.2.2, Table 254)")
+            return MDPPerm(int(p))
     return MDPPerm.FILL_FORMS
+
+
+def _get(d: generic.DictionaryObject, key: str, default: object = None) -> object:
+    """The value of ``key``, references resolved (``dict.get`` would return them unresolved)."""
+    return d[key] if key in d else default
+
+
+def _key(ref: object) -> tuple[int, int] | None:
+    return (ref.idnum, ref.generation) if isinstance(ref, generic.IndirectObject) else None
+
+
+def _walk_pages(root: generic.DictionaryObject, budgets: Budgets, shape: Shape, media_boxes: bool) -> None:
+    """The page tree (ISO 32000-1 7.7.3): a tree of indirect nodes, each /Count the number of its
+    leaves, /Parent the node that lists it; bounded in depth and pages, cycles refused."""
+    ref = root.raw_get("/Pages") if "/Pages" in root else None
+    if _key(ref) is None:
+        raise BadInputError("the document catalog has no page tree: /Pages must be an indirect reference to "
+                            "a page tree node (ISO 32000-1 7.7.2, Table 28)")
+    seen: set[tuple[int, int]] = set()
+
+    def node_pages(ref: generic.IndirectObject, parent: tuple[int, int] | None, depth: int, media: object) -> int:
+        key = _key(ref)
+        if key is None:
+            raise BadInputError("a page tree node's /Kids holds a direct object; each kid must be an indirect "
+                                "reference (ISO 32000-1 7.7.3.2, Table 29)")
+        if depth > budgets.max_depth:
+            raise BudgetError(f"the page tree is more than {budgets.max_depth} levels deep; the limit is "
+                              f"{budgets.max_depth}")
+        if key in seen:
+            raise BadInputError("the page tree is not a tree: a node is reached twice (a cycle, or a page listed "
+                                "under two parents; ISO 32000-1 7.7.3.2)")
+        seen.add(key)
+        node = ref.get_object()
+        if not isinstance(node, generic.DictionaryObject):
+            raise BadInputError("a page tree node is not a dictionary (ISO 32000-1 7.7.3)")
+        up = node.raw_get("/Parent") if "/Parent" in node else None
+        if parent is not None and up is not None and _key(up) != parent:
+            raise BadInputError("a page's /Parent is not the node that lists it (ISO 32000-1 7.7.3.2, Table 29)")
+        media = node.raw_get("/MediaBox").get_object() if "/MediaBox" in node else media
+        if _get(node, "/Type") == "/Pages" or "/Kids" in node:
+            kids = _get(node, "/Kids")
+            if not isinstance(kids, generic.ArrayObject):
+                raise BadInputError("a page tree node has no /Kids array (ISO 32000-1 7.7.3.2, Table 29)")
+            total = sum(node_pages(kids.raw_get(i), key, depth + 1, media) for i in range(len(kids)))
+            count = _get(node, "/Count")
+            if not isinstance(count, int) or int(count) != total:
+                raise BadInputError(f"a page tree node gives /Count {_shown(count)} but holds {total:,} page(s) "
+                                    "(ISO 32000-1 7.7.3.2, Table 29)")
+            return total
+        shape.pages += 1
+        if shape.pages > budgets.max_pages:
+            raise BudgetError(f"the PDF has more than {budgets.max_pages:,} pages; the limit is "
+                              f"{budgets.max_pages:,}")
+        if media_boxes and not (isinstance(media, generic.ArrayObject) and len(media) == 4
+                                and all(isinstance(v, (generic.NumberObject, generic.FloatObject)) for v in media)):
+            raise BadInputError(f"page {shape.pages} has no valid /MediaBox (four numbers; ISO 32000-1 7.7.3.3, "
+                                "Table 30)")
+        return 1
+
+    node_pages(ref, None, 1, None)  # type: ignore[arg-type]
+
+
+def _shown(value: object) -> str:
+    return f"{int(value):,}" if isinstance(value, int) else "no number"
+
+
+def _walk_fields(root: generic.DictionaryObject, budgets: Budgets, shape: Shape) -> None:
+    """The interactive form's field tree (ISO 32000-1 12.7.3.1): a tree, each partial name a text
+    string; at most ``max_fields`` fields and ``max_signatures`` filled signature fields
+    (ISO 32000-1 12.7.4.5, 12.8), counted before any signature is parsed or validated."""
+    form = _get(root, "/AcroForm")
+    if form is None:
+        return
+    if not isinstance(form, generic.DictionaryObject):
+        raise BadInputError("the document's /AcroForm is not a dictionary (ISO 32000-1 12.7.2)")
+    fields = _get(form, "/Fields", generic.ArrayObject())
+    if not isinstance(fields, generic.ArrayObject):
+        raise BadInputError("the interactive form's /Fields is not an array (ISO 32000-1 12.7.2, Table 218)")
+    seen: set[tuple[int, int]] = set()
+
+    def visit(ref: object, depth: int, field_type: object) -> None:
+        key = _key(ref)
+        if depth > budgets.max_depth:
+            raise BudgetError(f"the form's field tree is more than {budgets.max_depth} levels deep; the limit is "
+                              f"{budgets.max_depth}")
+        if key is not None:
+            if key in seen:
+                raise BadInputError("the form's field tree is not a tree: a field is reached twice (a cycle, or a "
+                                    "field listed under two parents; ISO 32000-1 12.7.3.1)")
+            seen.add(key)
+        node = ref.get_object() if isinstance(ref, generic.IndirectObject) else ref
+        if not isinstance(node, generic.DictionaryObject):
+            raise BadInputError("a form field is not a dictionary (ISO 32000-1 12.7.3.1)")
+        shape.fields += 1
+        if shape.fields > budgets.max_fields:
+            raise BudgetError(f"the PDF has more than {budgets.max_fields:,} form fields; the limit is "
+                              f"{budgets.max_fields:,}")
+        name = _get(node, "/T")
+        if name is not None and not isinstance(name, generic.TextStringObject):
+            raise BadInputError("a form field's name (/T) is not a text string (ISO 32000-1 12.7.3.1, Table 220)")
+        field_type = _get(node, "/FT", field_type)
+        if field_type == "/Sig" and _get(node, "/V") is not None:
+            shape.signatures += 1
+            if shape.signatures > budgets.max_signatures:
+                raise BudgetError(f"the PDF has more than {budgets.max_signatures} signed signature fields; the "
+                                  f"limit is {budgets.max_signatures} (ISO 32000-1 12.7.4.5)")
+        kids = _get(node, "/Kids")
+        if kids is not None:
+            if not isinstance(kids, generic.ArrayObject):
+                raise BadInputError("a form field's /Kids is not an array (ISO 32000-1 12.7.3.1, Table 220)")
+            for i in range(len(kids)):
+                visit(kids.raw_get(i), depth + 1, field_type)
+
+    for i in range(len(fields)):
+        visit(fields.raw_get(i), 1, None)

@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from cryptography import x509
@@ -18,7 +18,7 @@ from . import throttle
 from .credentials import SecretVerifier, is_slow, parse_token
 from .errors import BadInputError, ForbiddenError, NotFoundError, SignerError, UnauthenticatedError, UnavailableError
 from .pades import InProcessTimeStamper, RevocationData, SigningMaterial, SignOptions, sign_pdf, validation_context
-from .pdf_checks import check_pdf
+from .pdf_checks import certification, check_pdf
 from .registry import ApiClient, Seal, SignerRepository
 from .tsa import TsaUnit, build_response, new_serial
 
@@ -183,6 +183,11 @@ class SealingService:
         govca's TSA and revocation data as the level needs, and register the result. ``reader`` is
         what :func:`check_pdf` returned for ``pdf``: every caller checks the input first."""
         now = self.clock()
+        if options.stamp and certification(reader) is not None:
+            # An approval seal on a certified document goes into an invisible field: a new widget
+            # annotation is not among the changes DocMDP P=2 permits (ISO 32000-1 12.8.2.2.2,
+            # Table 254), and validators (pyHanko, Acrobat's strict mode) would flag it.
+            options = replace(options, stamp=False)
         agency = self.repo.get_agency(client.agency_code)
         doc_id = new_document_id()
         verify_url = f"{self.settings.base_url.rstrip('/')}/verify/{doc_id}"

@@ -20,6 +20,7 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
 
 from .pdf_checks import read_pdf
+from .pdf_guard import DEFAULT_BUDGETS, Budgets, guard, held
 
 # pyHanko logs each revoked or untrusted certificate it meets with a traceback at WARNING; for
 # a verification service those are results, reported on the page, not faults.
@@ -116,22 +117,19 @@ def _fallback(index: int, sig: Any, exc: Exception) -> dict[str, Any]:
 
 class Verifier:
     def __init__(self, trust: Callable[[], TrustSettings], revocation_now: RevocationNow | None,
-                 clock: Callable[[], dt.datetime], max_bytes: int) -> None:
+                 clock: Callable[[], dt.datetime], max_bytes: int, budgets: Budgets = DEFAULT_BUDGETS) -> None:
         self.trust, self.revocation_now, self.clock, self.max_bytes = trust, revocation_now, clock, max_bytes
+        self.budgets = budgets
 
     def verify(self, pdf: bytes) -> dict[str, Any]:
-        reader = read_pdf(pdf, self.max_bytes)
+        """The report on every signature. The whole verification runs under the budgets of
+        signer/pdf_guard.py: the parse (with the signature and field counts) under its own,
+        all the validation under ``verify_seconds`` and the memory budget."""
         now = self.clock()
         roots = [ax509.Certificate.load(r) for r in self.trust().roots]
-        material = _Material.of(reader)
-        # One context for every time-stamp of the document, so that its caches are shared.
-        ts_context = self._context(roots, material, None, None, hard=False)
-        reports = []
-        for index, sig in enumerate(reader.embedded_signatures):
-            try:
-                reports.append(self._one(index, sig, roots, material, ts_context, now))
-            except Exception as exc:  # noqa: BLE001 - a signature we cannot even parse is not confirmed
-                reports.append(_fallback(index, sig, exc))
+        with guard(self.budgets.verify_seconds, "verifying the PDF", self.budgets):
+            reader = read_pdf(pdf, self.max_bytes, self.budgets)
+            reports = self._all(reader, roots, now)
         verdicts = {r["verdict"] for r in reports}
         overall = "invalid" if "invalid" in verdicts else "indeterminate" if ("indeterminate" in verdicts
                                                                              or not reports) else "valid"
@@ -142,6 +140,18 @@ class Verifier:
             "reason": say(REASONS, "no_signatures") if not reports else None,
             "checked_at": _when(now), "signatures": reports,
         }
+
+    def _all(self, reader: PdfFileReader, roots: list, now: dt.datetime) -> list[dict[str, Any]]:
+        material = _Material.of(reader)
+        # One context for every time-stamp of the document, so that its caches are shared.
+        ts_context = self._context(roots, material, None, None, hard=False)
+        reports = []
+        for index, sig in enumerate(reader.embedded_signatures):
+            try:
+                reports.append(self._one(index, sig, roots, material, ts_context, now))
+            except Exception as exc:  # noqa: BLE001 - a signature we cannot even parse is not confirmed
+                reports.append(_fallback(index, sig, exc))
+        return reports
 
     # --- one signature -----------------------------------------------------------------------
     def _context(self, roots: list, material: "_Material", extra: RevocationData | None,
@@ -176,7 +186,8 @@ class Verifier:
         if not pairs:
             return None
         try:
-            return self.revocation_now(pairs)
+            with held():  # govca's own status sources (database): not interrupted midway
+                return self.revocation_now(pairs)
         except Exception:  # noqa: BLE001 - today's status is then reported as unknown
             return None
 
