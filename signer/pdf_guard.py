@@ -231,7 +231,7 @@ def guard(seconds: float, what: str, budgets: Budgets = DEFAULT_BUDGETS) -> Iter
                           f"({budgets.decode.per_stream.max_output_size // MiB:,} MB per stream, at most "
                           f"{budgets.decode.per_stream.max_ratio:g} times its compressed size)") from None
     except zlib.error:
-        raise BadInputError(f"{what}: a compressed (FlateDecode) stream is corrupt (ISO 32000-1 7.4.4)") from None
+        raise BadInputError(f"{what}: a compressed (Flate) stream is corrupt (ISO 32000-1 7.4.4)") from None
     except PdfError as exc:
         raise BadInputError(f"{what}: {plain(str(exc))}") from None
     except (AssertionError, OverflowError, TypeError, ValueError, KeyError, IndexError, AttributeError,
