@@ -29,12 +29,27 @@ def parse_options(raw: Any) -> tuple[SignOptions, str | None]:
     seal = opts.pop("seal", None)
     if "level" in opts:
         opts["level"] = Level(opts["level"])
+    # JSON Schema counts 2.0 as an integer; the signer gets Python ints (the schema bounds them).
+    if "page" in opts:
+        opts["page"] = int(opts["page"])
     if "box" in opts:
-        x1, y1, x2, y2 = opts["box"]
+        x1, y1, x2, y2 = (int(v) for v in opts["box"])
         if x2 <= x1 or y2 <= y1:
             raise BadInputError("invalid options: box must be [x1, y1, x2, y2] with x2 > x1 and y2 > y1")
-        opts["box"] = tuple(opts["box"])
+        opts["box"] = (x1, y1, x2, y2)
     return SignOptions(**opts), seal
+
+
+def _options_json(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise BadInputError("the 'options' part is nested too deeply") from None
+    except ValueError as exc:  # not JSON, or an integer of more than 4,300 digits
+        raise BadInputError(f"the 'options' part is not JSON: {str(exc)[:200]}") from None
+
+
+OPTIONS_MAX_BYTES = 65536  # a few hundred bytes in practice
 
 
 def _read_request(max_bytes: int) -> tuple[bytes, Any]:
@@ -48,12 +63,10 @@ def _read_request(max_bytes: int) -> tuple[bytes, Any]:
         pdf = upload.read(max_bytes + 1)
         raw = request.form.get("options")
         if raw is None and "options" in request.files:
-            raw = request.files["options"].read(65536).decode("utf-8", "replace")
-        try:
-            options = json.loads(raw) if raw else {}
-        except ValueError as exc:
-            raise BadInputError(f"the 'options' part is not JSON: {exc}") from None
-        return pdf, options
+            raw = request.files["options"].read(OPTIONS_MAX_BYTES + 1).decode("utf-8", "replace")
+        if raw and len(raw) > OPTIONS_MAX_BYTES:
+            raise BadInputError(f"the 'options' part is over {OPTIONS_MAX_BYTES:,} bytes")
+        return pdf, _options_json(raw) if raw else {}
     if ctype in ("application/pdf", "application/octet-stream") or not ctype:
         return request.get_data(cache=False), {}
     raise UnsupportedMediaError(f"send application/pdf or multipart/form-data, not {ctype}")

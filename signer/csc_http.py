@@ -1,6 +1,7 @@
 """What both CSC API versions share at the HTTP edge: JSON bodies, bearer tokens, the error body."""
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 from flask import Response, jsonify, request
@@ -19,12 +20,42 @@ def csc_error(exc: CscError) -> Response:
     return resp
 
 
+JSON_MAX_BYTES = 1024 * 1024  # CSC JSON bodies but signDoc's (PDFs in base64: MAX_CONTENT_LENGTH bounds those)
+JSON_MAX_DEPTH = 16  # the deepest CSC body (signDoc's documents[].document) is 3 levels
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:  # iterative: each container is visited once, the body is bounded
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > JSON_MAX_DEPTH:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
 def json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True, force=True)
-    if data is None:
-        data = {} if not request.get_data() else None
+    """The JSON object of a CSC request (an empty body is ``{}``); anything else is a 400
+    ``invalid_request``, a body over the limit a 413, in the CSC error model."""
+    limit = None if request.path.endswith("/signatures/signDoc") else JSON_MAX_BYTES
+    if limit is not None and (request.content_length or 0) > limit:
+        raise CscError("invalid_request", f"The request body is over the {limit:,}-byte limit", 413)
+    raw = request.get_data(cache=True)
+    if limit is not None and len(raw) > limit:
+        raise CscError("invalid_request", f"The request body is over the {limit:,}-byte limit", 413)
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise CscError("invalid_request", "The request body is nested too deeply") from None
+    except ValueError:  # not JSON, not UTF-8/16/32, or an integer of more than 4,300 digits
+        raise CscError("invalid_request", "The request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise CscError("invalid_request", "The request body must be a JSON object")
+    if _too_deep(data):
+        raise CscError("invalid_request", "The request body is nested too deeply")
     return data
 
 

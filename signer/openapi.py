@@ -120,7 +120,26 @@ def openapi_document(base_url: str) -> dict[str, Any]:
 _VALIDATOR = jsonschema.Draft202012Validator(SIGN_OPTIONS)
 
 
+def _depth(value: Any, limit: int) -> int:
+    """How deep ``value`` nests, counted iteratively and no further than ``limit`` + 1."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= limit:
+                stack.extend((c, depth + 1) for c in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def validate_options(options: Any) -> list[str]:
-    """Error messages (empty when valid) of sign options against the OpenAPI schema."""
-    return [f"{'/'.join(str(p) for p in e.absolute_path) or 'options'}: {e.message}"
-            for e in sorted(_VALIDATOR.iter_errors(options), key=lambda e: list(e.absolute_path))]
+    """Error messages (empty when valid) of sign options against the OpenAPI schema; each is
+    short (jsonschema quotes the offending value, which may be long)."""
+    if _depth(options, 3) > 3:  # the schema's deepest value, box, is 2 levels down
+        return ["options: nested deeper than the schema allows"]
+    errors = sorted(_VALIDATOR.iter_errors(options), key=lambda e: [str(p) for p in e.absolute_path])
+    return [_short(f"{'/'.join(str(p) for p in e.absolute_path) or 'options'}: {e.message}") for e in errors[:10]]
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."

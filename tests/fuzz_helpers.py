@@ -400,5 +400,5 @@ def log_problems(text: str) -> list[str]:
     for m in re.finditer(r"Traceback \(most recent call last\):\n(?:[ \t].*\n|\n)*(.*)", text):
         found.append("Traceback ... " + m.group(1).strip())
     found += [line.strip() for line in text.splitlines()
-              if any(w in line for w in ("WORKER TIMEOUT", "exited with code", "was sent SIG", "Perhaps out of memory"))]
+              if any(w in line for w in ("WORKER TIMEOUT", "exited with code", "was sent SIGKILL", "Perhaps out of memory"))]
     return found
