@@ -20,8 +20,9 @@ from typing import Any, Callable, Iterable
 
 # Paths answered by the OCSP pool; nginx matches them on the normalised URI and passes the
 # request line unchanged (base64 in OCSP GET URLs may hold "//" and %2F).
-OCSP_POOL_LOCATIONS = ("= /ocsp", "/ocsp/", "/crl/", "/certs/", "= /healthz", "= /metrics")
+OCSP_POOL_PATHS = r"^/(?:ocsp(?:/|$)|crl/|certs/|healthz$|metrics$)"
 TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+OCSP_MAX_KB = 64
 
 
 class ClientAddressFromFront:
@@ -76,8 +77,8 @@ def _user_line() -> str:
 def render_nginx_conf(plan: FrontPlan) -> str:
     run = plan.run_dir
     temps = "".join(f"    {name}_temp_path {run / 'nginx' / name};\n" for name in TEMP_DIRS)
-    ocsp_locations = "".join(f"        location {loc} {{ proxy_pass http://ocsp_pool; }}\n"
-                             for loc in OCSP_POOL_LOCATIONS)
+    ocsp_too_large = _problem(413, "Payload Too Large", f"the request body is larger than {OCSP_MAX_KB} KB (an OCSP "
+                                                        f"request is at most 16 KB)")
     too_large = _problem(413, "Payload Too Large", f"the request body is larger than {plan.max_body_mb} MB "
                                                    f"(a PDF may be at most {plan.max_pdf_mb} MB)")
     unavailable = _problem(503, "Service Unavailable", "the service is busy or restarting; try again shortly")
@@ -123,13 +124,15 @@ http {{
     proxy_send_timeout 30s;
     proxy_read_timeout {plan.read_timeout_s}s;
     proxy_next_upstream off;
-    proxy_set_header Host $http_host;
+    proxy_set_header Host $govca_host;
     proxy_set_header X-Real-IP $remote_addr;
     proxy_set_header X-Forwarded-For $remote_addr;
     proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header X-Forwarded-Ssl "";
     proxy_set_header X-Forwarded-Protocol "";
 
+    # The Host the client sent (with its port); an HTTP/1.0 client may send none.
+    map $http_host $govca_host {{ "" $server_addr:$server_port; default $http_host; }}
     upstream main_pool {{ server unix:{plan.main_socket}; }}
     upstream ocsp_pool {{ server unix:{plan.ocsp_socket}; }}
 
@@ -140,9 +143,19 @@ http {{
         error_page 502 503 =503 @unavailable;
         error_page 504 =504 @timeout;
         location @too_large {{ default_type application/json; return 413 {too_large}; }}
+        location @ocsp_too_large {{ default_type application/json; return 413 {ocsp_too_large}; }}
         location @unavailable {{ default_type application/json; add_header Retry-After 5 always; return 503 {unavailable}; }}
         location @timeout {{ default_type application/json; return 504 {timeout}; }}
-{ocsp_locations}        location / {{ proxy_pass http://main_pool; }}
+        # OCSP requests are small (16 KB in ocsp/wsgi.py): nothing bigger reaches that pool. A
+        # level with an error_page of its own inherits none, hence 502-504 once more.
+        location ~ "{OCSP_POOL_PATHS}" {{
+            client_max_body_size {OCSP_MAX_KB}k;
+            error_page 413 =413 @ocsp_too_large;
+            error_page 502 503 =503 @unavailable;
+            error_page 504 =504 @timeout;
+            proxy_pass http://ocsp_pool;
+        }}
+        location / {{ proxy_pass http://main_pool; }}
     }}
 }}
 """

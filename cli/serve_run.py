@@ -26,6 +26,7 @@ __all__ = ["ServeError", "serve"]
 
 OCSP_MAX_REQUESTS = 50000  # OCSP answers are small: recycle that pool's workers rarely
 MAIN_MAX_REQUESTS = 2000
+SUN_PATH_MAX = 107  # sockaddr_un.sun_path on Linux, less the terminating NUL
 
 
 def _private_run_dir(home: Path) -> Path:
@@ -76,6 +77,9 @@ def serve(home: Path, host: str, port: int, workers: int, ocsp_workers: int, fro
               f"(development only)", file=sys.stderr, flush=True)
         run(home, Pool("direct", f"{host}:{port}", workers, False, access_log, MAIN_MAX_REQUESTS))
         return 0
+    if len(os.fsencode(run_dir / "ocsp.sock")) > SUN_PATH_MAX:
+        raise ServeError(f"the data directory {home} is too long a path for the pools' unix sockets "
+                         f"(at most {SUN_PATH_MAX - len('/run/ocsp.sock')} bytes); use a shorter one")
     plan = FrontPlan(run_dir, host, port, run_dir / "main.sock", run_dir / "ocsp.sock",
                      max_body_mb=cfg.signer.max_pdf_mb + 16, max_pdf_mb=cfg.signer.max_pdf_mb,
                      worker_connections=_worker_connections())

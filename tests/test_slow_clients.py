@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -247,8 +248,14 @@ def test_behind_the_front_the_pools_see_the_peer_address_not_a_forged_header_and
                                 env={**os.environ, "PYTHONPATH": str(REPO)})
         assert second.returncode == 1 and second.stderr.strip().startswith("govca: error: another govca serve")
         _forged_get(port)
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page", timeout=10)
+        except urllib.error.HTTPError as e:
+            assert e.code == 404 and e.headers["Content-Type"] == "application/json"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-            assert b'govca_http_requests_total{endpoint="/healthz"' in r.read()
+            text = r.read()  # one scrape, both pools' counters (the OCSP pool's and the main pool's)
+        assert b'govca_http_requests_total{endpoint="/healthz"' in text
+        assert b'govca_http_requests_total{endpoint="unmatched",method="GET",status="404"}' in text
         time.sleep(0.3)
         lines = [ln for ln in log.read_text().splitlines() if '"GET /healthz' in ln]
         assert lines and all(ln.startswith("127.0.0.1 ") for ln in lines), lines
