@@ -14,6 +14,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -46,6 +47,21 @@ def _lock(run_dir: Path) -> int:
     return fd  # held until this process exits (not inherited: close-on-exec)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """A clear line now rather than nginx's (or gunicorn's) bind retries later."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ServeError(f"cannot listen on {host}: {exc.strerror}") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
 def _fresh_metrics_dir(run_dir: Path) -> None:
     metrics_dir = run_dir / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -70,6 +86,7 @@ def serve(home: Path, host: str, port: int, workers: int, ocsp_workers: int, fro
         raise ServeError("nginx is not installed (install the Debian package nginx), or use --no-front")
     run_dir = _private_run_dir(home)
     _lock(run_dir)
+    _check_port_free(host, port)
     _fresh_metrics_dir(run_dir)
     os.environ["GOVCA_HOME"] = str(home)
     if not front:
@@ -87,9 +104,10 @@ def serve(home: Path, host: str, port: int, workers: int, ocsp_workers: int, fro
     pools = [Pool("ocsp", f"unix:{plan.ocsp_socket}", ocsp_workers, True, access_log, OCSP_MAX_REQUESTS),
              Pool("main", f"unix:{plan.main_socket}", workers, True, access_log, MAIN_MAX_REQUESTS)]
     backends = [Child(f"the {'OCSP' if p.name == 'ocsp' else p.name} pool (gunicorn)", p.argv(sys.executable, home),
-                      ready_socket=Path(p.bind[len("unix:"):])) for p in pools]
+                      ready_at=Path(p.bind[len("unix:"):])) for p in pools]
     # SIGQUIT: nginx finishes the requests it has, then exits.
-    nginx_child = Child("nginx", nginx_argv(nginx, plan), stop_signal=signal.SIGQUIT)  # type: ignore[arg-type]
+    nginx_child = Child("nginx", nginx_argv(nginx, plan), stop_signal=signal.SIGQUIT,  # type: ignore[arg-type]
+                        ready_at=(host, port))
     for p in pools:  # a socket left by a killed run would pass for ready
         Path(p.bind[len("unix:"):]).unlink(missing_ok=True)
     return supervise(backends, [nginx_child],

@@ -40,7 +40,7 @@ class Child:
     label: str  # "the OCSP pool", "nginx", ...
     argv: list[str]
     stop_signal: int = signal.SIGTERM
-    ready_socket: Path | None = None  # a unix socket that accepts connections once it is up
+    ready_at: Path | tuple[str, int] | None = None  # a unix socket or TCP address it listens on once up
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
     def start(self) -> None:
@@ -50,10 +50,16 @@ class Child:
         return None if self.proc is None else self.proc.poll()
 
 
-def _accepts(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+def _accepts(at: Path | tuple[str, int]) -> bool:
+    if isinstance(at, Path):
+        family, address = socket.AF_UNIX, str(at)
+    else:  # a wildcard address is reached on the loopback interface
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(at[0], at[0])
+        family, address = (socket.AF_INET6 if ":" in host else socket.AF_INET), (host, at[1])
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
         try:
-            s.connect(str(path))
+            s.connect(address)
             return True
         except OSError:
             return False
@@ -70,10 +76,10 @@ def _check(children: list[Child]) -> None:
 def _wait_ready(children: list[Child], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for child in children:
-        while child.ready_socket is not None and not _accepts(child.ready_socket):
+        while child.ready_at is not None and not _accepts(child.ready_at):
             _check(children)
             if time.monotonic() > deadline:
-                raise ServeError(f"{child.label} did not listen on {child.ready_socket} within {timeout:.0f} s")
+                raise ServeError(f"{child.label} did not listen on {child.ready_at} within {timeout:.0f} s")
             time.sleep(0.05)
 
 
@@ -94,8 +100,8 @@ def _stop_all(children: list[Child]) -> None:
 
 
 def supervise(backends: list[Child], front: list[Child], started: str, ready_timeout: float = 60.0) -> int:
-    """Starts the backends, waits for their sockets, starts the front, then watches all of them
-    until a signal (exit 0) or a child's exit (ServeError)."""
+    """Starts the backends, waits for their sockets, starts the front and waits for it, then
+    watches all of them until a signal (exit 0) or a child's exit (ServeError)."""
     children = backends + front
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:
@@ -104,6 +110,7 @@ def supervise(backends: list[Child], front: list[Child], started: str, ready_tim
         _wait_ready(backends, ready_timeout)
         for child in front:
             child.start()
+        _wait_ready(children, ready_timeout)
         print(started, file=sys.stderr, flush=True)
         while True:
             _check(children)
