@@ -29,7 +29,8 @@ from .compose import token_from_config
 from .config import load_config
 from .metrics import Metrics
 from .ocsp_wiring import build_responder
-from .signer_wiring import build_remote_signing, build_sealing_service, build_throttle, build_verifier
+from .signer_wiring import (build_remote_signing, build_sealing_service, build_throttle, build_verifier,
+                            transactional_checkouts)
 
 log = logging.getLogger("govca.web")
 
@@ -38,6 +39,7 @@ def create_app(home: Path | str | None = None) -> Flask:
     home = Path(home or os.environ["GOVCA_HOME"])
     cfg = load_config(home)
     db = Database(cfg.database_url)
+    transactional_checkouts(db)
     responder, reader = build_responder(cfg, db)
     token = token_from_config(cfg)
     metrics = Metrics()
