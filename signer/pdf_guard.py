@@ -52,6 +52,7 @@ class Budgets:
     max_bytes: int = 50 * MiB
     max_objects: int = 500_000
     bytes_per_object: int = 1
+    max_sections: int = 1000  # cross-reference sections: one per revision
     max_depth: int = 64  # page tree and field tree levels
     max_pages: int = 10_000
     max_fields: int = 300
@@ -72,7 +73,7 @@ DEFAULT_BUDGETS = Budgets()
 # --- 1. structural pre-checks on the raw bytes ----------------------------------------------
 _STARTXREF = re.compile(rb"startxref\s+(\d+)")
 _PREV = re.compile(rb"/Prev\s+(\d+)(?!\d)(?!\s+\d+\s+R)")  # an offset, not an outline item's reference
-_XREF_KEYWORD = re.compile(rb"(?<![A-Za-z])xref[ \t\r\n]")
+_XREF_KEYWORD = re.compile(rb"xref[ \t\r\n]")  # a lookbehind here would cost a 45 MB file 2 s
 _SUBSECTION = re.compile(rb"(?m)^[ \t]*(\d+)[ \t]+(\d+)[ \t]*\r?$")
 _TRAILER = re.compile(rb"trailer\s*<<")
 _XREF_STREAM = re.compile(rb"/Type\s*/XRef\b")
@@ -96,7 +97,7 @@ def precheck(data: bytes, budgets: Budgets) -> None:
         if _offset(prev) >= len(data):
             raise BadInputError(f"the PDF's /Prev (where an earlier cross-reference section starts) is "
                                 f"{_shown(prev)}, past the end of the {len(data):,}-byte file (ISO 32000-1 7.5.6)")
-    declared = max(_declared_objects(data), default=0)
+    declared = max(_declared_objects(data, budgets), default=0)
     limit = budgets.object_limit(len(data))
     if declared > limit:
         raise BudgetError(f"the PDF declares {declared:,} objects in {len(data):,} bytes; the limit is {limit:,} "
@@ -108,21 +109,36 @@ def _shown(digits: bytes) -> str:
     return f"byte {int(digits):,}" if len(digits) <= 18 else f"a {len(digits)}-digit number"
 
 
-def _declared_objects(data: bytes) -> Iterator[int]:
+def _sections(data: bytes, pattern: re.Pattern, budgets: Budgets) -> list[int]:
+    """Where ``pattern`` starts, at most ``max_sections`` times: a file has one cross-reference
+    section per revision (ISO 32000-1 7.5.6), and each costs the scan below a window."""
+    found = []
+    for m in pattern.finditer(data):
+        if pattern is _XREF_KEYWORD and m.start() and data[m.start() - 1: m.start()].isalpha():
+            continue  # startxref
+        found.append(m.start())
+        if len(found) > budgets.max_sections:
+            raise BudgetError(f"the PDF has more than {budgets.max_sections:,} cross-reference sections "
+                              f"(revisions); the limit is {budgets.max_sections:,} (ISO 32000-1 7.5.6)")
+    return found
+
+
+def _declared_objects(data: bytes, budgets: Budgets) -> Iterator[int]:
     """Object counts declared by trailers (/Size), xref streams (/Size, /Index) and the
-    subsection headers of xref tables; each the highest object number + 1 it implies."""
-    for m in _XREF_KEYWORD.finditer(data):
-        end = data.find(b"trailer", m.end())
-        region = data[m.end(): end if end != -1 else len(data)]
-        for start, count in _SUBSECTION.findall(region):
+    subsection headers of xref tables; each the highest object number + 1 it implies. Each
+    section is read in a bounded window, so the whole scan stays linear in the file's size."""
+    tables = _sections(data, _XREF_KEYWORD, budgets)
+    for at, following in zip(tables, tables[1:] + [len(data)]):
+        end = data.find(b"trailer", at, following)
+        for start, count in _SUBSECTION.findall(data, at + 5, end if end != -1 else following):
             yield _offset(start) + _offset(count)
-    for m in _TRAILER.finditer(data):
-        end = data.find(b"startxref", m.end(), m.end() + 65536)
-        yield from (_offset(s) for s in _SIZE.findall(data[m.end(): end if end != -1 else m.end() + 4096]))
-    for m in _XREF_STREAM.finditer(data):
-        start = data.rfind(b"obj", max(0, m.start() - 4096), m.start())
-        end = data.find(b"stream", m.end(), m.end() + 4096)
-        window = data[start if start != -1 else m.start(): end if end != -1 else m.end() + 4096]
+    for at in _sections(data, _TRAILER, budgets):
+        end = data.find(b"startxref", at, at + 65536)
+        yield from (_offset(s) for s in _SIZE.findall(data, at, end if end != -1 else at + 4096))
+    for at in _sections(data, _XREF_STREAM, budgets):
+        start = data.rfind(b"obj", max(0, at - 4096), at)
+        end = data.find(b"stream", at, at + 4096)
+        window = data[start if start != -1 else at: end if end != -1 else at + 4096]
         yield from (_offset(s) for s in _SIZE.findall(window))
         for index in _INDEX.findall(window):
             nums = [_offset(n) for n in index.split()]

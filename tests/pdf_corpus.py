@@ -220,6 +220,20 @@ def encrypted_stub() -> bytes:
                   4: b"<< /Filter /Standard /V 1 /R 2 /O <00> /U <00> /P -4 >>"}, trailer_extra=b"/Encrypt 4 0 R ")
 
 
+def many_revisions(count: int = 1001) -> bytes:
+    """``count`` incremental updates (ISO 32000-1 7.5.6), each re-writing the catalog."""
+    pdf = minimal()
+    for _ in range(count):
+        pdf = incremental(pdf, {1: b"<< /Type /Catalog /Pages 2 0 R >>"})
+    return pdf
+
+
+def prev_past_end() -> bytes:
+    """An incremental update whose /Prev (the previous xref section) is past the end of the file."""
+    pdf = incremental(minimal(), {1: b"<< /Type /Catalog /Pages 2 0 R >>"})
+    return re.sub(rb"/Prev \d+", b"/Prev 99999999", pdf)
+
+
 def corpus() -> dict[str, bytes]:
     """Name -> malformed PDF; none needs an input document."""
     return {
@@ -227,6 +241,8 @@ def corpus() -> dict[str, bytes]:
         "xref_table_declares_4M_entries": huge_xref_table_size(),
         "startxref_too_big_for_an_integer": huge_startxref(),
         "startxref_past_the_end": startxref_past_end(),
+        "prev_past_the_end": prev_past_end(),
+        "1001_revisions": many_revisions(),
         "object_refers_to_itself": self_reference(),
         "objects_refer_to_each_other": reference_loop(),
         "arrays_nested_100000_deep": deep_arrays(),
