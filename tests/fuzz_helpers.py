@@ -394,11 +394,28 @@ def worker_rss(pgid: int) -> dict[int, int]:
     return rss
 
 
+_CHAIN = ("Traceback (most recent call last):", "During handling of the above exception",
+          "The above exception was the direct cause")
+
+
 def log_problems(text: str) -> list[str]:
-    """What the serve log must never say: tracebacks (with their last line) and worker deaths."""
-    found = []
-    for m in re.finditer(r"Traceback \(most recent call last\):\n(?:[ \t].*\n|\n)*(.*)", text):
-        found.append("Traceback ... " + m.group(1).strip())
-    found += [line.strip() for line in text.splitlines()
-              if any(w in line for w in ("WORKER TIMEOUT", "exited with code", "was sent SIGKILL", "Perhaps out of memory"))]
+    """What the serve log must never say: tracebacks (one line each: the last exception of the
+    chain, with the govca line of the request before it, if any) and worker deaths."""
+    found, block, head = [], None, ""
+    for line in text.splitlines() + [""]:
+        if line.startswith(_CHAIN[0]) and block is None:
+            block = []
+        elif block is not None and (line.startswith((" ", "\t", "^") + _CHAIN) or not line.strip() or
+                                    re.match(r"^[\w.]+(Error|Exception|Warning|Modification|Iteration|Exit)\b", line)):
+            block.append(line)
+        elif block is not None:
+            last = [b for b in block if b.strip() and not b.startswith((" ", "\t", "^") + _CHAIN)]
+            found.append(f"Traceback ({head or 'logged'}): " + (last[-1].strip() if last else "?")[:300])
+            block = None
+        if block is None:
+            head = line.strip() if line.startswith("unhandled error on ") else head if line.startswith(_CHAIN) else ""
+            if any(w in line for w in ("WORKER TIMEOUT", "exited with code", "was sent SIGKILL", "Perhaps out of memory")):
+                found.append(line.strip())
+            if line.startswith(_CHAIN[0]):
+                block = []
     return found

@@ -88,6 +88,7 @@ def _check(env: dict, status: int, body: bytes, csc: bool, what: str) -> None:
 
 
 def _csc(env: dict, path: str, body: bytes) -> None:
+    env["logged"].clear()  # what this request logs, not an earlier example's
     r = env["client"].post(path, data=body, headers={**_headers(env, path), "Content-Type": "application/json"})
     _check(env, r.status_code, r.data, True, f"{path} {body[:120]!r}")
 
@@ -109,8 +110,8 @@ def test_fuzz_csc_fields_with_wrong_types(env: dict, path: str, data: st.DataObj
         "hash": st.lists(st.just(digest), max_size=3), "hashes": st.lists(st.just(digest), max_size=3),
         "hashAlgo": st.just("2.16.840.1.101.3.4.2.1"), "hashAlgorithmOID": st.just("2.16.840.1.101.3.4.2.1"),
         "signAlgo": st.sampled_from(["1.2.840.10045.4.3.2", "1.2.840.113549.1.1.1"]),
-        "documents": st.lists(st.fixed_dictionaries({"document": st.just(base64.b64encode(env["pdf"]).decode()),
-                                                     "signature_format": st.sampled_from(["P", "C", 1])},
+        "documents": st.lists(st.fixed_dictionaries({"document": st.just(base64.b64encode(env["pdf"]).decode()) | values,
+                                                     "signature_format": st.sampled_from(["P", "P", "C", 1])},
                                                     optional={"conformance_level": values,
                                                               "signed_envelope_property": values}), max_size=2),
         "authData": st.lists(st.fixed_dictionaries({"id": st.sampled_from(["PIN", "OTP", 7]), "value": values}),
@@ -120,6 +121,25 @@ def test_fuzz_csc_fields_with_wrong_types(env: dict, path: str, data: st.DataObj
     for name in data.draw(st.lists(st.sampled_from(FIELDS), max_size=8, unique=True)):
         body[name] = data.draw(plausible[name] | values if name in plausible else values)
     _csc(env, path, json.dumps(body).encode())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_fuzz_sign_doc_document_objects(env: dict, data: st.DataObject) -> None:
+    """signDoc's documents[]: each member's fields of any type, next to a real PDF (no SAD: nothing is signed)."""
+    pdf = base64.b64encode(env["pdf"]).decode()
+    documents = []
+    for _ in range(data.draw(st.integers(1, 3))):
+        kind = data.draw(st.sampled_from(["pdf", "cut", "any"]))
+        item = {"document": pdf if kind == "pdf" else pdf[:-3] if kind == "cut" else data.draw(values),
+                "signature_format": data.draw(st.sampled_from(["P", "P", "P", None]) | values)}
+        for name in data.draw(st.lists(st.sampled_from(["conformance_level", "signed_envelope_property", "signAlgo"]),
+                                       unique=True)):
+            item[name] = data.draw(st.sampled_from(["Ades-B-B", "AdES-T", "Certification", "Revision"]) | values)
+        documents.append(item)
+    body = {"credentialID": data.draw(st.sampled_from(env["credentials"])), "SAD": data.draw(st.text(max_size=20)),
+            "documents": documents if data.draw(st.booleans()) else data.draw(values)}
+    _csc(env, "/csc/v2/signatures/signDoc", json.dumps(body).encode())
 
 
 @FUZZ
@@ -163,6 +183,7 @@ option_values = st.fixed_dictionaries({}, optional={
 
 def _sign(env: dict, options: bytes, as_file: bool = False) -> None:
     body, ctype = multipart({"options": ("o.json" if as_file else None, options), "file": ("in.pdf", env["pdf"])})
+    env["logged"].clear()
     r = env["client"].post("/api/v1/sign", data=body, headers={"Authorization": f"Bearer {env['token']}",
                                                                 "Content-Type": ctype})
     _check(env, r.status_code, r.data, False, f"options {options[:160]!r}")
