@@ -20,6 +20,18 @@ def _child_exit(server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
+def _post_fork(server: Any, worker: Any) -> None:
+    """A worker dies with its arbiter (were the arbiter killed, it would linger until its next
+    poll of the parent pid, serving nothing)."""
+    import ctypes
+    import os
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != server.pid:  # the arbiter died before the line above
+        os._exit(1)
+
+
 @dataclass(frozen=True)
 class Pool:
     name: str  # "main", "ocsp" or "direct"
@@ -72,6 +84,7 @@ def options(pool: Pool) -> dict[str, Any]:
         "max_requests_jitter": max(1, pool.max_requests // 10),
         "backlog": 1024,
         "child_exit": _child_exit,
+        "post_fork": _post_fork,
         "accesslog": "-" if pool.access_log else None,
         "errorlog": "-",
         "loglevel": "info",
