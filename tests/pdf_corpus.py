@@ -165,6 +165,15 @@ def broken_zlib_object_stream() -> bytes:
     return _xref_stream_tail(pdf, {2: at2}, {1: (2, 0)})
 
 
+def object_stream_is_not_a_stream() -> bytes:
+    """The xref stream puts the catalog in "object stream" 2, which is a plain dictionary
+    (ISO 32000-1 7.5.7; pyHanko's reader asserts on it)."""
+    pdf = bytearray(HEADER)
+    at2 = len(pdf)
+    pdf += b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+    return _xref_stream_tail(pdf, {2: at2}, {1: (2, 0)})
+
+
 def zlib_bomb() -> bytes:
     """An object stream that inflates twice over to 1 GiB of zeros from a file of a few KB."""
     inner = _zeros_deflated(1 << 30)
@@ -256,6 +265,7 @@ def corpus() -> dict[str, bytes]:
         "field_is_its_own_kid": field_kids_cycle(),
         "broken_zlib_object_stream": broken_zlib_object_stream(),
         "zlib_bomb_1GiB": zlib_bomb(),
+        "object_stream_is_not_a_stream": object_stream_is_not_a_stream(),
         "truncated": truncated(),
         "no_trailer": no_trailer(),
         "encrypted": encrypted_stub(),
@@ -325,11 +335,31 @@ def many_signature_fields(sealed: bytes, count: int = 500) -> bytes:
     return incremental(sealed, objs)
 
 
+def sealed_field_name_bytes(sealed: bytes) -> bytes:
+    """The sealed document, its signature field renamed (incremental update) to a byte string that
+    is no text string (ISO 32000-1 12.7.3.1, Table 220: /T is a text string)."""
+    import io
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(sealed), strict=False)
+    fields = writer.root["/AcroForm"]["/Fields"]
+    ref = fields.raw_get(0)
+    field = ref.get_object()
+    field["/T"] = generic.ByteStringObject(b"\xff\xfe\x00\xd8")
+    writer.update_container(field)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def sealed_corpus(sealed: bytes) -> dict[str, bytes]:
     """Malformed variants of an already-sealed PDF."""
     return {
         "sealed_plus_500_signature_fields": many_signature_fields(sealed, 500),
         "sealed_truncated": sealed[: len(sealed) * 2 // 3],
+        "sealed_field_name_is_a_byte_string": sealed_field_name_bytes(sealed),
         "sealed_startxref_past_end": re.sub(rb"startxref\s+\d+\s+%%EOF\s*$", b"startxref\n999999999\n%%EOF\n", sealed),
     }
 

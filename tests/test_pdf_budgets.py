@@ -51,7 +51,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 NAMES = sorted(pdf_corpus.corpus()) + ["sealed_plus_500_signature_fields", "sealed_truncated",
-                                       "sealed_startxref_past_end"]
+                                       "sealed_field_name_is_a_byte_string", "sealed_startxref_past_end"]
 
 
 def _seal(client, token: str, pdf: bytes, options: dict):  # type: ignore[no-untyped-def]
