@@ -8,9 +8,9 @@ started behind this front (ClientAddressFromFront); without it the header is ign
 """
 from __future__ import annotations
 
+import grp
 import ipaddress
 import json
-import grp
 import os
 import pwd
 import shutil
@@ -62,6 +62,11 @@ def _problem(status: int, title: str, detail: str) -> str:
     return "'" + body.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _q(path: Path) -> str:
+    """A path as an nginx string (a data directory may hold spaces)."""
+    return '"' + str(path).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _listen(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -76,7 +81,7 @@ def _user_line() -> str:
 
 def render_nginx_conf(plan: FrontPlan) -> str:
     run = plan.run_dir
-    temps = "".join(f"    {name}_temp_path {run / 'nginx' / name};\n" for name in TEMP_DIRS)
+    temps = "".join(f"    {name}_temp_path {_q(run / 'nginx' / name)};\n" for name in TEMP_DIRS)
     ocsp_too_large = _problem(413, "Payload Too Large", f"the request body is larger than {OCSP_MAX_KB} KB (an OCSP "
                                                         f"request is at most 16 KB)")
     too_large = _problem(413, "Payload Too Large", f"the request body is larger than {plan.max_body_mb} MB "
@@ -87,7 +92,7 @@ def render_nginx_conf(plan: FrontPlan) -> str:
 daemon off;
 master_process on;
 worker_processes 1;
-{_user_line()}pid {run / 'nginx.pid'};
+{_user_line()}pid {_q(run / 'nginx.pid')};
 error_log stderr error;
 
 events {{
@@ -133,8 +138,8 @@ http {{
 
     # The Host the client sent (with its port); an HTTP/1.0 client may send none.
     map $http_host $govca_host {{ "" $server_addr:$server_port; default $http_host; }}
-    upstream main_pool {{ server unix:{plan.main_socket}; }}
-    upstream ocsp_pool {{ server unix:{plan.ocsp_socket}; }}
+    upstream main_pool {{ server "unix:{plan.main_socket}"; }}
+    upstream ocsp_pool {{ server "unix:{plan.ocsp_socket}"; }}
 
     server {{
         listen {_listen(plan.host, plan.port)} backlog=1024;
@@ -151,7 +156,7 @@ http {{
         location ~ "{OCSP_POOL_PATHS}" {{
             client_max_body_size {OCSP_MAX_KB}k;
             error_page 413 =413 @ocsp_too_large;
-            error_page 502 503 =503 @unavailable;
+                error_page 502 503 =503 @unavailable;
             error_page 504 =504 @timeout;
             proxy_pass http://ocsp_pool;
         }}

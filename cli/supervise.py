@@ -73,9 +73,9 @@ def _check(children: list[Child]) -> None:
             raise ServeError(f"{child.label} {how}; stopped the others (see the lines above)")
 
 
-def _wait_ready(children: list[Child], timeout: float) -> None:
+def _wait_ready(waiting: list[Child], children: list[Child], timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    for child in children:
+    for child in waiting:
         while child.ready_at is not None and not _accepts(child.ready_at):
             _check(children)
             if time.monotonic() > deadline:
@@ -107,10 +107,10 @@ def supervise(backends: list[Child], front: list[Child], started: str, ready_tim
     try:
         for child in backends:
             child.start()
-        _wait_ready(backends, ready_timeout)
+        _wait_ready(backends, backends, ready_timeout)
         for child in front:
             child.start()
-        _wait_ready(children, ready_timeout)
+        _wait_ready(front, children, ready_timeout)
         print(started, file=sys.stderr, flush=True)
         while True:
             _check(children)
