@@ -339,3 +339,27 @@ def test_iso_32000_12_8_2_2_approval_seal_on_a_certified_pdf_keeps_the_certifica
     assert clash.status_code == 409 and "'Custom' is already signed" in clash.json["detail"]
     last = json.loads(env["cli"]("audit", "list", "--limit", "1", "--json").stdout)[0]
     assert last["outcome"] == "refused" and last["details"]["status"] == 409
+
+
+def test_a_worker_that_overran_the_memory_budget_answers_then_sends_itself_sigterm(env: dict) -> None:
+    """cli/web.py's teardown hook: once pdf_guard asks for retirement, the request is answered
+    and the process gets SIGTERM (gunicorn's sync worker then exits and is replaced). Run in a
+    child process, with a SIGTERM handler that records instead of exiting."""
+    import sys
+
+    code = (
+        "import signal, sys\n"
+        "got = []\n"
+        "signal.signal(signal.SIGTERM, lambda s, f: got.append(s))\n"
+        "from cli.web import create_app\n"
+        "from signer import pdf_guard\n"
+        f"client = create_app({str(env['cli'].home)!r}).test_client()\n"
+        "before = client.get('/verify').status_code, list(got)\n"
+        "pdf_guard._retire = True  # what the watchdog sets after a memory overrun\n"
+        "after = client.get('/verify').status_code, list(got)\n"
+        "print(before, after)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == f"(200, []) (200, [{int(signal.SIGTERM)}])", out.stdout
