@@ -201,8 +201,8 @@ class RemoteSigning:
         if cred.scal == "2":
             # SCAL2: the SAD is bound to the hashes to be signed, one per signature.
             if not hashes or len(hashes) != num_signatures:
-                refuse("hashes missing", CscError("invalid_request", "Missing (or invalid type) array parameter hash"
-                                                  if version == 1 else "Missing (or invalid type) array parameter hashes"))
+                name = "hash" if version == 1 else "hashes"
+                refuse("hashes missing", CscError("invalid_request", f"Missing (or invalid type) array parameter {name}"))
             if not isinstance(pin, str) or not pin:
                 refuse("PIN missing", CscError("invalid_request", "Missing (or invalid type) string parameter PIN"))
             if not isinstance(otp, str) or not otp:
@@ -218,12 +218,13 @@ class RemoteSigning:
         with self.officials.write() as s:
             s.execute(delete(CscSadRow).where(CscSadRow.expires_at <= now))  # expired SADs purged
             if cred.scal == "2":
-                check = self.officials.check_factors(cred.official_id, pin, otp, now, session=s)  # type: ignore[arg-type]
+                official_id: int = cred.official_id  # type: ignore[assignment]
+                check = self.officials.check_factors(official_id, pin, otp, now, session=s)  # type: ignore[arg-type]
                 if check.locked:
                     self.audit_in(s, actor, "csc.authorize", cred.id, "refused", {**detail, "error": "locked"})
                     refused = CscError("invalid_request", "PIN locked" if version == 1 else "Credential locked")
                 elif not (check.pin_ok and check.step is not None
-                          and self.officials.consume_step(s, cred.official_id, check.step, now)):
+                          and self.officials.consume_step(s, official_id, check.step, now)):
                     refused = self._failed(s, actor, cred, version, detail, check.pin_ok, now)
             if refused is None:
                 s.add(CscSadRow(sad_sha256=hashlib.sha256(sad.encode()).hexdigest(), credential_id=cred.id,
@@ -240,8 +241,8 @@ class RemoteSigning:
                 now: dt.datetime) -> CscError:
         """A wrong PIN or OTP (or a code already used), counted and audited in the authorisation
         transaction. The answer does not say which factor was wrong (v1 and v2 alike)."""
-        attempts = self.officials.count_failure(s, cred.official_id, now, self.settings.lock_after,  # type: ignore[arg-type]
-                                                self.settings.lock_minutes)
+        official_id: int = cred.official_id  # type: ignore[assignment]
+        attempts = self.officials.count_failure(s, official_id, now, self.settings.lock_after, self.settings.lock_minutes)
         self.audit_in(s, actor, "csc.authorize", cred.id, "refused",
                       {**detail, "error": "invalid_pin" if not pin_ok else "invalid_otp",
                        "failed_attempts": attempts})

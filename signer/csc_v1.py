@@ -31,7 +31,8 @@ def csc_v1_blueprint(core: RemoteSigning, authenticate: Callable[[str | None], A
         try:
             return b64_list(data.get("hash"), "hash")
         except CscError as exc:
-            core.audit(f"api:client-{c.id}", action, cred.id, "refused", {"credential": cred.id, "error": exc.description})
+            core.audit(f"api:client-{c.id}", action, cred.id, "refused",
+                       {"credential": cred.id, "error": exc.description})
             raise
 
     @bp.post("/info")
