@@ -128,6 +128,7 @@ class SecretVerifier:
         self.vault, self.upgrade = vault, upgrade
         self._ok: dict[tuple[int, str], tuple[bytes, float]] = {}
         self._lock = threading.Lock()
+        self._warned = False
 
     def verify(self, client_id: int, secret: str, stored_hash: str) -> bool:
         if scheme_of(stored_hash) == HMAC_SCHEME:
@@ -151,5 +152,8 @@ class SecretVerifier:
         try:
             self.upgrade(client_id, stored_hash, self.vault.record(secret))
         except Exception as exc:  # noqa: BLE001 - the old record still works; never the secret in the log
-            log.warning("API client %s: scrypt record not upgraded to the HMAC record (%s)", client_id,
-                        type(exc).__name__)
+            if not self._warned:  # once per process (a token without the key: every upgrade fails alike)
+                self._warned = True
+                log.warning("API client %s: scrypt record not upgraded to the HMAC record (%s; the key %s is "
+                            "made by `govca apiclient create`)", client_id, type(exc).__name__,
+                            getattr(self.vault, "key_label", "?"))

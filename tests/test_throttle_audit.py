@@ -381,3 +381,33 @@ def test_en_419_241_1_twelve_concurrent_wrong_pins_judge_exactly_five_then_the_c
     refusals = [e["details"]["error"] for e in _audit(any_home)
                 if e["action"] == "csc.authorize" and e["outcome"] == "refused"]
     assert sorted(refusals) == ["invalid_pin"] * 5 + ["locked"] * 7
+
+
+def test_rfc6585_4_an_address_past_its_limit_buys_no_scrypt_against_an_old_record(cli: Cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A wrong secret against an old scrypt$ record still costs a scrypt, so an address past its
+    limit is answered 429 before the record is checked at all."""
+    import signer.credentials as credentials
+    from signer.registry import SignerRepository
+
+    cli("agency", "add", "--code", "A", "--name-th", "ก", "--name-en", "A", "--juristic-id", "0994000159889")
+    secret = credentials.new_secret()
+    old_id = SignerRepository(*_uow(cli.home)).add_client("A", "old system", credentials.hash_secret(secret),
+                                                           dt.datetime.now(dt.timezone.utc))
+    _throttle_config(cli.home, limit=2)
+    app, _ = _app(cli.home)
+    client = app.test_client()
+    calls = {"scrypt": 0}
+    real_scrypt = credentials.hashlib.scrypt
+
+    def counting_scrypt(*a, **kw):  # type: ignore[no-untyped-def]
+        calls["scrypt"] += 1
+        return real_scrypt(*a, **kw)
+
+    monkeypatch.setattr(credentials.hashlib, "scrypt", counting_scrypt)
+    wrong = {"Authorization": f"Bearer gvc_{old_id}_" + "A" * 43}
+    codes = [client.post("/api/v1/sign", data=b"%PDF-1.7", content_type="application/pdf", headers=wrong,
+                         environ_base={"REMOTE_ADDR": ATTACKER}).status_code for _ in range(5)]
+    assert codes == [401, 401, 429, 429, 429] and calls["scrypt"] == 2
+    right = {"Authorization": f"Bearer {credentials.make_token(old_id, secret)}"}
+    assert client.get("/api/v1/documents/DOC-X", headers=right, environ_base={"REMOTE_ADDR": OTHER}).status_code == 404
+    assert calls["scrypt"] == 3  # verified once from the other address (and upgraded)
