@@ -70,6 +70,7 @@ class _Window:
     start: float                     # monotonic
     started_at: dt.datetime          # wall clock, for the record
     refusals: int = 0
+    queued: bool = False             # in Throttle._closing
     tallies: dict[str, _Tally] = field(default_factory=dict)
 
 
@@ -130,8 +131,10 @@ class Throttle:
                     first["throttled"] = True
                 writes.append((actor, action, subject, "refused", first))
             else:
-                if tally.repeated == 0 and tally.throttled == 0:
+                if not w.queued:  # once per window: its aggregates are written when it ends
+                    w.queued = True
                     self._closing.append((w.start + self.settings.window, address, w.start))
+                    writes += self._bound_closing()
                 tally.repeated += 1
                 tally.throttled += retry is not None
                 if len(tally.actors) < MAX_ACTORS:
@@ -172,6 +175,19 @@ class Throttle:
                 del self._windows[address]
         return out
 
+    def _bound_closing(self) -> list[tuple[str, str, str, str, dict]]:
+        """Windows evicted from the LRU leave their entries here until they end; past twice the
+        address cap the oldest are closed early (their aggregates written now), so this queue,
+        too, is bounded."""
+        out: list[tuple[str, str, str, str, dict]] = []
+        while len(self._closing) > 2 * self.settings.max_addresses:
+            _, address, start = self._closing.popleft()
+            w = self._windows.get(address)
+            if w is not None and w.start == start:
+                out += self._close(address, w)
+                w.queued = False
+        return out
+
     def _close(self, address: str, w: _Window) -> list[tuple[str, str, str, str, dict]]:
         out = []
         for action, tally in w.tallies.items():
@@ -181,7 +197,8 @@ class Throttle:
                     "throttled": tally.throttled, "actors": sorted(tally.actors),
                     "window_start": w.started_at.isoformat(timespec="seconds"),
                     "window_seconds": self.settings.window}))
-        w.tallies = {}
+            # Counted and written: the next refusal of this action in the window is a repeat.
+            tally.repeated, tally.throttled, tally.actors = 0, 0, set()
         return out
 
     def _within_budget(self, writes: list, now: float) -> list:
@@ -235,7 +252,7 @@ def current() -> tuple[Throttle | None, str | None]:
 
     if not has_request_context():
         return None, None
-    return current_app.extensions.get(EXTENSION), request.remote_addr
+    return current_app.extensions.get(EXTENSION), request.remote_addr or "unknown"
 
 
 def refuse(audit: Audit, actor: str, action: str, subject: str, details: dict) -> None:

@@ -411,3 +411,19 @@ def test_rfc6585_4_an_address_past_its_limit_buys_no_scrypt_against_an_old_recor
     right = {"Authorization": f"Bearer {credentials.make_token(old_id, secret)}"}
     assert client.get("/api/v1/documents/DOC-X", headers=right, environ_base={"REMOTE_ADDR": OTHER}).status_code == 404
     assert calls["scrypt"] == 3  # verified once from the other address (and upgraded)
+
+
+def test_throttle_memory_is_bounded_the_closing_queue_too() -> None:
+    from signer.throttle import Throttle, ThrottleSettings
+
+    written: list[tuple] = []
+    clock = Clock()
+    t = Throttle(lambda *a: written.append(a), ThrottleSettings(limit=5, window=60, max_addresses=10,
+                                                                audit_per_window=10**6), clock=clock)
+    for i in range(500):  # addresses that repeat, then are evicted by newer ones
+        for _ in range(2):
+            t.refuse(f"10.1.{i // 256}.{i % 256}", "api:anonymous", "seal.authenticate", "-", {})
+    assert len(t._windows) == 10 and len(t._closing) <= 20
+    t.close()
+    assert sum(w[4]["repeated"] if w[4].get("aggregated") else 1 for w in written) == 1000
+    assert len(written) == 1000  # per address: its first at once, its one repeat aggregated
