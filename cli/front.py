@@ -149,7 +149,11 @@ http {{
         error_page 504 =504 @timeout;
         location @too_large {{ default_type application/json; return 413 {too_large}; }}
         location @ocsp_too_large {{ default_type application/json; return 413 {ocsp_too_large}; }}
-        location @unavailable {{ default_type application/json; add_header Retry-After 5 always; return 503 {unavailable}; }}
+        location @unavailable {{
+            default_type application/json;
+            add_header Retry-After 5 always;
+            return 503 {unavailable};
+        }}
         location @timeout {{ default_type application/json; return 504 {timeout}; }}
         # OCSP requests are small (16 KB in ocsp/wsgi.py): nothing bigger reaches that pool. A
         # level with an error_page of its own inherits none, hence 502-504 once more.
