@@ -105,9 +105,9 @@ def ocsp_list(ctx, as_json):  # type: ignore[no-untyped-def]
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True)
-@click.option("--workers", type=int, default=2, show_default=True,
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="worker processes of the main pool (sealing, TSA, verification, CSC)")
-@click.option("--ocsp-workers", type=int, default=2, show_default=True,
+@click.option("--ocsp-workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="worker processes of the OCSP pool (OCSP, CRLs, CA certificates, /healthz, /metrics)")
 @click.option("--no-front", is_flag=True,
               help="no nginx: one gunicorn pool on HOST:PORT (development only; slow clients can block it)")
@@ -118,8 +118,6 @@ def serve_command(ctx, host, port, workers, ocsp_workers, no_front, access_log):
     nginx on HOST:PORT in front of two gunicorn pools (OCSP and main) on unix sockets."""
     from .serve_run import ServeError, serve
 
-    if workers < 1 or ocsp_workers < 1:
-        raise click.BadParameter("worker counts must be at least 1")
     try:
         code = serve(home_of(ctx), host, port, workers, ocsp_workers, not no_front, access_log)
     except ServeError as exc:
