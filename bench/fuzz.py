@@ -94,13 +94,16 @@ def run(args: argparse.Namespace, say) -> dict:  # type: ignore[no-untyped-def]
                 outcomes = list(pool.map(lambda job: fz.send(target, *job), jobs))
             elapsed = time.perf_counter() - t0
             watch.stop()
-            log = server.log.read_text(encoding="utf-8", errors="replace")
         finally:
             server.stop()
+        log = server.log.read_text(encoding="utf-8", errors="replace")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out = ROOT / "test-output" / "fuzz" / f"bench-seed{args.seed}"
     failures = fz.save_failures(outcomes, args.seed, out)
+    if failures or fz.log_problems(log):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "serve.log").write_text(log, encoding="utf-8")  # the tracebacks behind the failures
     table: dict[str, Counter] = defaultdict(Counter)
     for o in outcomes:
         status_class = "none" if o.status == 0 else "429" if o.status == 429 else f"{o.status // 100}xx"

@@ -24,7 +24,7 @@ from ocsp_helpers import LiveServer, free_port
 from sealing_helpers import sample_pdf, setup_sealing
 from test_csc import enrol
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 METHODS = ["info", "auth/login", "credentials/list", "credentials/info", "credentials/authorize",
            "signatures/signHash", "signatures/signDoc"]
 ENDPOINTS = [f"/csc/v1/{m}" for m in METHODS if m != "signatures/signDoc"] + [f"/csc/v2/{m}" for m in METHODS]
@@ -38,6 +38,11 @@ numbers = st.integers() | st.integers(min_value=10**300, max_value=10**4000) | s
 scalars = st.none() | st.booleans() | numbers | st.text(max_size=40)
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
     st.sampled_from(FIELDS) | st.text(max_size=8), inner, max_size=4), max_leaves=12)
+
+
+class _Env(dict):
+    def __repr__(self) -> str:  # Hypothesis prints the fixture of a failing example: not the PDF's bytes
+        return "<test_fuzz_json env>"
 
 
 class _Tracebacks(logging.Handler):
@@ -65,9 +70,9 @@ def env(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-de
     handler = _Tracebacks()
     logging.getLogger().addHandler(handler)
     try:
-        yield {"cli": cli, "client": client, "token": info["tokens"]["A"], "basic": basic, "tmp": tmp,
-               "bearer": {"Authorization": f"Bearer {login.json['access_token']}"}, "pdf": sample_pdf(),
-               "credentials": [f"official-{oid}", seal], "logged": handler.records}
+        yield _Env({"cli": cli, "client": client, "token": info["tokens"]["A"], "basic": basic, "tmp": tmp,
+                    "bearer": {"Authorization": f"Bearer {login.json['access_token']}"}, "pdf": sample_pdf(),
+                    "credentials": [f"official-{oid}", seal], "logged": handler.records})
     finally:
         logging.getLogger().removeHandler(handler)
 
@@ -123,7 +128,7 @@ def test_fuzz_csc_fields_with_wrong_types(env: dict, path: str, data: st.DataObj
     _csc(env, path, json.dumps(body).encode())
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_fuzz_sign_doc_document_objects(env: dict, data: st.DataObject) -> None:
     """signDoc's documents[]: each member's fields of any type, next to a real PDF (no SAD: nothing is signed)."""
@@ -189,7 +194,7 @@ def _sign(env: dict, options: bytes, as_file: bool = False) -> None:
     _check(env, r.status_code, r.data, False, f"options {options[:160]!r}")
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(options=option_values)
 def test_fuzz_sealing_options(env: dict, options: object) -> None:
     if isinstance(options, dict) and options.get("level") in ("B-LT", "B-LTA"):
@@ -197,7 +202,7 @@ def test_fuzz_sealing_options(env: dict, options: object) -> None:
     _sign(env, json.dumps(options).encode())
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(raw=st.binary(max_size=100) | st.sampled_from([b"\xff\xfe{}", b"[]", b"1" * 5000, b'{"page": 1e999}',
                                                        b'{"page": ' + b"9" * 4400 + b"}", b'{"box": [1e400, 0, 1, 2]}',
                                                        b"{" * 5000]), as_file=st.booleans())
