@@ -54,7 +54,7 @@ class Budgets:
     bytes_per_object: int = 1
     max_sections: int = 1000  # cross-reference sections: one per revision
     max_depth: int = 64  # page tree and field tree levels
-    max_pages: int = 10_000
+    max_pages: int = 5_000  # the walk parses every page object: ~0.2 ms each
     max_fields: int = 300
     max_signatures: int = 32
     parse_seconds: float = 2.0
@@ -220,16 +220,23 @@ def guard(seconds: float, what: str, budgets: Budgets = DEFAULT_BUDGETS) -> Iter
     block runs with the error mapping but without the watchdog."""
     outer = _active[-1] if _active else None
     now = time.monotonic()
-    deadline = now + seconds if outer is None else min(outer.deadline, now + seconds)
-    watch = _Watch(deadline, seconds, outer.rss_base if outer else _rss(), budgets.memory_bytes, what)
+    watch = _Watch(now + seconds, seconds, outer.rss_base if outer else _rss(), budgets.memory_bytes, what)
+    if outer is not None and outer.deadline < watch.deadline:  # the outer budget binds first
+        watch.deadline, watch.seconds, watch.what = outer.deadline, outer.seconds, outer.what
     armed = outer is None and threading.current_thread() is threading.main_thread()
-    previous = old_timer = None
-    if armed:
-        previous = signal.signal(signal.SIGALRM, _tick)
-        old_timer = signal.setitimer(signal.ITIMER_REAL, budgets.tick_seconds, budgets.tick_seconds)
-    _active.append(watch)
     try:
-        yield
+        try:
+            if armed:
+                previous = signal.signal(signal.SIGALRM, _tick)
+                old_timer = signal.setitimer(signal.ITIMER_REAL, budgets.tick_seconds, budgets.tick_seconds)
+            _active.append(watch)
+            yield
+        finally:  # disarmed first, so that no tick interrupts the mapping below
+            if _active and _active[-1] is watch:
+                _active.pop()
+            if armed:
+                signal.setitimer(signal.ITIMER_REAL, *old_timer)
+                signal.signal(signal.SIGALRM, previous)
     except _Overrun as exc:
         raise BudgetError(str(exc)) from None
     except SignerError:
@@ -254,11 +261,6 @@ def guard(seconds: float, what: str, budgets: Budgets = DEFAULT_BUDGETS) -> Iter
             LookupError, struct.error, EOFError, NotImplementedError):
         raise BadInputError(f"{what}: the file's structure is broken (cross-reference table, objects or "
                             "dictionaries are not as ISO 32000-1 7.3-7.5 requires)") from None
-    finally:
-        _active.pop()
-        if armed:
-            signal.setitimer(signal.ITIMER_REAL, *old_timer)  # type: ignore[misc]
-            signal.signal(signal.SIGALRM, previous)
 
 
 def _set_retire() -> None:

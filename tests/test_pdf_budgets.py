@@ -79,7 +79,7 @@ def test_budgets_are_a_frozen_dataclass_with_the_documented_defaults() -> None:
     assert (b.max_bytes, b.max_objects, b.max_signatures, b.max_fields, b.max_depth) == (50 * MiB, 500_000, 32, 300, 64)
     assert (b.parse_seconds, b.verify_seconds, b.memory_bytes) == (2.0, 8.0, 250 * MiB)
     assert b.decode.per_stream.max_output_size == 64 * MiB and b.object_limit(612) == 612
-    assert b.max_sections == 1000 and b.max_pages == 10_000
+    assert b.max_sections == 1000 and b.max_pages == 5_000
     with pytest.raises(dataclasses.FrozenInstanceError):
         b.max_signatures = 1000  # type: ignore[misc]
 
