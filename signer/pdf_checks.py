@@ -15,7 +15,7 @@ from .pdf_guard import DEFAULT_BUDGETS, Budgets, guard, precheck
 
 @dataclass
 class Shape:
-    """What the walks found: pages, fields, filled signature fields and their names."""
+    """What the walks counted: pages, form fields, filled signature fields."""
 
     pages: int = 0
     fields: int = 0
