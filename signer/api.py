@@ -64,7 +64,7 @@ def _read_request(max_bytes: int) -> tuple[bytes, Any]:
         raw = request.form.get("options")
         if raw is None and "options" in request.files:
             raw = request.files["options"].read(OPTIONS_MAX_BYTES + 1).decode("utf-8", "replace")
-        if raw and len(raw) > OPTIONS_MAX_BYTES:
+        if raw and len(raw.encode("utf-8", "replace")) > OPTIONS_MAX_BYTES:
             raise BadInputError(f"the 'options' part is over {OPTIONS_MAX_BYTES:,} bytes")
         return pdf, _options_json(raw) if raw else {}
     if ctype in ("application/pdf", "application/octet-stream") or not ctype:

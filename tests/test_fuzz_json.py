@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import logging
 from pathlib import Path
@@ -219,6 +220,19 @@ def test_sealing_options_nested_100000_deep_are_400(env: dict) -> None:
                                                                         "Content-Type": ctype})
             assert r.status_code == 400 and "options" in r.json["detail"], (raw[:40], r.status_code, r.data[:200])
             assert len(r.json["detail"]) < 3000
+
+
+def test_sealing_options_over_64_kib_are_400_with_a_short_detail(env: dict) -> None:
+    for as_file in (False, True):
+        raw = json.dumps({"reason": "ก" * 22_000}, ensure_ascii=False).encode()  # 66,000 bytes, 22,013 characters
+        body, ctype = multipart({"options": ("o.json" if as_file else None, raw), "file": ("in.pdf", env["pdf"])})
+        r = env["client"].post("/api/v1/sign", data=body, headers={"Authorization": f"Bearer {env['token']}",
+                                                                    "Content-Type": ctype})
+        assert r.status_code == 400 and "over 65,536 bytes" in r.json["detail"], (as_file, r.status_code, r.data[:200])
+    r = env["client"].post("/api/v1/sign", headers={"Authorization": f"Bearer {env['token']}"}, data={
+        "file": (io.BytesIO(env["pdf"]), "in.pdf"), "options": json.dumps({"reason": "x" * 5000})},
+        content_type="multipart/form-data")
+    assert r.status_code == 400 and len(r.json["detail"]) < 400, r.json  # jsonschema quotes the whole value
 
 
 def test_sealing_options_integral_floats_reach_the_signer_as_ints(env: dict) -> None:
