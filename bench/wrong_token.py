@@ -17,6 +17,17 @@ of that client and a wrong secret, for --seconds per case:
 Reported: requests/s, the answers by status, the audit records written, the stored record's
 scheme. Run it in a checkout before issue 9 and after it to compare (a checkout without the
 [throttle] section runs the first case only, as its config parser refuses the section).
+
+    .venv/bin/python bench/wrong_token.py --server [--govca PATH] [--seconds 8]
+
+e.g. before issue 9: `git worktree add /tmp/before c834d01~1` (the commit before it) and a
+wrapper /tmp/before-bin/govca: `PYTHONPATH=/tmp/before exec .venv/bin/python -c 'import sys;
+sys.argv[0] = "govca"; from cli.main import main; main()' "$@"` (run from /tmp/before).
+
+The same through `govca serve --workers 2` (nginx in front) and `wrk -t1 -c4`: requests/s and
+the audit records written during the run (the aggregates of the second worker are written at its
+exit, after the count). --govca runs another checkout's `govca` (a wrapper that sets PYTHONPATH
+to it), for the before figure.
 """
 from __future__ import annotations
 
@@ -108,11 +119,93 @@ def _run(home: Path, client_id: int, seconds: float) -> dict:
             "answers": dict(sorted(answers.items())), "audit_records": _audit_count(home) - before}
 
 
+def _server(govca: str, seconds: float, limit: int | None) -> dict:
+    """One run against `govca serve`: a fresh data directory made with ``govca`` (so that the
+    checkout it runs decides the record), wrong tokens from wrk, the audit records counted."""
+    import socket
+    import sqlite3
+    import subprocess
+    import urllib.request
+
+    tmp = Path(tempfile.mkdtemp(prefix="govca-bench-"))
+    home, proc = tmp / "home", None
+    try:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+
+        def run(*cmd: str) -> str:
+            done = subprocess.run([govca, "--home", str(home), *cmd], capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"govca {' '.join(cmd)} failed: {done.stdout}{done.stderr}")
+            return done.stdout
+
+        run("init", "--base-url", f"http://127.0.0.1:{port}")
+        run("agency", "add", "--code", "BENCH", "--name-th", "ทดสอบ", "--name-en", "Bench", "--juristic-id",
+            "0994000159889")
+        client_id = int(json.loads(run("apiclient", "create", "--agency", "BENCH", "--name", "b", "--json"))["id"])
+        if limit is not None:
+            _config(home, limit)
+        script = tmp / "wrong.lua"
+        script.write_text(f'wrk.method = "POST"\nwrk.body = "%PDF-1.7"\nwrk.headers["Content-Type"] = '
+                          f'"application/pdf"\nwrk.headers["Authorization"] = "Bearer gvc_{client_id}_{WRONG}"\n')
+        proc = subprocess.Popen([govca, "--home", str(home), "serve", "--port", str(port), "--workers", "2"],
+                                stdout=(tmp / "serve.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    sys.exit("the server did not start:\n" + (tmp / "serve.log").read_text()[-2000:])
+                time.sleep(0.2)
+        time.sleep(1.0)
+
+        def audit_count() -> int:
+            with sqlite3.connect(home / "govca.db") as c:
+                return c.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+
+        before = audit_count()
+        out = subprocess.run(["wrk", "-t1", "-c4", f"-d{int(seconds)}s", "-s", str(script),
+                              f"http://127.0.0.1:{port}/api/v1/sign"], capture_output=True, text=True).stdout
+        time.sleep(0.5)
+        rate = next(float(line.split()[1]) for line in out.splitlines() if line.startswith("Requests/sec"))
+        total = next(int(line.split()[0]) for line in out.splitlines() if "requests in" in line)
+        return {"record": _record(home, client_id).split("$", 1)[0], "requests": total, "requests_per_s": rate,
+                "audit_records": audit_count() - before}
+    finally:
+        if proc is not None:
+            import os
+            import signal
+
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(20)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--server", action="store_true", help="through `govca serve` and wrk")
+    ap.add_argument("--govca", default=str(ROOT / ".venv" / "bin" / "govca"), help="the govca command to run")
     args = ap.parse_args()
+    if args.server:
+        import cli.config as config
+
+        # Another checkout (--govca) is run as its `govca init` makes it: its parser may not know
+        # [throttle]; this one is run with the limit out of the way, then with its defaults.
+        own = hasattr(config, "ThrottleConfig") and args.govca == ap.get_default("govca")
+        results = {"govca": args.govca, "unthrottled" if own else "as made": _server(
+            args.govca, args.seconds, 10**9 if own else None)}
+        if own:
+            results["throttled"] = _server(args.govca, args.seconds, None)
+        print(json.dumps(results, indent=2) if args.json else "\n".join(
+            f"{case:<12} {r['requests_per_s']:>8} req/s  {r['requests']:>6} requests  record {r['record']}  "
+            f"audit records {r['audit_records']}" for case, r in results.items() if isinstance(r, dict)))
+        return
     tmp = Path(tempfile.mkdtemp(prefix="govca-bench-"))
     try:
         home = tmp / "home"
