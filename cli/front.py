@@ -73,7 +73,8 @@ def _listen(host: str, port: int) -> str:
 
 def _user_line() -> str:
     """As root, nginx workers would switch to `nobody` and lose the private run directory:
-    keep them as the invoking user. Otherwise the directive is ignored (with a warning)."""
+    keep them as the invoking user. Another user's nginx cannot switch (the directive would
+    only add a warning), so there is none."""
     if os.geteuid() != 0:
         return ""
     return f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};\n"
