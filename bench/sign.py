@@ -91,11 +91,24 @@ def start_server(home: Path, port: int, log: Path) -> subprocess.Popen:
     sys.exit(f"server did not become healthy\n{log.read_text()[-3000:]}")
 
 
-def workers(proc: subprocess.Popen) -> list[int]:
+def _children(pid: int) -> list[int]:
     try:
-        return [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+
+
+def workers(proc: subprocess.Popen, pool: str = "main") -> list[int]:
+    """The gunicorn workers of one pool of `govca serve`: the children of the arbiter started as
+    `python -m cli.gunicorn_app ... --name POOL` (nginx and the other pool are left out)."""
+    for pid in _children(proc.pid):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"cli.gunicorn_app" in argv and argv[argv.index(b"--name") + 1].decode() == pool:
+            return _children(pid)
+    return []
 
 
 def stop(proc: subprocess.Popen) -> None:

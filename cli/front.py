@@ -16,7 +16,7 @@ import pwd
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 # Paths answered by the OCSP pool; nginx matches them on the normalised URI and passes the
 # request line unchanged (base64 in OCSP GET URLs may hold "//" and %2F).
@@ -37,7 +37,32 @@ class ClientAddressFromFront:
             environ["REMOTE_ADDR"] = str(ipaddress.ip_address(environ.get("HTTP_X_REAL_IP", "").strip()))
         except ValueError:
             pass  # not from nginx (it always sets one): keep what the socket says
-        return self.app(environ, start_response)
+        return _Drained(self.app(environ, start_response), environ.get("wsgi.input"))
+
+
+class _Drained:
+    """The app's response, then the rest of the request body read and dropped before the worker
+    closes the connection. A handler that answers early (a 401 before a large PDF, a 413) leaves
+    body bytes unread; closing a socket with unread data makes the kernel send a reset, and nginx
+    may lose the answer to it and say 502 instead. nginx has buffered the whole body (at most
+    the front's body limit), so reading it costs a copy over a unix socket, not a client's pace."""
+
+    def __init__(self, body: Iterable[bytes], stream: Any) -> None:
+        self.body, self.stream = body, stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            try:
+                while self.stream is not None and self.stream.read(1 << 16):
+                    pass
+            except (OSError, ValueError):
+                pass  # the client (nginx) went away: nothing left to protect
 
 
 @dataclass(frozen=True)

@@ -326,3 +326,45 @@ def test_the_middleware_takes_a_valid_x_real_ip_only() -> None:
         environ = {"REMOTE_ADDR": ""} | ({"HTTP_X_REAL_IP": header} if header else {})
         list(wrapped(environ, lambda *a: None))
         assert seen["addr"] == expected
+
+
+def test_an_early_answer_before_a_large_body_is_read_reaches_the_client(env: dict) -> None:
+    """RFC 9112 9.6: a server that answers before reading the body should read it before it
+    closes, or the reset can destroy its answer. A 415 given before a 5 MB body is read must
+    reach the client as a 415 every time, never as the front's 502/503."""
+    import http.client
+
+    body = b"x" * (5 << 20)
+    statuses = []
+    for _ in range(15):
+        conn = http.client.HTTPConnection("127.0.0.1", int(env["url"].rsplit(":", 1)[1]), timeout=30)
+        conn.request("POST", "/api/v1/sign", body=body,
+                     headers={"Authorization": f"Bearer {env['token']}", "Content-Type": "text/plain"})
+        resp = conn.getresponse()
+        statuses.append(resp.status)
+        resp.read()
+        conn.close()
+    assert statuses == [415] * 15, statuses
+
+
+def test_the_pools_read_the_rest_of_an_unread_body_before_the_connection_closes() -> None:
+    """The mechanism behind the test above, deterministically: after the app's answer, what is
+    left of wsgi.input is read (RFC 9112 9.6), and the app's own close() still runs first."""
+    import io
+
+    events = []
+
+    class Answer(list):
+        def close(self) -> None:
+            events.append(("closed", stream.tell()))
+
+    def app(environ: dict, start_response):  # type: ignore[no-untyped-def]
+        environ["wsgi.input"].read(10)  # a handler that stops reading early
+        start_response("401 Unauthorized", [])
+        return Answer([b"no"])
+
+    stream = io.BytesIO(b"y" * 300_000)
+    response = ClientAddressFromFront(app)({"REMOTE_ADDR": "", "wsgi.input": stream}, lambda *a: None)
+    assert list(response) == [b"no"] and stream.tell() == 10
+    response.close()
+    assert events == [("closed", 10)] and stream.tell() == 300_000
