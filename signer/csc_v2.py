@@ -135,8 +135,10 @@ def csc_v2_blueprint(core: RemoteSigning, sealing: SealingService, authenticate:
         for item in documents:
             if not isinstance(item, dict) or item.get("signature_format") != "P":
                 raise CscError("invalid_request", "Invalid parameter signature_format: only P (PAdES) is served")
+            if not isinstance(item.get("document"), str) or not item["document"]:
+                raise CscError("invalid_request", "Missing (or invalid type) string parameter document")
             try:
-                pdf = base64.b64decode(item.get("document") or "", validate=True)
+                pdf = base64.b64decode(item["document"], validate=True)
             except (binascii.Error, ValueError):
                 raise CscError("invalid_request", "Invalid Base64 document string parameter") from None
             level = LEVELS.get(str(item.get("conformance_level", "Ades-B-B")).lower())
