@@ -29,7 +29,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from hsm import Mechanism
 
-from .errors import ConflictError
+from .errors import BadInputError, ConflictError, UnavailableError
 
 # pyHanko warns that revocation data is embedded with fetching disabled: that is the design
 # here (in-process sources, ARCHITECTURE.md), so the warning is silenced.
@@ -116,14 +116,14 @@ class InProcessTimeStamper(timestamps.TimeStamper):
         self._respond = respond
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        from pyhanko.sign.general import SigningError
-
         from .tsa import TimeStampResp
 
         # asn1crypto's TimeStampResp insists on a token; govca's own type also reads rejections.
         resp = TimeStampResp.load(self._respond(req.dump()))
         if resp["status"]["status"].native not in ("granted", "granted_with_mods"):
-            raise SigningError(f"the TSA refused the time-stamp: {resp['status'].native}")
+            # A fault of the service (503), not of the document: not pyHanko's SigningError, a
+            # ValueError that the signing's input-error mapping would turn into a 400.
+            raise UnavailableError(f"the TSA refused the time-stamp: {resp['status'].native}")
         return tsp.TimeStampResp.load(resp.dump())
 
 
@@ -170,7 +170,8 @@ def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, tim
         count = _page_count(writer)
         page = options.page if options.page >= 0 else count + options.page
         if not 0 <= page < count:
-            raise ValueError(f"page {options.page} does not exist; the document has {count} pages")
+            raise BadInputError(f"invalid options: page {options.page} does not exist; the document has {count} "
+                                "pages")
         box = options.box or default_stamp_box(writer, page)
         field_spec = SigFieldSpec(sig_field_name=field_name, on_page=page, box=box)
     pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper if options.level.timestamped else None,

@@ -50,8 +50,9 @@ def read_pdf(data: bytes, max_bytes: int, budgets: Budgets = DEFAULT_BUDGETS, me
 def check_pdf(data: bytes, max_bytes: int, certify: bool, budgets: Budgets = DEFAULT_BUDGETS) -> PdfFileReader:
     """Refuse what cannot or must not be signed; returns the parsed reader."""
     reader = read_pdf(data, max_bytes, budgets, media_boxes=True)
-    with guard(budgets.parse_seconds, "reading the PDF's certification signature", budgets):
+    with guard(budgets.parse_seconds, "reading the PDF", budgets):
         existing = certification(reader)
+        _what_signing_reads(reader)
     if existing is not None:
         if existing == MDPPerm.NO_CHANGES:
             raise ConflictError("the PDF is already certified with no changes allowed (DocMDP P=1); "
@@ -60,6 +61,28 @@ def check_pdf(data: bytes, max_bytes: int, certify: bool, budgets: Budgets = DEF
             raise ConflictError("the PDF is already certified; a document has at most one certification "
                                 "signature (ISO 32000-1 12.8.2.2): send certify=false to add an approval seal")
     return reader
+
+
+def _what_signing_reads(reader: PdfFileReader) -> None:
+    """Read now what pyHanko's writer reads when it signs, so that a broken one is refused before
+    anything is signed (or a CSC SAD is spent): the document information dictionary and the XMP
+    metadata stream (ISO 32000-1 14.3.3, 14.3.2)."""
+    from pyhanko.pdf_utils.metadata.xmp_xml import MetadataStream
+
+    trailer = reader.trailer_view
+    if "/Info" in trailer:
+        info = trailer["/Info"]
+        if not isinstance(info, generic.DictionaryObject):
+            raise BadInputError("the document information dictionary (/Info) is not a dictionary "
+                                "(ISO 32000-1 14.3.3)")
+        for key in list(info):
+            info[key]  # noqa: B018 - every value resolves
+    if "/Metadata" in reader.root:
+        meta = reader.root["/Metadata"]
+        if not isinstance(meta, generic.StreamObject):
+            raise BadInputError("the document's /Metadata is not a stream (ISO 32000-1 14.3.2)")
+        if isinstance(meta, MetadataStream):
+            meta.xmp  # noqa: B018 - the XMP packet parses
 
 
 def certification(reader: PdfFileReader) -> MDPPerm | None:

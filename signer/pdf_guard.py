@@ -19,6 +19,7 @@ Within budget, a failure to read is a :class:`~signer.errors.BadInputError` in p
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -35,6 +36,7 @@ from pyhanko.pdf_utils.misc import PdfDecodeLimitError, PdfError
 from .errors import BadInputError, BudgetError, SignerError, TooLargeError
 
 MiB = 1024 * 1024
+log = logging.getLogger("govca.signer.pdf")
 
 
 def _decode_limits() -> DecodeLimits:
@@ -215,33 +217,43 @@ def held() -> Iterator[None]:
 @contextlib.contextmanager
 def guard(seconds: float, what: str, budgets: Budgets = DEFAULT_BUDGETS) -> Iterator[None]:
     """Run the block under the time and memory budgets; turn every failure to read the PDF into
-    a 4xx. Nested guards tighten the deadline; the outermost owns the timer and restores the
-    previous handler and timer on exit. Only the main thread can take signals: elsewhere the
-    block runs with the error mapping but without the watchdog."""
+    a 4xx (:func:`mapped`). Nested guards tighten the deadline; the outermost owns the timer and
+    restores the previous handler and timer on exit. Only the main thread can take signals:
+    elsewhere the block runs with the error mapping but without the watchdog."""
     outer = _active[-1] if _active else None
     now = time.monotonic()
     watch = _Watch(now + seconds, seconds, outer.rss_base if outer else _rss(), budgets.memory_bytes, what)
     if outer is not None and outer.deadline < watch.deadline:  # the outer budget binds first
         watch.deadline, watch.seconds, watch.what = outer.deadline, outer.seconds, outer.what
     armed = outer is None and threading.current_thread() is threading.main_thread()
-    try:
+    with mapped(what, budgets):
         try:
             if armed:
                 previous = signal.signal(signal.SIGALRM, _tick)
                 old_timer = signal.setitimer(signal.ITIMER_REAL, budgets.tick_seconds, budgets.tick_seconds)
             _active.append(watch)
             yield
-        finally:  # disarmed first, so that no tick interrupts the mapping below
+        finally:  # disarmed first, so that no tick interrupts the mapping
             if _active and _active[-1] is watch:
                 _active.pop()
             if armed:
                 signal.setitimer(signal.ITIMER_REAL, *old_timer)
                 signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def mapped(what: str, budgets: Budgets = DEFAULT_BUDGETS) -> Iterator[None]:
+    """Turn what a parser raises on a malformed PDF into a 4xx in plain words (the exception's
+    type is logged, never shown). Used alone around the signing itself, which reads objects the
+    checks did not need (pyHanko's writer), and must not be interrupted by the watchdog."""
+    try:
+        yield
     except _Overrun as exc:
         raise BudgetError(str(exc)) from None
     except SignerError:
         raise
     except RecursionError:
+        _log(what, "RecursionError")
         raise BudgetError(f"{what}: its objects are nested, or refer to one another, deeper than this service "
                           "reads (a reference loop, or arrays and dictionaries nested hundreds of levels deep; "
                           "ISO 32000-1 Annex C)") from None
@@ -256,11 +268,18 @@ def guard(seconds: float, what: str, budgets: Budgets = DEFAULT_BUDGETS) -> Iter
     except zlib.error:
         raise BadInputError(f"{what}: a compressed (Flate) stream is corrupt (ISO 32000-1 7.4.4)") from None
     except PdfError as exc:
+        _log(what, type(exc).__name__)
         raise BadInputError(f"{what}: {plain(str(exc))}") from None
     except (AssertionError, OverflowError, TypeError, ValueError, KeyError, IndexError, AttributeError,
-            LookupError, struct.error, EOFError, NotImplementedError):
+            LookupError, struct.error, EOFError, NotImplementedError) as exc:
+        _log(what, type(exc).__name__)
         raise BadInputError(f"{what}: the file's structure is broken (cross-reference table, objects or "
                             "dictionaries are not as ISO 32000-1 7.3-7.5 requires)") from None
+
+
+def _log(what: str, kind: str) -> None:
+    # For operators: which parser fault a refusal came from (a bug of ours would show here).
+    log.info("PDF refused while %s: %s", what, kind)
 
 
 def _set_retire() -> None:

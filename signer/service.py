@@ -19,6 +19,7 @@ from .credentials import SecretVerifier, is_slow, parse_token
 from .errors import BadInputError, ForbiddenError, NotFoundError, SignerError, UnauthenticatedError, UnavailableError
 from .pades import InProcessTimeStamper, RevocationData, SigningMaterial, SignOptions, sign_pdf, validation_context
 from .pdf_checks import certification, check_pdf
+from .pdf_guard import mapped
 from .registry import ApiClient, Seal, SignerRepository
 from .tsa import TsaUnit, build_response, new_serial
 
@@ -208,13 +209,9 @@ class SealingService:
         if options.stamp and stamp is not None:
             style, params = stamp({"agency_th": agency.name_th, "agency_en": agency.name_en, "signer": signer_cn,
                                    "signed_at": now, "document_id": doc_id, "verify_url": verify_url})
-        try:
+        with mapped("signing the PDF"):  # objects the checks did not read: a broken one is a 400, not a 500
             signed = sign_pdf(pdf, material, options, timestamper=timestamper, context=context, stamp_style=style,
                               stamp_params=params, signer_name=signer_cn, reader=reader)
-        except ValueError as exc:
-            if "page" in str(exc):
-                raise BadInputError(f"invalid options: {exc}") from None
-            raise
         digest = hashlib.sha256(signed).hexdigest()
         self.repo.register(doc_id, digest, agency.code, serial_hex, signer_kind, options.level.value,
                            options.subfilter, len(signed), client.id, now)

@@ -22,9 +22,11 @@ from pyhanko_certvalidator import ValidationContext
 from .pdf_checks import read_pdf
 from .pdf_guard import DEFAULT_BUDGETS, Budgets, guard, held
 
-# pyHanko logs each revoked or untrusted certificate it meets with a traceback at WARNING; for
-# a verification service those are results, reported on the page, not faults.
-for _name_ in ("pyhanko.sign.validation.generic_cms", "pyhanko.sign.validation.pdf_embedded"):
+# pyHanko logs each revoked or untrusted certificate it meets, and each modification its diff
+# analysis finds suspicious, with a traceback at WARNING; for a verification service those are
+# results, reported on the page, not faults.
+for _name_ in ("pyhanko.sign.validation.generic_cms", "pyhanko.sign.validation.pdf_embedded",
+               "pyhanko.sign.diff_analysis.policies"):
     logging.getLogger(_name_).setLevel(logging.ERROR)
 from .pades import RevocationData
 from .stamp import english_datetime, thai_datetime
