@@ -154,6 +154,17 @@ def upgrade_secret_record(db: Database):  # type: ignore[no-untyped-def]
     return upgrade
 
 
+def build_error_audit(cfg: GovcaConfig, db: Database):  # type: ignore[no-untyped-def]
+    """The audit of 500s, aggregated per (address, window) like refused authentication; never a 429."""
+    from signer.throttle import Throttle, ThrottleSettings
+
+    t = cfg.throttle
+    return Throttle(audit_writer(db), ThrottleSettings(limit=2**62, window=t.window_seconds,
+                                                       max_addresses=t.max_addresses,
+                                                       audit_per_window=t.audit_records_per_window),
+                    wall=utcnow)
+
+
 def build_throttle(cfg: GovcaConfig, db: Database):  # type: ignore[no-untyped-def]
     """Refused authentication per client address, per worker (signer/throttle.py)."""
     from signer.throttle import Throttle, ThrottleSettings

@@ -3,6 +3,7 @@
 PKCS#11 library itself after the fork."""
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import signal
@@ -29,8 +30,8 @@ from .compose import token_from_config
 from .config import load_config
 from .metrics import Metrics
 from .ocsp_wiring import build_responder
-from .signer_wiring import (build_remote_signing, build_sealing_service, build_throttle, build_verifier,
-                            transactional_checkouts)
+from .signer_wiring import (build_error_audit, build_remote_signing, build_sealing_service, build_throttle,
+                            build_verifier, transactional_checkouts)
 
 log = logging.getLogger("govca.web")
 
@@ -57,6 +58,8 @@ def create_app(home: Path | str | None = None) -> Flask:
     app.register_blueprint(verification_blueprint(verifier, sealing.repo))
     remote = build_remote_signing(cfg, db, token, sealing, reader)
     install_throttle(app, build_throttle(cfg, db))
+    errors = build_error_audit(cfg, db)
+    atexit.register(errors.close)
     app.register_blueprint(csc_v1_blueprint(remote, sealing.authenticate, sealing.repo.get_client))
     app.register_blueprint(csc_v2_blueprint(remote, sealing, sealing.authenticate, sealing.repo.get_client))
 
@@ -112,8 +115,9 @@ def create_app(home: Path | str | None = None) -> Flask:
     def unexpected(exc: Exception) -> tuple[Response, int]:
         log.exception("unhandled error on %s %s", request.method, request.path)
         try:  # every attempt is audited, a failed one too: the class of the error, never its text
-            sealing.audit(_actor(), "http.error", request.path[:200], "failed",
-                          {"method": request.method, "path": request.path[:200], "error": type(exc).__name__})
+            errors.refuse(request.remote_addr or "unknown", _actor(), "http.error", request.path[:200],
+                          {"method": request.method, "path": request.path[:200], "error": type(exc).__name__},
+                          outcome="failed")
         except Exception:  # noqa: BLE001 - an audit failure must not turn the 500 into something else
             log.error("the audit record of the error on %s %s could not be written", request.method, request.path)
         return jsonify({"type": "about:blank", "title": "Internal Server Error", "status": 500,

@@ -18,6 +18,9 @@ its details; the rest are counted and written as ONE aggregated record when the 
 with atexit by :func:`install`). Across all addresses at most ``audit_per_window`` records are
 written per window; past it refusals are counted into one overflow record (address ``*``). So a
 flood costs a bounded number of fsync'd audit records, not one per request.
+
+The composition root uses a second instance, whose limit is never reached, only to aggregate the
+audit of 500s (``http.error``): a request that can trigger a bug costs no fsync per request either.
 """
 from __future__ import annotations
 
@@ -63,6 +66,7 @@ class _Tally:
     throttled: int = 0               # of all refusals, those answered 429
     actors: set[str] = field(default_factory=set)
     subject: str = "-"
+    outcome: str = "refused"
 
 
 @dataclass
@@ -100,11 +104,12 @@ class Throttle:
                 return None
             return self._retry_after(w, now)
 
-    def refuse(self, address: str | None, actor: str, action: str, subject: str, details: dict) -> int | None:
+    def refuse(self, address: str | None, actor: str, action: str, subject: str, details: dict,
+               outcome: str = "refused") -> int | None:
         """Count one refusal; audit it (at once, or aggregated); the seconds of Retry-After when
         the address is past its limit (answer 429), else None (answer the refusal itself)."""
         if address is None:  # outside an HTTP request: nothing to count per address
-            self.audit(actor, action, subject, "refused", details)
+            self.audit(actor, action, subject, outcome, details)
             return None
         now = self.clock()
         writes: list[tuple[str, str, str, str, dict]] = []
@@ -125,11 +130,11 @@ class Throttle:
             retry = self._retry_after(w, now) if w.refusals > self.settings.limit else None
             tally = w.tallies.get(action)
             if tally is None:
-                w.tallies[action] = _Tally(subject=subject)
+                w.tallies[action] = _Tally(subject=subject, outcome=outcome)
                 first = {**details, "client_address": address}
                 if retry is not None:
                     first["throttled"] = True
-                writes.append((actor, action, subject, "refused", first))
+                writes.append((actor, action, subject, outcome, first))
             else:
                 if not w.queued:  # once per window: its aggregates are written when it ends
                     w.queued = True
@@ -192,7 +197,7 @@ class Throttle:
         out = []
         for action, tally in w.tallies.items():
             if tally.repeated:
-                out.append(("throttle", action, tally.subject, "refused", {
+                out.append(("throttle", action, tally.subject, tally.outcome, {
                     "client_address": address, "aggregated": True, "repeated": tally.repeated,
                     "throttled": tally.throttled, "actors": sorted(tally.actors),
                     "window_start": w.started_at.isoformat(timespec="seconds"),

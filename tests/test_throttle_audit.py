@@ -313,8 +313,15 @@ def test_every_attempt_is_audited_a_500_too_by_the_class_of_the_error_never_its_
         raise OSError("disk full")
 
     monkeypatch.setattr(wiring, "append", no_audit)
-    r = csc(env, "credentials/list", {})
+    r = csc(env, "credentials/list", {}, addr=OTHER)  # another address: its first 500 is written at once
     assert r.status_code == 500 and r.json["status"] == 500
+    monkeypatch.undo()
+    monkeypatch.setattr(RemoteSigning, "credentials", broken)
+    # A flood of 500s from one address: counted, written as one aggregated record when its window ends.
+    before = len(_audit(env["cli"].home))
+    for _ in range(20):
+        assert csc(env, "credentials/list", {}).status_code == 500
+    assert len(_audit(env["cli"].home)) == before
 
 
 # --- CSC v1 errors, SADs ------------------------------------------------------------------------
