@@ -82,7 +82,11 @@ def _what_signing_reads(reader: PdfFileReader) -> None:
         if not isinstance(meta, generic.StreamObject):
             raise BadInputError("the document's /Metadata is not a stream (ISO 32000-1 14.3.2)")
         if isinstance(meta, MetadataStream):
-            meta.xmp  # noqa: B018 - the XMP packet parses
+            try:
+                meta.xmp  # noqa: B018 - the XMP packet parses
+            except ValueError:
+                raise BadInputError("the document's XMP metadata (/Metadata) is not well-formed XMP "
+                                    "(ISO 32000-1 14.3.2)") from None
 
 
 def certification(reader: PdfFileReader) -> MDPPerm | None:

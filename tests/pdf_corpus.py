@@ -1,9 +1,10 @@
 """Malformed PDFs, built by code (no binary blobs), for the upload guard (signer/pdf_guard.py)
 and for fuzzers that mutate them.
 
-API: ``corpus()`` returns {name: PDF bytes} for the entries that need no input;
-``sealed_corpus(sealed)`` returns the entries derived from an already-sealed PDF (e.g. 500
-signature fields pointing at its one signature); ``all_entries(sealed)`` is both.
+API: ``corpus()`` returns {name: PDF bytes} for the entries that need no input (every entry
+point refuses them); ``signing_corpus()`` those only signing refuses (verification reads them
+fine); ``sealed_corpus(sealed)`` the entries derived from an already-sealed PDF (e.g. 500
+signature fields pointing at its one signature); ``all_entries(sealed)`` is all of them.
 Every entry is small (a few KB at most, except those derived from ``sealed``).
 """
 from __future__ import annotations
@@ -272,6 +273,25 @@ def corpus() -> dict[str, bytes]:
     }
 
 
+def info_not_a_dictionary() -> bytes:
+    """The document information dictionary (/Info, ISO 32000-1 14.3.3) is an array."""
+    return build({1: b"<< /Type /Catalog /Pages 2 0 R >>", 2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>", 3: PAGE,
+                  4: b"[1 2 3]"}, trailer_extra=b"/Info 4 0 R ")
+
+
+def xmp_not_xml() -> bytes:
+    """An XMP metadata stream (ISO 32000-1 14.3.2) that is no XML."""
+    return build({1: b"<< /Type /Catalog /Pages 2 0 R /Metadata 4 0 R >>",
+                  2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>", 3: PAGE,
+                  4: stream(b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF <<<", b"/Type /Metadata /Subtype /XML ")})
+
+
+def signing_corpus() -> dict[str, bytes]:
+    """PDFs that can be verified (no signature to check) but not signed: what pyHanko's writer
+    reads when it signs is broken. Entry points that sign must refuse them with a 4xx."""
+    return {"info_is_not_a_dictionary": info_not_a_dictionary(), "xmp_is_not_xml": xmp_not_xml()}
+
+
 # --- entries derived from a sealed document ---------------------------------------------------
 def _trailer_info(pdf: bytes) -> tuple[int, int, bytes]:
     """(/Size, last startxref, /Root reference) of a PDF, read from its end."""
@@ -365,4 +385,5 @@ def sealed_corpus(sealed: bytes) -> dict[str, bytes]:
 
 
 def all_entries(sealed: bytes | None = None) -> dict[str, bytes]:
-    return {**corpus(), **(sealed_corpus(sealed) if sealed is not None else {})}
+    """Every entry: ``corpus()``, ``signing_corpus()`` and, given a sealed PDF, ``sealed_corpus``."""
+    return {**corpus(), **signing_corpus(), **(sealed_corpus(sealed) if sealed is not None else {})}

@@ -105,6 +105,21 @@ def test_api_sign_refuses_every_malformed_pdf_with_a_plain_4xx_registers_nothing
     assert last["action"] == "seal.sign" and last["outcome"] == "refused" and last["details"]["status"] == r.status_code
 
 
+@pytest.mark.parametrize("name", sorted(pdf_corpus.signing_corpus()))
+def test_api_sign_refuses_what_signing_would_read_broken_before_signing_while_verify_reads_it(env: dict,
+                                                                                              name: str) -> None:
+    """/Info and XMP metadata (ISO 32000-1 14.3) are read by pyHanko's writer when it signs: a
+    broken one was a 500 after the checks; now a 400 from the checks. Verification does not
+    need them: the same file verifies (no signature)."""
+    before = _documents(env)
+    r = _seal(env["client"], env["tokens"]["A"], env["corpus"][name], {"level": "B-B"})
+    assert r.status_code == 400, (name, r.status_code, r.data[:300])
+    _plain(r.json["detail"])
+    assert "ISO 32000-1 14.3" in r.json["detail"] and _documents(env) == before
+    v = env["client"].post("/api/v1/verify", data=env["corpus"][name], content_type="application/pdf")
+    assert v.status_code == 200 and v.json["document"]["signatures"] == 0
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_api_verify_refuses_every_malformed_pdf_with_a_plain_4xx(env: dict, name: str) -> None:
     r = env["client"].post("/api/v1/verify", data=env["corpus"][name], content_type="application/pdf")
@@ -138,7 +153,7 @@ def test_csc_v2_sign_doc_refuses_every_malformed_pdf_before_the_sad_is_spent(env
     a 5xx) before the SAD is redeemed, and the same SAD then signs a good document."""
     cred = _seal_credential(env)
     sad = _csc(env, "credentials/authorize", {"credentialID": cred, "numSignatures": 1}).json["SAD"]
-    for name in NAMES:
+    for name in NAMES + sorted(pdf_corpus.signing_corpus()):
         r = _csc(env, "signatures/signDoc", {"credentialID": cred, "SAD": sad, "documents": [
             {"document": base64.b64encode(env["corpus"][name]).decode(), "signature_format": "P",
              "conformance_level": "Ades-B-B", "signed_envelope_property": "Revision"}]})
