@@ -93,6 +93,15 @@ def apiclient_group() -> None:
     """API clients of agency systems."""
 
 
+def new_api_client(cfg, repo, code: str, name: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """A new API client of agency ``code``: (id, token). The token is returned once; the record
+    kept is an HMAC made in the HSM (the key is created here on first use)."""
+    secret = new_secret()
+    record = secret_vault(token_from_config(cfg), create_key=True).record(secret)
+    client_id = repo.add_client(code, name, record, utcnow())
+    return client_id, make_token(client_id, secret)
+
+
 @apiclient_group.command("create")
 @click.option("--agency", "code", required=True)
 @click.option("--name", required=True)
@@ -104,11 +113,8 @@ def apiclient_create(ctx, code, name, as_json):  # type: ignore[no-untyped-def]
     cfg = load_config(home_of(ctx))
     db = Database(cfg.database_url)
     repo, audit = signer_repository(db), audit_writer(db)
-    secret = new_secret()
-    record = secret_vault(token_from_config(cfg), create_key=True).record(secret)
-    client_id = repo.add_client(code, name, record, utcnow())
+    client_id, token = new_api_client(cfg, repo, code, name)
     audit(actor(), "apiclient.create", code, "success", {"client": client_id, "name": name})
-    token = make_token(client_id, secret)
     emit({"id": client_id, "agency": code, "name": name, "token": token}, as_json,
          f"API client {client_id} for {code} ({name}).\nToken (shown once, keep it secret):\n{token}")
 

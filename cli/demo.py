@@ -102,12 +102,12 @@ def ensure_signing_demo(home: Path, svc: CaService, actor: str) -> list[str]:
     import datetime as dt
 
     from ca import Database, utcnow
-    from signer.credentials import hash_secret, make_token, new_secret
     from signer.errors import NotFoundError
     from signer.pades import SignOptions
     from signer.sample_pdf import sample_elicense_pdf
     from signer.service import default_stamp
 
+    from .agency_cmds import new_api_client
     from .config import load_config
     from .ocsp_wiring import build_responder
     from .signer_wiring import build_sealing_service, signer_repository
@@ -135,10 +135,9 @@ def ensure_signing_demo(home: Path, svc: CaService, actor: str) -> list[str]:
     refresh_ocsp(home)
     token_file = home / "demo" / "apiclient.token"
     if not token_file.exists():
-        secret = new_secret()
-        client_id = repo.add_client(code, "demo e-License system", hash_secret(secret), utcnow())
+        _, token = new_api_client(cfg, repo, code, "demo e-License system")
         token_file.touch(mode=0o600)
-        token_file.write_text(make_token(client_id, secret) + "\n")
+        token_file.write_text(token + "\n")
     client_id = int(token_file.read_text().split("_")[1])
     sample = home / "demo" / "e-license-sample.pdf"
     sample.write_bytes(sample_elicense_pdf(agency_th=name_th, agency_en=name_en, licensee_th="บริษัท ตัวอย่าง จำกัด",

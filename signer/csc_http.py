@@ -1,8 +1,9 @@
 """What both CSC API versions share at the HTTP edge: JSON bodies, bearer tokens, the error body."""
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from flask import Response, jsonify, request
 
@@ -130,6 +131,18 @@ def _too_many(exc: ThrottledError) -> CscError:
     """429 in the CSC error model (RFC 6585 4); Retry-After is set by signer/throttle.py."""
     return CscError("invalid_request", f"Too many failed or unauthenticated requests from this address; retry "
                                        f"after {exc.retry_after} seconds", 429)
+
+
+@contextlib.contextmanager
+def refusals_audited(core: RemoteSigning, client: ApiClient, credential_id: str, action: str) -> Iterator[None]:
+    """The adapters' own checks of an authorise or sign request (hash arrays, authData, the
+    documents of signDoc): a refusal there is audited like the core's (every attempt is)."""
+    try:
+        yield
+    except CscError as exc:
+        core.audit(f"api:client-{client.id}", action, credential_id, "refused",
+                   {"credential": credential_id, "error": exc.description})
+        raise
 
 
 def cert_object(cred: Any, which: Any, cert_info: bool) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any, Callable
 from flask import Blueprint, Response, jsonify
 
 from .csc import CscError, RemoteSigning, b64_list
-from .csc_http import BearerClients, cert_object, csc_error, json_body
+from .csc_http import BearerClients, cert_object, csc_error, json_body, refusals_audited
 from .registry import ApiClient
 
 METHODS = ["auth/login", "credentials/list", "credentials/info", "credentials/authorize", "signatures/signHash"]
@@ -28,12 +28,8 @@ def csc_v1_blueprint(core: RemoteSigning, authenticate: Callable[[str | None], A
         """The ``hash`` array; a bad one is refused and audited (every attempt is)."""
         if not required and "hash" not in data:
             return None
-        try:
+        with refusals_audited(core, c, cred.id, action):
             return b64_list(data.get("hash"), "hash")
-        except CscError as exc:
-            core.audit(f"api:client-{c.id}", action, cred.id, "refused",
-                       {"credential": cred.id, "error": exc.description})
-            raise
 
     @bp.post("/info")
     def info() -> Response:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from flask import Blueprint, Response, jsonify
 
 from .csc import EC_ALGOS, HASH_OIDS, RSA_ALGOS, CscError, Credential, RemoteSigning, b64_list
-from .csc_http import BearerClients, cert_object, csc_error, json_body
+from .csc_http import BearerClients, cert_object, csc_error, json_body, refusals_audited
 from .errors import SignerError
 from .pades import Level, SignOptions
 from .pdf_checks import check_pdf
@@ -38,6 +38,42 @@ def _info(cred: Credential, which: str, cert_info: bool) -> dict[str, Any]:
     cert = cert_object(cred, which, cert_info)
     return {"description": cred.label, "key": cred.key_info(), "cert": cert, "auth": _auth_object(cred),
             "SCAL": cred.scal, "multisign": cred.multisign, "lang": "th-TH"}
+
+
+def _documents(data: dict[str, Any], cred: Credential, max_pdf_bytes: int) -> list[tuple[bytes, SignOptions, Any]]:
+    """signDoc's documents, each decoded and checked (check_pdf) before the SAD is spent on any."""
+    if "documentDigests" in data and "documents" in data:
+        raise CscError("invalid_request", "Both documentDigests and documents parameters passed")
+    documents = data.get("documents")
+    if data.get("documentDigests"):
+        raise CscError("invalid_request", "Invalid parameter documentDigests: send the PDF in documents")
+    if not isinstance(documents, list) or not documents:
+        raise CscError("invalid_request", "Empty documentDigests and documents objects")
+    if not cred.enabled:
+        raise CscError("invalid_request", "The credential identified by credentialID is disabled")
+    parsed = []
+    for item in documents:
+        if not isinstance(item, dict) or item.get("signature_format") != "P":
+            raise CscError("invalid_request", "Invalid parameter signature_format: only P (PAdES) is served")
+        if not isinstance(item.get("document"), str) or not item["document"]:
+            raise CscError("invalid_request", "Missing (or invalid type) string parameter document")
+        try:
+            pdf = base64.b64decode(item["document"], validate=True)
+        except (binascii.Error, ValueError):
+            raise CscError("invalid_request", "Invalid Base64 document string parameter") from None
+        level = LEVELS.get(str(item.get("conformance_level", "Ades-B-B")).lower())
+        if level is None:
+            raise CscError("invalid_request", "Invalid parameter conformance_level")
+        envelope = item.get("signed_envelope_property", "Certification")
+        if envelope not in ("Certification", "Revision"):
+            raise CscError("invalid_request", "Invalid parameter signed_envelope_property")
+        options = SignOptions(level=level, certify=envelope == "Certification", stamp=cred.kind == "seal")
+        try:  # every document checked before the SAD is spent on any of them
+            reader = check_pdf(pdf, max_pdf_bytes, options.certify)
+        except SignerError as exc:
+            raise CscError("invalid_request", f"Invalid document: {exc}", 400 if exc.status < 500 else 503) from None
+        parsed.append((pdf, options, reader))
+    return parsed
 
 
 def csc_v2_blueprint(core: RemoteSigning, sealing: SealingService, authenticate: Callable[[str | None], ApiClient],
@@ -94,16 +130,20 @@ def csc_v2_blueprint(core: RemoteSigning, sealing: SealingService, authenticate:
         c, data = client(), json_body()
         cred = core.credential(c, data.get("credentialID"))
         hashes = None
-        if "hashes" in data:
-            if data.get("hashAlgorithmOID") not in HASH_OIDS:
-                raise CscError("invalid_request", "Invalid parameter hashAlgorithmOID")
-            hashes = b64_list(data["hashes"], "hashes")
         factors: dict[str, str] = {}
-        for item in data.get("authData") or []:
-            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+        with refusals_audited(core, c, cred.id, "csc.authorize"):
+            if "hashes" in data:
+                if data.get("hashAlgorithmOID") not in HASH_OIDS:
+                    raise CscError("invalid_request", "Invalid parameter hashAlgorithmOID")
+                hashes = b64_list(data["hashes"], "hashes")
+            auth_data = data.get("authData")
+            if auth_data is not None and not isinstance(auth_data, list):
                 raise CscError("invalid_request", "Invalid parameter authData")
-            if isinstance(item.get("value"), str):
-                factors[item["id"]] = item["value"]
+            for item in auth_data or []:
+                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                    raise CscError("invalid_request", "Invalid parameter authData")
+                if isinstance(item.get("value"), str):
+                    factors[item["id"]] = item["value"]
         sad, expires = core.authorize(c, cred, data.get("numSignatures"), hashes, factors.get("PIN"),
                                       factors.get("OTP"), version=2)
         return jsonify({"SAD": sad, "expiresIn": expires})
@@ -113,7 +153,8 @@ def csc_v2_blueprint(core: RemoteSigning, sealing: SealingService, authenticate:
         c, data = client(), json_body()
         cred = core.credential(c, data.get("credentialID"))
         # CSC.md interop rule 5: also accept v1's hash/hashAlgo, so v1-shaped clients work here.
-        hashes = b64_list(data.get("hashes", data.get("hash")), "hashes")
+        with refusals_audited(core, c, cred.id, "csc.signHash"):
+            hashes = b64_list(data.get("hashes", data.get("hash")), "hashes")
         signatures = core.sign_hash(c, cred, data.get("SAD"), hashes, data.get("signAlgo"),
                                     data.get("hashAlgorithmOID", data.get("hashAlgo")))
         return jsonify({"signatures": [base64.b64encode(s).decode() for s in signatures]})
@@ -122,37 +163,8 @@ def csc_v2_blueprint(core: RemoteSigning, sealing: SealingService, authenticate:
     def sign_doc() -> Response:
         c, data = client(), json_body()
         cred = core.credential(c, data.get("credentialID"))
-        if "documentDigests" in data and "documents" in data:
-            raise CscError("invalid_request", "Both documentDigests and documents parameters passed")
-        documents = data.get("documents")
-        if data.get("documentDigests"):
-            raise CscError("invalid_request", "Invalid parameter documentDigests: send the PDF in documents")
-        if not isinstance(documents, list) or not documents:
-            raise CscError("invalid_request", "Empty documentDigests and documents objects")
-        if not cred.enabled:
-            raise CscError("invalid_request", "The credential identified by credentialID is disabled")
-        parsed = []
-        for item in documents:
-            if not isinstance(item, dict) or item.get("signature_format") != "P":
-                raise CscError("invalid_request", "Invalid parameter signature_format: only P (PAdES) is served")
-            if not isinstance(item.get("document"), str) or not item["document"]:
-                raise CscError("invalid_request", "Missing (or invalid type) string parameter document")
-            try:
-                pdf = base64.b64decode(item["document"], validate=True)
-            except (binascii.Error, ValueError):
-                raise CscError("invalid_request", "Invalid Base64 document string parameter") from None
-            level = LEVELS.get(str(item.get("conformance_level", "Ades-B-B")).lower())
-            if level is None:
-                raise CscError("invalid_request", "Invalid parameter conformance_level")
-            envelope = item.get("signed_envelope_property", "Certification")
-            if envelope not in ("Certification", "Revision"):
-                raise CscError("invalid_request", "Invalid parameter signed_envelope_property")
-            options = SignOptions(level=level, certify=envelope == "Certification", stamp=cred.kind == "seal")
-            try:  # every document checked before the SAD is spent on any of them
-                reader = check_pdf(pdf, sealing.settings.max_pdf_bytes, options.certify)
-            except SignerError as exc:
-                raise CscError("invalid_request", f"Invalid document: {exc}", 400 if exc.status < 500 else 503) from None
-            parsed.append((pdf, options, reader))
+        with refusals_audited(core, c, cred.id, "csc.signDoc"):
+            parsed = _documents(data, cred, sealing.settings.max_pdf_bytes)
         # SCAL2: the SAD covers these exact documents (the SHA-256 of each as sent).
         digests = [hashlib.sha256(pdf).digest() for pdf, _, _ in parsed]
         core.redeem(c, cred, data.get("SAD"), digests, "csc.signDoc",
@@ -163,6 +175,8 @@ def csc_v2_blueprint(core: RemoteSigning, sealing: SealingService, authenticate:
                 sealed = sealing.sign_registered(c, core.material(cred), f"{cred.cert.serial_number:X}",
                                                  cred.kind, pdf, options, default_stamp, reader)
             except SignerError as exc:
+                core.audit(f"api:client-{c.id}", "csc.signDoc", cred.id, "refused",
+                           {"credential": cred.id, "hashes": [digest.hex()], "error": str(exc), "status": exc.status})
                 raise CscError("invalid_request", str(exc), 400 if exc.status < 500 else 503) from None
             core.audit(f"api:client-{c.id}", "csc.signDoc", cred.id, "success",
                        {"credential": cred.id, "hashes": [digest.hex()], "document": sealed.document_id,

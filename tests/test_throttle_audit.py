@@ -292,6 +292,35 @@ def test_en_419_241_1_refusals_before_the_factor_check_are_audited_with_the_clie
     engine.dispose()
 
 
+def test_en_419_241_1_v2_adapter_refusals_authdata_hashes_and_signdoc_documents_are_audited(env: dict) -> None:
+    """The v2 adapter's own checks (authData, hashAlgorithmOID, signHash's hashes, signDoc's
+    documents) refuse with a 400 and leave a record with the client address, like the core's."""
+    h = base64.b64encode(hashlib.sha256(b"x").digest()).decode()
+    seal = f"seal-{env['seals']['A']}"
+    cases = [("credentials/authorize", {"credentialID": env["cred"], "numSignatures": 1, "hashes": [h],
+                                        "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1", "authData": 1},
+              "Invalid parameter authData"),
+             ("credentials/authorize", {"credentialID": env["cred"], "numSignatures": 1, "hashes": [h]},
+              "Invalid parameter hashAlgorithmOID"),
+             ("signatures/signHash", {"credentialID": env["cred"], "SAD": "x", "hashes": "nope"},
+              "Missing (or invalid type) array parameter hashes"),
+             ("signatures/signDoc", {"credentialID": seal, "SAD": "x", "documents": [{"document": [None],
+                                                                                      "signature_format": "P"}]},
+              "Missing (or invalid type) string parameter document"),
+             ("signatures/signDoc", {"credentialID": seal, "SAD": "x", "documents": [{
+                 "document": base64.b64encode(b"%PDF-1.7\n garbage").decode(), "signature_format": "P"}]}, None)]
+    before = len(_audit(env["cli"].home))
+    for method, body, _ in cases:
+        resp = csc(env, method, body, version=2)
+        assert resp.status_code == 400 and resp.json["error"] == "invalid_request", (method, resp.json)
+    new = _audit(env["cli"].home)[before:]
+    assert len(new) == len(cases), new
+    for (method, body, why), rec in zip(cases, new):
+        assert rec["action"] == "csc." + method.split("/")[1] and rec["outcome"] == "refused"
+        assert rec["subject"] == body["credentialID"] and rec["details"]["client_address"] == ATTACKER
+        assert why is None and rec["details"]["error"].startswith("Invalid document: ") or rec["details"]["error"] == why
+
+
 def test_every_attempt_is_audited_a_500_too_by_the_class_of_the_error_never_its_text(env: dict, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from signer.csc import RemoteSigning
 
