@@ -59,9 +59,7 @@ class _HotQueries:
     def _connection(self):  # type: ignore[no-untyped-def]
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
-            conn = self.db.read_engine().raw_connection()
-            if not self.sqlite:
-                conn.driver_connection.autocommit = True  # no snapshot held between requests
+            conn = self.db.autocommit_engine().raw_connection()  # no snapshot held between requests
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 

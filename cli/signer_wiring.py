@@ -36,25 +36,6 @@ def audit_in(session: Any, actor: str, action: str, subject: str, outcome: str, 
     append(session, AuditEvent(actor, action, subject, outcome, with_client_address(details)), utcnow())
 
 
-def transactional_checkouts(db: Database) -> None:
-    """On PostgreSQL, every connection handed out by the pool is in transactional mode.
-
-    ca/status.py's hot OCSP path keeps a raw connection per thread and switches it to
-    autocommit; when such a thread ends, the connection goes back to the pool still in
-    autocommit, and a unit of work that gets it next runs each statement as its own transaction:
-    row locks (SELECT ... FOR UPDATE) end at once and the audit chain's head lock no longer
-    serialises appends. Seen with a thread per request (the lock-race test); this guard undoes
-    it at checkout until ca/status.py resets what it changed."""
-    if db.url.startswith("sqlite"):
-        return
-    from sqlalchemy import event
-
-    @event.listens_for(db.engine, "checkout")
-    def _transactional(dbapi_conn, _record, _proxy):  # type: ignore[no-untyped-def]
-        if getattr(dbapi_conn, "autocommit", False) is True:
-            dbapi_conn.autocommit = False
-
-
 def with_client_address(details: dict) -> dict:
     from flask import has_request_context, request
 

@@ -31,7 +31,7 @@ from .config import load_config
 from .metrics import Metrics
 from .ocsp_wiring import build_responder
 from .signer_wiring import (build_error_audit, build_remote_signing, build_sealing_service, build_throttle,
-                            build_verifier, transactional_checkouts)
+                            build_verifier)
 
 log = logging.getLogger("govca.web")
 
@@ -40,7 +40,6 @@ def create_app(home: Path | str | None = None) -> Flask:
     home = Path(home or os.environ["GOVCA_HOME"])
     cfg = load_config(home)
     db = Database(cfg.database_url)
-    transactional_checkouts(db)
     responder, reader = build_responder(cfg, db)
     token = token_from_config(cfg)
     metrics = Metrics()

@@ -72,6 +72,7 @@ class Database:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine: Engine | None = None
+        self._autocommit_engine: Engine | None = None
         self._readers: sessionmaker | None = None
 
     @contextlib.contextmanager
@@ -107,6 +108,17 @@ class Database:
             self._read_engine = make_engine(self.url, readonly=True) if self.url.startswith("sqlite") else self.engine
         return self._read_engine
 
+    def autocommit_engine(self) -> Engine:
+        """Single-statement reads that hold no snapshot between requests (the OCSP hot path).
+        On PostgreSQL an engine and pool of their own, every connection in autocommit: a
+        connection switched to autocommit must never reach a unit of work, whose row locks
+        (SELECT ... FOR UPDATE) would end with each statement. On SQLite, the read engine."""
+        if self.url.startswith("sqlite"):
+            return self.read_engine()
+        if self._autocommit_engine is None:
+            self._autocommit_engine = create_engine(self.url, pool_recycle=1800, isolation_level="AUTOCOMMIT")
+        return self._autocommit_engine
+
     @contextlib.contextmanager
     def reader(self) -> Iterator[Session]:
         """A session for reads on the hot path (OCSP, repository): never takes SQLite's write lock."""
@@ -123,6 +135,8 @@ class Database:
         self.engine.dispose()
         if self._read_engine is not None and self._read_engine is not self.engine:
             self._read_engine.dispose()
+        if self._autocommit_engine is not None:
+            self._autocommit_engine.dispose()
 
 
 def upgrade_schema(db: Database) -> None:
