@@ -22,7 +22,8 @@ class Shape:
     signatures: int = 0
 
 
-def read_pdf(data: bytes, max_bytes: int, budgets: Budgets = DEFAULT_BUDGETS, media_boxes: bool = False) -> PdfFileReader:
+def read_pdf(data: bytes, max_bytes: int, budgets: Budgets = DEFAULT_BUDGETS,
+             media_boxes: bool = False) -> PdfFileReader:
     """The checks every upload gets, to sign or to verify: size, PDF, structure within budgets,
     not encrypted, a page tree and field tree that are trees within their budgets."""
     budgets = budgets if budgets.max_bytes <= max_bytes else replace(budgets, max_bytes=max_bytes)

@@ -324,12 +324,13 @@ def many_signature_fields(sealed: bytes, count: int = 500) -> bytes:
     /V all point at the one existing signature dictionary (ISO 32000-1 12.7.4.5, 12.8)."""
     import io
 
+    from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     reader = PdfFileReader(io.BytesIO(sealed), strict=False)
     root_ref = reader.root_ref
-    sig_field = next(f for f in (reader.root["/AcroForm"]["/Fields"][i] for i in range(len(reader.root["/AcroForm"]["/Fields"])))
-                     if f.get_object()["/FT"] == "/Sig" and "/V" in f)
+    fields = reader.root["/AcroForm"]["/Fields"]
+    sig_field = next(f for f in (fields[i] for i in range(len(fields))) if f["/FT"] == "/Sig" and "/V" in f)
     sig_ref = sig_field.raw_get("/V")
     first = int(reader.trailer["/Size"])
     objs: dict[int, bytes] = {}
@@ -339,18 +340,14 @@ def many_signature_fields(sealed: bytes, count: int = 500) -> bytes:
         objs[num] = b"<< /FT /Sig /T (Extra%d) /V %d %d R /Ff 0 >>" % (i, sig_ref.idnum, sig_ref.generation)
         refs.append(b"%d 0 R" % num)
     acro_num = first + count
-    old_fields = reader.root["/AcroForm"]["/Fields"]
-    old = b" ".join(b"%d %d R" % (r.idnum, r.generation) for r in (old_fields.raw_get(i)
-                                                                    for i in range(len(old_fields))))
+    old = b" ".join(b"%d %d R" % (r.idnum, r.generation) for r in (fields.raw_get(i) for i in range(len(fields))))
     objs[acro_num] = b"<< /Fields [" + old + b" " + b" ".join(refs) + b"] /SigFlags 3 >>"
-    root = reader.root
-    catalog = b"<< /Type /Catalog /Pages %d %d R /AcroForm %d 0 R" % (
-        root.raw_get("/Pages").idnum, root.raw_get("/Pages").generation, acro_num)
-    for key in ("/Perms", "/DSS"):
-        if key in root:
-            v = root.raw_get(key)
-            catalog += b" %s %d %d R" % (key.encode(), v.idnum, v.generation) if hasattr(v, "idnum") else b""
-    catalog += b" >>"
+    # The catalog as it was (/Perms, /DSS, /Metadata ...), its /AcroForm the new one.
+    catalog_dict = generic.DictionaryObject({k: reader.root.raw_get(k) for k in reader.root})
+    catalog_dict["/AcroForm"] = generic.IndirectObject(acro_num, 0, reader)
+    buf = io.BytesIO()
+    catalog_dict.write_to_stream(buf, None)
+    catalog = buf.getvalue()
     objs[root_ref.idnum] = catalog
     return incremental(sealed, objs)
 

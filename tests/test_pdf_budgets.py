@@ -130,7 +130,8 @@ def test_api_verify_refuses_every_malformed_pdf_with_a_plain_4xx(env: dict, name
 
 @pytest.mark.parametrize("name", NAMES)
 def test_verify_pages_refuse_every_malformed_pdf_with_a_plain_4xx(env: dict, name: str) -> None:
-    detail = env["client"].post("/api/v1/verify", data=env["corpus"][name], content_type="application/pdf").json["detail"]
+    api = env["client"].post("/api/v1/verify", data=env["corpus"][name], content_type="application/pdf")
+    detail = api.json["detail"]
     for path in ("/verify", f"/verify/{env['doc_id']}"):
         r = env["client"].post(path, data={"file": (io.BytesIO(env["corpus"][name]), "doc.pdf", "application/pdf")},
                                content_type="multipart/form-data")
