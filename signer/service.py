@@ -16,7 +16,7 @@ import policies.names  # noqa: F401 - its warnings filter covers Thai names read
 
 from . import throttle
 from .credentials import SecretVerifier, is_slow, parse_token
-from .errors import BadInputError, ForbiddenError, NotFoundError, SignerError, UnauthenticatedError, UnavailableError
+from .errors import ForbiddenError, NotFoundError, SignerError, UnauthenticatedError, UnavailableError
 from .pades import InProcessTimeStamper, RevocationData, SigningMaterial, SignOptions, sign_pdf, validation_context
 from .pdf_checks import certification, check_pdf
 from .pdf_guard import mapped
