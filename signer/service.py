@@ -160,7 +160,8 @@ class SealingService:
              stamp: Callable[[dict], tuple[Any, dict]] | None = None) -> Sealed:
         actor = f"api:client-{client.id}"
         try:
-            reader = check_pdf(pdf, self.settings.max_pdf_bytes, options.certify)
+            reader = check_pdf(pdf, self.settings.max_pdf_bytes, options.certify,
+                               page=options.page if options.stamp and stamp is not None else None)
             seal = self.choose_seal(client, seal_serial)
             return self._seal(client, seal, pdf, options, stamp, reader)
         except SignerError as exc:

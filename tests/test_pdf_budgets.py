@@ -379,3 +379,33 @@ def test_a_worker_that_overran_the_memory_budget_answers_then_sends_itself_sigte
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == f"(200, []) (200, [{int(signal.SIGTERM)}])", out.stdout
+
+
+def test_iso_32000_7_7_3_pages_recognised_by_their_bytes_and_a_node_disguised_as_one_is_still_refused_before_signing(
+        ) -> None:
+    """Plain page objects are counted by a look at their bytes (no full parse); a /Pages node
+    whose bytes pass for a page (a string holding "/Type /Page", then "endobj") is not walked by
+    that look, but pyHanko's walk to the stamped page meets its cycle in the input check: a 4xx
+    before anything is signed."""
+    from pdf_corpus import PAGE, build
+
+    from signer.errors import SignerError
+    from signer.pdf_checks import check_pdf, read_pdf
+
+    pages = {1: b"<< /Type /Catalog /Pages 2 0 R >>",
+             2: b"<< /Type /Pages /Kids [%s] /Count 40 >>" % b" ".join(b"%d 0 R" % (3 + i) for i in range(40))}
+    pages.update({3 + i: PAGE for i in range(40)})
+    plain = build(pages)
+    assert read_pdf(plain, 1 << 20).root["/Pages"]["/Count"] == 40
+    check_pdf(plain, 1 << 20, True, page=-1)  # the last page is reached and has a MediaBox
+    with pytest.raises(SignerError) as exc:
+        check_pdf(plain, 1 << 20, True, page=40)
+    assert exc.value.status == 400 and "page 40 does not exist; the document has 40 pages" in str(exc.value)
+
+    disguised = build({1: b"<< /Type /Catalog /Pages 2 0 R >>",
+                       2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                       3: b"<< /X (/Type /Page) /Y (endobj) /Type /Pages /Parent 2 0 R /Kids [2 0 R] /Count 1 >>"})
+    read_pdf(disguised, 1 << 20)  # the look takes object 3 for a page: one page, as /Count says
+    with pytest.raises(SignerError) as exc:
+        check_pdf(disguised, 1 << 20, True, page=0)
+    assert 400 <= exc.value.status < 500, exc.value
