@@ -63,6 +63,8 @@ bench: install test-packages
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/csc.py
+	$(BIN)/python bench/wrong_token.py
+	$(BIN)/python bench/fuzz.py
 
 clean:
 	rm -rf $(VENV) govca-data test-output .pytest_cache
