@@ -338,3 +338,20 @@ def test_csp_allows_no_inline_script_and_the_page_breaks_no_rule_of_it(page: Pag
         page.click("#lang-toggle")  # the script ran: the page's own file is allowed
         expect(page.locator("html")).to_have_attribute("lang", toggle_to)
     assert not violations, violations
+
+
+def test_the_language_chosen_survives_a_reload_and_a_new_visit(page: Page, env: dict) -> None:
+    """The toggle's choice is saved and read back: a reload and a later visit without ?lang=
+    open in the language chosen, the record of a QR link included."""
+    page.goto(env["url"] + "/verify")
+    expect(page.locator("html")).to_have_attribute("lang", "th")
+    page.click("#lang-toggle")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.reload()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.goto(env["url"] + f"/verify/{env['doc_id']}")  # a new visit, no ?lang=
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    assert "The document in the register" in shown(page, ".record")
+    page.click("#lang-toggle")
+    page.goto(env["url"] + "/verify")
+    expect(page.locator("html")).to_have_attribute("lang", "th")

@@ -13,6 +13,14 @@
       history.replaceState(null, "", url.toString());
     }
   }
+  // The choice made earlier is read back: a page opened without ?lang= shows the saved language.
+  try {
+    var saved = localStorage.getItem("govca-lang");
+    if ((saved === "en" || saved === "th") && !new URL(window.location.href).searchParams.has("lang") &&
+        saved !== root.getAttribute("data-lang")) {
+      setLang(saved);
+    }
+  } catch (e) { /* private mode: the server's language stays */ }
   var toggle = document.getElementById("lang-toggle");
   if (toggle) {
     toggle.addEventListener("click", function () { setLang(root.getAttribute("data-lang") === "en" ? "th" : "en"); });
