@@ -100,7 +100,8 @@ class BearerClients:
         return found
 
     def login(self) -> tuple[str, int]:
-        """auth/login with HTTP Basic: userID = API client id, password = its secret."""
+        """auth/login with HTTP Basic: userID = API client id, password = its secret (the token
+        without its ``gvc_<id>_`` prefix) or the whole token."""
         try:
             return self.core.login(self._login(request.headers.get("Authorization", "")))
         except ThrottledError as exc:
@@ -119,8 +120,11 @@ class BearerClients:
         except (binascii.Error, UnicodeDecodeError):
             throttle.refuse(audit, "api:anonymous", "csc.login", "-", {"error": "malformed basic credentials"})
             raise CscError("invalid_request", "Malformed username-password.") from None
+        # The password is the secret, or the whole API token as `apiclient create` prints it
+        # (whose client id must then be the userID).
+        token = password if password.startswith(f"gvc_{user}_") else f"gvc_{user}_{password}"
         try:
-            return self.authenticate(f"Bearer gvc_{user}_{password}", action="csc.login")
+            return self.authenticate(f"Bearer {token}", action="csc.login")
         except ThrottledError:
             raise
         except SignerError:

@@ -463,3 +463,24 @@ def test_throttle_memory_is_bounded_the_closing_queue_too() -> None:
     t.close()
     assert sum(w[4]["repeated"] if w[4].get("aggregated") else 1 for w in written) == 1000
     assert len(written) == 1000  # per address: its first at once, its one repeat aggregated
+
+
+def test_csc_auth_login_takes_the_secret_or_the_whole_token_as_the_basic_password(env: dict) -> None:
+    """HTTP Basic for auth/login: userID = the API client id; password = its secret (the token
+    without `gvc_<id>_`) or the whole token as `apiclient create` prints it. A token of another
+    client under this userID is refused."""
+    token = env["tokens"]["A"]
+    client_id, secret = token.split("_", 2)[1:]
+    other = env["tokens"]["B"]
+
+    def login(user: str, password: str, version: int = 1):  # type: ignore[no-untyped-def]
+        basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return env["client"].post(f"/csc/v{version}/auth/login", json={}, headers={"Authorization": f"Basic {basic}"},
+                                  environ_base={"REMOTE_ADDR": "192.0.2.77"})
+
+    for password in (secret, token):
+        for version in (1, 2):
+            resp = login(client_id, password, version)
+            assert resp.status_code == 200 and resp.json["access_token"].startswith("csc1."), resp.json
+    refused = login(client_id, other)
+    assert refused.status_code == 400 and refused.json["error"] == "authentication_error", refused.json
