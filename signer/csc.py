@@ -36,6 +36,8 @@ HASH_OIDS = {"2.16.840.1.101.3.4.2.1": "sha256", "2.16.840.1.101.3.4.2.2": "sha3
 # CSC v1 credentials/authorize: one answer for a wrong PIN and a wrong OTP (which factor was wrong
 # is not told to the caller; the audit record says it).
 V1_INVALID_FACTORS = "The PIN or OTP is invalid"
+# RFC 6238 5.2: a right code already used, with the right PIN (v1 and v2 alike).
+OTP_REUSED = "The OTP was already used; wait for the next code"
 CURVES = {"secp256r1": "1.2.840.10045.3.1.7", "secp384r1": "1.3.132.0.34"}
 
 
@@ -223,6 +225,8 @@ class RemoteSigning:
                 if check.locked:
                     self.audit_in(s, actor, "csc.authorize", cred.id, "refused", {**detail, "error": "locked"})
                     refused = CscError("invalid_request", "PIN locked" if version == 1 else "Credential locked")
+                elif check.pin_ok and check.reused:
+                    refused = self._reused(s, actor, cred, version, detail)
                 elif not (check.pin_ok and check.step is not None
                           and self.officials.consume_step(s, official_id, check.step, now)):
                     refused = self._failed(s, actor, cred, version, detail, check.pin_ok, now)
@@ -249,6 +253,14 @@ class RemoteSigning:
         if version == 2:
             return CscError("invalid_authentication_data", "The authentication data is invalid")
         return CscError("invalid_request", V1_INVALID_FACTORS)
+
+    def _reused(self, s: Any, actor: str, cred: Credential, version: int, detail: dict) -> CscError:
+        """The right PIN and a right TOTP code whose step was already used (RFC 6238 5.2: a code
+        is accepted once): audited in the authorisation transaction, not counted towards the lock.
+        The answer says only that the code was already used, and is given only when the PIN was
+        right; with a wrong PIN the attempt is a wrong factor like any other (:meth:`_failed`)."""
+        self.audit_in(s, actor, "csc.authorize", cred.id, "refused", {**detail, "error": "otp_reused"})
+        return CscError("invalid_authentication_data" if version == 2 else "invalid_request", OTP_REUSED)
 
     # --- signatures/signHash --------------------------------------------------------------------
     def sign_hash(self, client: ApiClient, cred: Credential, sad: Any, hashes: list[bytes], sign_algo: Any,

@@ -229,7 +229,10 @@ class OfficialRepository:
         current = totp.timecode(now)
         step = next((c for c in (current - 1, current, current + 1)
                      if hmac.compare_digest(totp.generate_otp(c), otp.strip())), None)
-        return FactorCheck(False, pin_ok, step if step is not None and step > row.last_totp_step else None)
+        fresh = step if step is not None and step > row.last_totp_step else None
+        # A right code of a step already taken (RFC 6238 5.2: accepted once) is told apart, so
+        # that a client that sent it again is not counted towards the lock when its PIN was right.
+        return FactorCheck(False, pin_ok, fresh, reused=step is not None and fresh is None)
 
     @staticmethod
     def count_failure(session: Any, official_id: int, now: dt.datetime, lock_after: int,
@@ -262,6 +265,7 @@ class FactorCheck:
     locked: bool                      # locked: nothing else was checked
     pin_ok: bool
     step: int | None                  # the TOTP step the code matched, if right and not used before
+    reused: bool = False              # the code was right but its step already used (RFC 6238 5.2)
 
 
 def otpauth_uri(seed: str, official: Official) -> str:

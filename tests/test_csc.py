@@ -140,7 +140,8 @@ def test_rfc6238_5_2_an_accepted_otp_is_not_accepted_a_second_time(env: dict) ->
     code = fresh_otp(env)
     assert authorize(env, [h], otp=code).status_code == 200
     again = authorize(env, [h], otp=code)
-    assert again.status_code == 400 and again.json["error_description"] == "The PIN or OTP is invalid"
+    assert again.status_code == 400 and again.json["error"] == "invalid_request"
+    assert again.json["error_description"] == "The OTP was already used; wait for the next code"
 
 
 def test_acceptance4_a_suspended_official_cannot_authorise_and_is_listed_disabled(env: dict) -> None:
@@ -153,8 +154,8 @@ def test_acceptance4_a_suspended_official_cannot_authorise_and_is_listed_disable
 
 def test_rfc6238_5_2_two_requests_racing_for_one_code_only_one_wins(env: dict) -> None:
     """Two requests with the same right code at once: the factor check and the code's use are one
-    step under the official's row lock, so one wins; the other is refused as a wrong factor,
-    stores no SAD and is counted and audited."""
+    step under the official's row lock, so one wins; the other is refused as a code already
+    used, stores no SAD, is audited (otp_reused) and, its PIN being right, not counted."""
     import threading
 
     code = fresh_otp(env)
@@ -170,10 +171,11 @@ def test_rfc6238_5_2_two_requests_racing_for_one_code_only_one_wins(env: dict) -
     for t in threads:
         t.join()
     assert sorted(r.status_code for r in answers) == [200, 400]
-    assert next(r for r in answers if r.status_code == 400).json["error_description"] == "The PIN or OTP is invalid"
+    assert next(r for r in answers if r.status_code == 400).json["error_description"] == \
+        "The OTP was already used; wait for the next code"
     events = json.loads(env["cli"]("audit", "list", "--action", "csc.authorize", "--json").stdout)
-    assert sorted((e["outcome"], e["details"].get("failed_attempts")) for e in events) == \
-        [("refused", 1), ("success", None)]
+    assert sorted((e["outcome"], e["details"].get("error"), e["details"].get("failed_attempts")) for e in events) == \
+        [("refused", "otp_reused", None), ("success", None, None)]
     assert authorize(env, [hashlib.sha256(b"next code").digest()]).status_code == 200
 
 
