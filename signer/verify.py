@@ -29,8 +29,8 @@ for _name_ in ("pyhanko.sign.validation.generic_cms", "pyhanko.sign.validation.p
                "pyhanko.sign.diff_analysis.policies"):
     logging.getLogger(_name_).setLevel(logging.ERROR)
 from .pades import RevocationData
-from .stamp import english_datetime, thai_datetime
-from .verify_text import CERTIFICATION, CHANGES, NOTES, REASONS, VERDICTS, say
+from .stamp import BANGKOK, english_date, thai_date
+from .verify_text import CERTIFICATION, CHANGES, NOTES, REASONS, REVOCATION_REASONS, VERDICTS, say
 
 RevocationNow = Callable[[list[tuple[bytes, bytes]]], RevocationData]
 
@@ -52,14 +52,25 @@ def _name(name: ax509.Name) -> dict[str, str]:
 
 
 def _when(value: dt.datetime | None) -> dict[str, str] | None:
+    """A time for the page, to the second: a signing and a revocation in the same minute must
+    show their order (Asia/Bangkok, Buddhist era in Thai)."""
     if value is None:
         return None
+    local = value.astimezone(BANGKOK)
+    offset = local.strftime("%z")
     return {"iso": value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
-            "th": thai_datetime(value), "en": english_datetime(value)}
+            "th": f"{thai_date(local.date())} เวลา {local:%H:%M:%S} น.",
+            "en": f"{english_date(local.date())}, {local:%H:%M:%S} (UTC{offset[:3]}:{offset[3:]})"}
 
 
-def _revoked_in(data: RevocationData | None, cert: Any) -> dt.datetime | None:
-    """The revocation time of ``cert`` in today's OCSP responses, if they say it is revoked."""
+def _reason(code: str | None) -> dict[str, str | None]:
+    th, en = REVOCATION_REASONS.get(code, REVOCATION_REASONS[None])
+    return {"code": code, "th": th, "en": en}
+
+
+def _revoked_in(data: RevocationData | None, cert: Any) -> tuple[dt.datetime, str | None] | None:
+    """The revocation time and RFC 5280 5.3.1 reason of ``cert`` in today's OCSP responses, if
+    they say it is revoked."""
     from asn1crypto import ocsp as aocsp
 
     for der in (data.ocsps if data else ()):
@@ -68,7 +79,8 @@ def _revoked_in(data: RevocationData | None, cert: Any) -> dt.datetime | None:
             if single["cert_id"]["serial_number"].native != cert.serial_number:
                 continue
             if single["cert_status"].name == "revoked":
-                return single["cert_status"].chosen["revocation_time"].native
+                info = single["cert_status"].chosen
+                return info["revocation_time"].native, info["revocation_reason"].native
     return None
 
 
@@ -242,9 +254,11 @@ class Verifier:
         details = status.revocation_details
         out: dict[str, Any] = {"at_signing": "revoked" if status.revoked else "good" if status.trusted else "unknown",
                                "valid_until": _when(cert.not_valid_after)}
-        revoked_at = details.revocation_date if details is not None else _revoked_in(today, cert)
-        if revoked_at is not None:
-            out["revoked_at"] = _when(revoked_at)
+        found = ((details.revocation_date, details.revocation_reason.native) if details is not None
+                 else _revoked_in(today, cert))
+        revoked_at = found[0] if found is not None else None
+        if found is not None:
+            out["revoked_at"], out["revocation_reason"] = _when(revoked_at), _reason(found[1])
         if cert.not_valid_after < now:
             out["today"] = "expired"
         elif revoked_at is not None and revoked_at <= now:
@@ -289,7 +303,9 @@ class Verifier:
             return "invalid", say(REASONS, "modified", changes_th=changes["th"], changes_en=changes["en"])
         if status.revoked:
             when = base.get("certificate", {}).get("revoked_at") or {"th": "-", "en": "-"}
-            return "invalid", say(REASONS, "revoked", revoked_th=when["th"], revoked_en=when["en"])
+            why = base.get("certificate", {}).get("revocation_reason") or _reason(None)
+            return "invalid", say(REASONS, "revoked", revoked_th=when["th"], revoked_en=when["en"],
+                                  reason_th=why["th"], reason_en=why["en"])
         if not status.trusted:
             indic = getattr(status.trust_problem_indic, "name", "")
             if "CHAIN" in indic or "NO_CERTIFICATE" in indic:
@@ -301,8 +317,11 @@ class Verifier:
             return "indeterminate", say(REASONS, "untrusted")
         cert = base.get("certificate", {})
         if cert.get("today") == "revoked" and cert.get("revoked_at"):
+            why = cert.get("revocation_reason") or _reason(None)
+            signed = base.get("signing_time") or {"th": "-", "en": "-"}
             base["notes"].append(say(NOTES, "revoked_later", revoked_th=cert["revoked_at"]["th"],
-                                     revoked_en=cert["revoked_at"]["en"]))
+                                     revoked_en=cert["revoked_at"]["en"], reason_th=why["th"], reason_en=why["en"],
+                                     signed_th=signed["th"], signed_en=signed["en"]))
         if cert.get("today") == "expired":
             base["notes"].append(say(NOTES, "expired_now"))
         if mods["level"] in ("FORM_FILLING", "ANNOTATIONS") and status.docmdp_ok and not is_ts:

@@ -15,8 +15,9 @@ REASONS: dict[str, tuple[str, str]] = {
                       "The signature value does not verify cryptographically."),
     "modified": ("เอกสารถูกแก้ไขหลังการลงนามในแบบที่ผู้ลงนามไม่อนุญาต ({changes_th})",
                  "The document was modified after signing in a way the signer did not allow ({changes_en})."),
-    "revoked": ("ใบรับรองของผู้ลงนามถูกเพิกถอนแล้วเมื่อ {revoked_th} ก่อนการลงนาม",
-                "The signer's certificate had been revoked on {revoked_en}, before the signature was made."),
+    "revoked": ("ใบรับรองของผู้ลงนามถูกเพิกถอนแล้วเมื่อ {revoked_th} ก่อนการลงนาม (เหตุ: {reason_th})",
+                "The signer's certificate had been revoked on {revoked_en}, before the signature was made "
+                "(reason: {reason_en})."),
     "untrusted": ("ยืนยันไม่ได้: ใบรับรองของผู้ลงนามไม่ได้ออกโดยผู้ให้บริการออกใบรับรองที่ระบบนี้เชื่อถือ",
                   "Cannot be confirmed: the signer's certificate was not issued by a certification authority "
                   "this service trusts."),
@@ -30,15 +31,30 @@ REASONS: dict[str, tuple[str, str]] = {
 }
 
 NOTES: dict[str, tuple[str, str]] = {
-    "revoked_later": ("ใบรับรองถูกเพิกถอนเมื่อ {revoked_th} ซึ่งเป็นเวลาหลังการลงนาม ลายมือชื่อที่ลงไว้ก่อนหน้านั้นยังใช้ได้",
-                      "The certificate was revoked on {revoked_en}, after this signature was made; "
-                      "a signature made before the revocation remains valid."),
+    "revoked_later": ("ใบรับรองถูกเพิกถอนเมื่อ {revoked_th} (เหตุ: {reason_th}) ซึ่งเป็นเวลาหลังการลงนามเมื่อ {signed_th} "
+                      "ลายมือชื่อที่ลงไว้ก่อนหน้านั้นยังใช้ได้",
+                      "The certificate was revoked on {revoked_en} (reason: {reason_en}), after this signature was "
+                      "made on {signed_en}; a signature made before the revocation remains valid."),
     "allowed_changes": ("มีการเปลี่ยนแปลงหลังการลงนาม ({changes_th}) ซึ่งการรับรองเอกสารอนุญาตไว้",
                         "There were changes after signing ({changes_en}), which the certification allows."),
     "claimed_time": ("เวลาลงนามเป็นเวลาที่ผู้ลงนามระบุเอง ไม่มีตราประทับเวลารับรอง",
                      "The signing time is the one the signer stated; no time-stamp confirms it."),
     "expired_now": ("ใบรับรองหมดอายุแล้ว แต่ตราประทับเวลาพิสูจน์ว่าลงนามขณะใบรับรองยังใช้ได้",
                     "The certificate has expired since, but the time-stamp proves it was valid when signing."),
+}
+
+# RFC 5280 5.3.1 CRLReason, by asn1crypto's names, in words for citizens.
+REVOCATION_REASONS: dict[str | None, tuple[str, str]] = {
+    None: ("ไม่ได้ระบุ", "not given"),
+    "unspecified": ("ไม่ได้ระบุ", "not given"),
+    "key_compromise": ("กุญแจส่วนตัวของผู้ลงนามอาจรั่วไหล", "the signer's private key may have been compromised"),
+    "ca_compromise": ("กุญแจของผู้ออกใบรับรองอาจรั่วไหล", "the certification authority's key may have been compromised"),
+    "affiliation_changed": ("ผู้ถือใบรับรองเปลี่ยนสังกัดหรือตำแหน่ง", "the holder's affiliation or post changed"),
+    "superseded": ("มีใบรับรองใหม่ใช้แทนแล้ว", "replaced by a new certificate"),
+    "cessation_of_operation": ("เลิกใช้งานแล้ว", "no longer in use"),
+    "certificate_hold": ("ระงับการใช้ชั่วคราว", "put on hold"),
+    "privilege_withdrawn": ("ถูกถอนสิทธิ์", "the holder's privileges were withdrawn"),
+    "aa_compromise": ("กุญแจของผู้ออกคุณสมบัติอาจรั่วไหล", "the attribute authority's key may have been compromised"),
 }
 
 CHANGES = {  # pyHanko ModificationLevel names

@@ -143,9 +143,16 @@ def test_acceptance3_sealed_before_revocation_stays_valid_with_a_note(page: Page
     assert rep["verdict"] == "valid"
     assert sig["certificate"]["today"] == "revoked" and sig["certificate"].get("revoked_at"), sig["certificate"]
     assert "revoked_later" in [n["code"] for n in sig["notes"]], sig["notes"]
+    # RFC 5280 5.3.1: the reason in words, and times to the second so that the order shows.
+    assert sig["certificate"]["revocation_reason"]["code"] == "key_compromise"
+    import re
+    assert re.search(r"\d\d:\d\d:\d\d \(UTC\+07:00\)$", sig["certificate"]["revoked_at"]["en"])
+    assert sig["signing_time"]["iso"] < sig["certificate"]["revoked_at"]["iso"]
     assert upload(page, env, "before_revocation") == 200
     check_both_languages(page, rep, ("ถูกต้อง", "Valid"))
-    assert sig["certificate"]["revoked_at"]["en"] in shown(page, ".sig .note")
+    note = shown(page, ".sig .note")
+    assert sig["certificate"]["revoked_at"]["en"] in note and sig["signing_time"]["en"] in note, note
+    assert "reason: the signer's private key may have been compromised" in note, note
 
 
 def test_acceptance4_untrusted_ca_cannot_be_confirmed_and_is_explained(page: Page, env: dict) -> None:
