@@ -43,7 +43,7 @@ class IssuerInfo:
 
 
 def hash_for_key(key: object) -> hashes.HashAlgorithm:
-    """PROFILE.md common rules: sha256WithRSA, ecdsa-with-SHA256 (P-256) or -SHA384 (P-384)."""
+    """docs/profile.md, common rules: sha256WithRSA, ecdsa-with-SHA256 (P-256) or -SHA384 (P-384)."""
     if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size >= 384:
         return hashes.SHA384()
     if isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
@@ -127,7 +127,7 @@ def build_crl(*, profile: CrlProfile, issuer_subject: x509.Name, issuer_ski: byt
         if e.invalidity_date is not None:
             rb = rb.add_extension(x509.InvalidityDate(e.invalidity_date), critical=False)
         revoked.append(rb.build())
-    # Passing every entry to the constructor avoids the builder's quadratic copying (FIELD-NOTES.md).
+    # Passing every entry to the constructor avoids the builder's quadratic copying (docs/field-notes.md).
     return x509.CertificateRevocationListBuilder(
         issuer_name=issuer_subject, last_update=this_update,
         next_update=this_update + dt.timedelta(days=days),

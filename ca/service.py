@@ -116,7 +116,7 @@ class CaService:
         return self.revocation.generate_crl(ca_name, actor)
 
     def refresh_crls(self, actor: str, max_age: dt.timedelta) -> list[CrlRecord]:
-        """Re-issue every CA's CRL whose newest one is older than ``max_age`` (PROFILE.md CRL:
+        """Re-issue every CA's CRL whose newest one is older than ``max_age`` (docs/profile.md, CRL profile:
         end-entity CRLs reissued at least daily)."""
         now = self.ctx.clock()
         fresh = []

@@ -29,7 +29,7 @@ class HsmConfig:
 
 @dataclass(frozen=True)
 class OcspConfig:
-    """Response validity and the pre-signing schedule (RFC 5019 4; PROFILE.md OCSP)."""
+    """Response validity and the pre-signing schedule (RFC 5019 4; docs/profile.md, OCSP responses)."""
 
     validity_hours: int = 48
     refresh_after_hours: int = 12

@@ -119,7 +119,7 @@ def select_token_call(mechanism: Mechanism, prehashed: bool) -> TokenCall:
 
 
 def default_mechanism(key_type: KeyType) -> Mechanism:
-    """The mechanism the profile uses for a key type (PROFILE.md common rules)."""
+    """The mechanism the profile uses for a key type (docs/profile.md, common rules)."""
     if key_type.is_rsa:
         return Mechanism.RSA_PKCS1V15_SHA256
     return Mechanism.ECDSA_SHA384 if key_type is KeyType.EC_P384 else Mechanism.ECDSA_SHA256

@@ -2,7 +2,7 @@
 
 python-pkcs11 initialises the library without mutexes (C_Initialize(NULL)), so SoftHSM is not
 thread-safe here: every token call in a process is serialised by one lock. Parallelism comes
-from processes, each opening the library itself after a fork (FIELD-NOTES.md). A second login
+from processes, each opening the library itself after a fork (docs/field-notes.md). A second login
 in one process raises UserAlreadyLoggedIn, so each process keeps one logged-in session.
 """
 from __future__ import annotations

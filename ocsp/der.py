@@ -2,7 +2,7 @@
 
 asn1crypto builds and parses every OCSP structure correctly but costs ~0.5 ms per response;
 the responder's shapes are few and fixed, so they are written from pre-encoded parts here
-(FIELD-NOTES.md: "a fixed DER template ... is also the fastest path"). Everything produced is
+(docs/field-notes.md, OCSP response encoding). Everything produced is
 checked against asn1crypto, cryptography, openssl and pkilint by the tests.
 """
 from __future__ import annotations

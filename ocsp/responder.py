@@ -35,7 +35,7 @@ UNKNOWN_MAX = 10_000  # RFC 5019 2.1.1 clients use SHA-1 CertIDs; modern ones SH
 class OcspSettings:
     """How long responses are valid and when pre-signed ones are refreshed.
 
-    ``validity``: nextUpdate - thisUpdate (RFC 5019 4; always present, PROFILE.md OCSP).
+    ``validity``: nextUpdate - thisUpdate (RFC 5019 4; always present, docs/profile.md, OCSP responses).
     ``refresh_after``: a pre-signed response older than this is re-signed; keep it well inside
     ``validity`` so that a missed refresh run never lets a response expire.
     """

@@ -38,7 +38,7 @@ def _err(code: str, message: str) -> Finding:
 
 
 def check_key_type(profile: CertificateProfile, key: object) -> list[Finding]:
-    """PROFILE.md common rules: the subject key must be one of the profile's key types."""
+    """docs/profile.md, common rules: the subject key must be one of the profile's key types."""
     kt = public_key_type(key)
     if kt not in profile.key_types.values:
         return [_err("govca.key_type", f"{kt} key not allowed by profile {profile.name} "

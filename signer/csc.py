@@ -79,7 +79,7 @@ class Credential:
     def key_info(self) -> dict[str, Any]:
         key = self.cert.public_key()
         if isinstance(key, rsa.RSAPublicKey):
-            # CSC.md interop rule 1: combined signature-algorithm OIDs, not bare rsaEncryption.
+            # docs/csc.md interop rule 1: combined signature-algorithm OIDs, not bare rsaEncryption.
             return {"status": "enabled" if self.enabled else "disabled",
                     "algo": list(RSA_ALGOS) + ["1.2.840.113549.1.1.10"], "len": key.key_size}
         assert isinstance(key, ec.EllipticCurvePublicKey)

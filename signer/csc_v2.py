@@ -26,7 +26,7 @@ LEVELS = {"ades-b-b": Level.B_B, "ades-b-t": Level.B_T, "ades-b-lt": Level.B_LT,
 
 def _auth_object(cred: Credential) -> dict[str, Any]:
     if cred.scal != "2":
-        return {"mode": "explicit", "objects": []}  # v2 drops implicit mode (CSC.md 1, credentials/info)
+        return {"mode": "explicit", "objects": []}  # v2 drops implicit mode (docs/csc.md, credentials/info)
     return {"mode": "explicit", "expression": "PIN AND OTP", "objects": [
         {"type": "Password", "id": "PIN", "format": "N", "label": "PIN",
          "description": "รหัส PIN ของผู้ลงนาม / the official's PIN"},
@@ -152,7 +152,7 @@ def csc_v2_blueprint(core: RemoteSigning, sealing: SealingService, authenticate:
     def sign_hash() -> Response:
         c, data = client(), json_body()
         cred = core.credential(c, data.get("credentialID"))
-        # CSC.md interop rule 5: also accept v1's hash/hashAlgo, so v1-shaped clients work here.
+        # docs/csc.md interop rule 5: also accept v1's hash/hashAlgo, so v1-shaped clients work here.
         with refusals_audited(core, c, cred.id, "csc.signHash"):
             hashes = b64_list(data.get("hashes", data.get("hash")), "hashes")
         signatures = core.sign_hash(c, cred, data.get("SAD"), hashes, data.get("signAlgo"),

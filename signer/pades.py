@@ -32,7 +32,7 @@ from hsm import Mechanism
 from .errors import BadInputError, ConflictError, UnavailableError
 
 # pyHanko warns that revocation data is embedded with fetching disabled: that is the design
-# here (in-process sources, ARCHITECTURE.md), so the warning is silenced.
+# here (in-process sources, docs/architecture.md), so the warning is silenced.
 logging.getLogger("pyhanko.sign.signers.pdf_signer").setLevel(logging.ERROR)
 
 
@@ -177,7 +177,7 @@ def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, tim
     pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper if options.level.timestamped else None,
                                    stamp_style=stamp_style if options.stamp else None, new_field_spec=field_spec)
     out = io.BytesIO()
-    # Reserving the signature size up front skips pyHanko's dry-run signature (FIELD-NOTES.md):
+    # Reserving the signature size up front skips pyHanko's dry-run signature (docs/field-notes.md):
     # room for the chains, the timestamp token and, with adbe.pkcs7.detached, the revocation data
     # that then rides inside the CMS.
     reserved = 8192 + sum(len(c) for c in material.chain_der) + len(material.cert_der)

@@ -1,4 +1,4 @@
-"""The visible stamp of a sealed document (PROFILE.md, "Signed documents").
+"""The visible stamp of a sealed document (docs/profile.md, "Signed documents").
 
 The stamp shows, Thai first and English second: the agency's name, the signer (the CN of the
 seal or official certificate), the signing time in the Buddhist-era and Gregorian calendars

@@ -20,14 +20,14 @@ from asn1crypto import x509 as ax509
 from hsm import KeyType, Mechanism
 
 TIME_STAMPING_EKU = "1.3.6.1.5.5.7.3.8"
-# RFC 3161 2.4.1 lets a TSA refuse weak hash algorithms; PROFILE.md TSA: SHA-256 or stronger.
+# RFC 3161 2.4.1 lets a TSA refuse weak hash algorithms; docs/profile.md, TSA: SHA-256 or stronger.
 ACCEPTED_HASHES = {"sha256": 32, "sha384": 48, "sha512": 64}
 # RFC 3161 2.4.2: requesters MUST accept serial numbers up to 160 bits, so none is longer.
 MAX_SERIAL_BITS = 160
 SERIAL_RANDOM_BITS = 127
 
 # How a unit's key signs a token: HSM mechanism, CMS digest algorithm, CMS signature algorithm.
-# PROFILE.md common rules: ecdsa-with-SHA384 for P-384, SHA-256 for P-256 and RSA.
+# docs/profile.md, common rules: ecdsa-with-SHA384 for P-384, SHA-256 for P-256 and RSA.
 _SIGNING: dict[KeyType, tuple[Mechanism, str, str]] = {
     KeyType.EC_P256: (Mechanism.ECDSA_SHA256, "sha256", "sha256_ecdsa"),
     KeyType.EC_P384: (Mechanism.ECDSA_SHA384, "sha384", "sha384_ecdsa"),
