@@ -284,7 +284,9 @@ class Verifier:
     @staticmethod
     def _modifications(sig: Any, status: Any) -> dict[str, Any]:
         level = status.modification_level
-        name = level.name if level is not None else "UNKNOWN"
+        # Bytes covered by the signature were changed: there is no "after signing" revision to
+        # compare, so pyHanko's level (NONE) would contradict the verdict.
+        name = "ALTERED" if not status.intact else level.name if level is not None else "UNKNOWN"
         docmdp = sig.docmdp_level.name if sig.docmdp_level is not None else None
         return {"level": name, "text": dict(zip(("th", "en"), CHANGES.get(name, ("ไม่ทราบ", "unknown")))),
                 "certification": docmdp,

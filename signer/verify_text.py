@@ -59,6 +59,7 @@ REVOCATION_REASONS: dict[str | None, tuple[str, str]] = {
 
 CHANGES = {  # pyHanko ModificationLevel names
     "NONE": ("ไม่มี", "none"),
+    "ALTERED": ("เนื้อหาที่ลงนามไว้ถูกเปลี่ยน", "the signed content itself was changed"),
     "LTA_UPDATES": ("ไม่มี (เพิ่มเฉพาะข้อมูลสำหรับตรวจสอบระยะยาว)", "none (only long-term validation data added)"),
     "FORM_FILLING": ("กรอกแบบฟอร์มหรือลงนามเพิ่มเติม", "form filling or further signatures"),
     "ANNOTATIONS": ("เพิ่มหมายเหตุ/คำอธิบายประกอบ", "annotations added"),

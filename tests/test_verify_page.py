@@ -123,6 +123,10 @@ def test_acceptance2_en_319_102_1_tampering_is_invalid_with_reason_allowed_form_
     check_both_languages(page, rep, {"valid": ("ถูกต้อง", "Valid"), "invalid": ("ไม่ถูกต้อง", "Invalid")}[verdict])
     if code == "modified":
         assert "content or pages changed" in shown(page, ".sig .reason")
+    if code == "altered":  # the card does not say "changed after signing: none" beside "Invalid"
+        assert first["modifications"]["level"] == "ALTERED"
+        assert "the signed content itself was changed" in shown(page, ".sig dl")
+    assert "contact the agency that issued it" in shown(page, ".result .meaning")
 
 
 @pytest.mark.parametrize("name", ["after_revocation_b_lta", "after_revocation_b_t"])
