@@ -96,7 +96,7 @@ class Issuance:
             if profile.kind not in ISSUABLE.get(issuer_kind, set()):
                 self._refuse(actor, action, shown, IssuanceRefusedError(
                     f"CA {issuer.name} ({issuer_kind.value}) may not issue {profile.name} certificates "
-                    "(RFC 5280 4.2.1.9 path length; PROFILE.md hierarchy)"))
+                    "(RFC 5280 4.2.1.9 path length; docs/profile.md hierarchy)"))
         elif profile.kind is not ProfileKind.ROOT_CA:
             self._refuse(actor, action, shown, IssuanceRefusedError(f"profile {profile.name} needs an issuing CA"))
         if subject.generate is not None:

@@ -159,7 +159,7 @@ def _check_links(cert: x509.Certificate, p: CertificateProfile, s: PolicySetting
             for gn in dp.full_name or []:
                 if not str(gn.value).startswith(base) or not str(gn.value).startswith("http://"):
                     yield _err("govca.links.crl_url", f"CRL URL {gn.value} must be plain HTTP under {base} "
-                               "(RFC 5280 4.2.1.13; PROFILE.md common rules)")
+                               "(RFC 5280 4.2.1.13; docs/profile.md common rules)")
     methods = [ad.access_method for ad in aia.value] if aia else []
     want = ([AuthorityInformationAccessOID.CA_ISSUERS] if d.ca_issuers else []) + \
         ([AuthorityInformationAccessOID.OCSP] if d.ocsp else [])

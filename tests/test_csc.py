@@ -74,7 +74,7 @@ def test_credentials_list_and_info_follow_the_csc_v1_wire_format(env: dict) -> N
     info = call(env, "credentials/info", {"credentialID": env["cred"], "certificates": "chain"}).json
     assert info["SCAL"] == "2" and info["authMode"] == "explicit" and info["OTP"]["type"] == "offline"
     assert info["PIN"]["presence"] == "true" and info["multisign"] >= 1
-    assert "1.2.840.10045.4.3.2" in info["key"]["algo"]  # CSC.md interop rule 1: combined OIDs
+    assert "1.2.840.10045.4.3.2" in info["key"]["algo"]  # docs/csc.md interop rule 1: combined OIDs
     assert len(info["cert"]["certificates"]) == 3
     assert env["cred"] not in call(env, "credentials/list", {}, agency="B").json["credentialIDs"]
     other = call(env, "credentials/info", {"credentialID": env["cred"]}, agency="B")

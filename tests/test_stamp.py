@@ -1,4 +1,4 @@
-"""The visible stamp of a sealed document (PROFILE.md, "Signed documents"), checked with tools
+"""The visible stamp of a sealed document (docs/profile.md, "Signed documents"), checked with tools
 nobody here wrote: poppler (pdftoppm, pdftotext, pdffonts), zbar and fontTools.
 
 The stamped page is rendered at 150 dpi and the stamp's box compared with a reference

@@ -432,7 +432,7 @@ def test_pyhanko_timestamper_and_validator_accept_the_token(pki: TsaPki) -> None
     from pyhanko_certvalidator import ValidationContext
 
     class InProcessTimeStamper(TimeStamper):
-        """pyHanko's client, with the TSA called in-process (ARCHITECTURE.md: no HTTP to itself)."""
+        """pyHanko's client, with the TSA called in-process (docs/architecture.md: no HTTP to itself)."""
 
         async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
             return tsp.TimeStampResp.load(respond(pki, req.dump()))
