@@ -79,9 +79,10 @@ class Credential:
     def key_info(self) -> dict[str, Any]:
         key = self.cert.public_key()
         if isinstance(key, rsa.RSAPublicKey):
-            # docs/csc.md interop rule 1: combined signature-algorithm OIDs, not bare rsaEncryption.
-            return {"status": "enabled" if self.enabled else "disabled",
-                    "algo": list(RSA_ALGOS) + ["1.2.840.113549.1.1.10"], "len": key.key_size}
+            # docs/csc.md interop rule 1: combined signature-algorithm OIDs, not bare rsaEncryption,
+            # and only those signHash serves (RSASSA-PSS is not, so it is not offered).
+            return {"status": "enabled" if self.enabled else "disabled", "algo": list(RSA_ALGOS),
+                    "len": key.key_size}
         assert isinstance(key, ec.EllipticCurvePublicKey)
         return {"status": "enabled" if self.enabled else "disabled", "algo": list(EC_ALGOS),
                 "len": key.curve.key_size, "curve": CURVES[key.curve.name]}
