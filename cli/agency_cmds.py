@@ -12,7 +12,7 @@ from signer.credentials import make_token, new_secret
 
 from .compose import build_ca_service, token_from_config
 from .config import load_config
-from .runtime import actor, emit, home_of, ts
+from .runtime import actor, check_thai_id, emit, home_of, ts
 from .signer_wiring import audit_writer, secret_vault, signer_repository
 
 AGENCY_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
@@ -37,11 +37,10 @@ def agency_group() -> None:
 @click.pass_context
 def agency_add(ctx, code, name_th, name_en, juristic_id, as_json):  # type: ignore[no-untyped-def]
     """Register an agency."""
-    repo, audit = _repo_and_audit(ctx)
     if not AGENCY_CODE.match(code):
         raise click.ClickException("--code must be 1-32 upper-case letters, digits or '-'")
-    if not re.fullmatch(r"[0-9]{13}", juristic_id):
-        raise click.ClickException("--juristic-id must be 13 digits (EN 319 412-1 5.1.4 NTRTH-<id>)")
+    juristic_id = check_thai_id("--juristic-id", juristic_id)   # EN 319 412-1 5.1.4 NTRTH-<id>
+    repo, audit = _repo_and_audit(ctx)
     agency = repo.add_agency(code, name_th.strip(), name_en.strip(), juristic_id, utcnow())
     audit(actor(), "agency.add", code, "success", {"name_en": name_en, "juristic_id": juristic_id})
     emit({"code": agency.code, "name_th": agency.name_th, "name_en": agency.name_en,

@@ -14,11 +14,11 @@ import click
 from ca import CertificateRecord, Database, utcnow
 from ca.revocation import ALLOWED_REASONS
 from hsm import KeyType
-from signer.officials import OfficialRepository, OfficialStatus, otpauth_uri
+from signer.officials import LockState, OfficialRepository, OfficialStatus, otpauth_uri
 
 from .compose import build_ca_service, token_from_config
 from .config import load_config
-from .runtime import actor, emit, home_of
+from .runtime import actor, check_thai_id, emit, home_of, ts
 from .signer_wiring import audit_writer, official_repository, signer_repository
 
 def officials(ctx: click.Context):  # type: ignore[no-untyped-def]
@@ -40,9 +40,20 @@ def _read_pin(pin_file: Path | None) -> str:
     return pin
 
 
-def _json(o) -> dict:  # type: ignore[no-untyped-def]
-    return {"id": o.id, "agency": o.agency_code, "name_th": o.name_th, "name_en": o.name_en, "title": o.title,
-            "status": o.status.value, "ca": o.ca_name, "certificate_serial": o.cert_serial, "key_uri": o.key_uri}
+def _json(o, lock: LockState | None = None) -> dict:  # type: ignore[no-untyped-def]
+    out = {"id": o.id, "agency": o.agency_code, "name_th": o.name_th, "name_en": o.name_en, "title": o.title,
+           "status": o.status.value, "ca": o.ca_name, "certificate_serial": o.cert_serial, "key_uri": o.key_uri}
+    if lock is not None:
+        out.update(locked=lock.locked, locked_until=lock.locked_until if lock.locked else None,
+                   failed_attempts=lock.failed_attempts)
+    return out
+
+
+def _lock_text(lock: LockState | None) -> str:
+    if lock is None:
+        return ""
+    text = f", locked until {ts(lock.locked_until)}" if lock.locked else ""
+    return text + (f", {lock.failed_attempts} failed attempt(s)" if lock.failed_attempts else "")
 
 
 @click.group("official")
@@ -61,6 +72,8 @@ def official_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def official_add(ctx, code, given_name_th, surname_th, given_name_en, surname_en, title, id_number, as_json):  # type: ignore[no-untyped-def]
+    if id_number is not None:
+        id_number = check_thai_id("--id-number", id_number)     # the citizen ID
     repo, db = officials(ctx)
     o = repo.add(code, given_name_th.strip(), surname_th.strip(), given_name_en.strip(), surname_en.strip(),
                  title.strip(), id_number, utcnow())
@@ -178,8 +191,27 @@ def official_revoke(ctx, official_id, reason):  # type: ignore[no-untyped-def]
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def official_list(ctx, as_json):  # type: ignore[no-untyped-def]
+    """The officials, their status and the PIN/OTP lock (`locked until <UTC time>`, failed attempts)."""
     repo, _ = officials(ctx)
     items = repo.list()
-    emit([_json(o) for o in items], as_json, "\n".join(
-        f"{o.id:>5} {o.agency_code:<8} {o.status.value:<10} {o.name_th} / {o.name_en}, {o.title}" for o in items)
-        or "no officials")
+    locks = repo.lock_states(utcnow())
+    emit([_json(o, locks.get(o.id)) for o in items], as_json, "\n".join(
+        f"{o.id:>5} {o.agency_code:<8} {o.status.value:<10} {o.name_th} / {o.name_en}, {o.title}"
+        f"{_lock_text(locks.get(o.id))}" for o in items) or "no officials")
+
+
+@official_group.command("unlock")
+@click.argument("official_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def official_unlock(ctx, official_id, as_json):  # type: ignore[no-untyped-def]
+    """Lift the lock that wrong PINs or OTPs put on an official's credential (clears the lock and the
+    failed-attempt count; the PIN and TOTP seed are neither shown nor changed). Audited."""
+    repo, db = officials(ctx)
+    previous = repo.unlock(official_id, utcnow())
+    audit_writer(db)(actor(), "official.unlock", f"official:{official_id}", "success",
+                     {"official": official_id, "previous_locked_until": ts(previous.locked_until),
+                      "previous_failed_attempts": previous.failed_attempts})
+    emit({"id": official_id, "unlocked": True, "previous_locked_until": previous.locked_until,
+          "previous_failed_attempts": previous.failed_attempts}, as_json,
+         f"official {official_id} unlocked (was locked until {ts(previous.locked_until)})")

@@ -15,22 +15,63 @@ from sqlalchemy.exc import SQLAlchemyError
 from ca import CaError
 from hsm import HsmError
 from policies import PolicyError
+from signer.errors import SignerError
 
 from .config import ConfigError
 
-EXPECTED = (CaError, HsmError, PolicyError, ConfigError, ValueError, OSError)
+EXPECTED = (CaError, HsmError, PolicyError, ConfigError, SignerError, ValueError, OSError)
+
+
+def _one_line(message: str) -> str:
+    return "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def _command_path(ctx: click.Context | None) -> str:
+    """`govca agency add`, whatever the program was called (`python -m cli.main`, CliRunner)."""
+    names: list[str] = []
+    while ctx is not None and ctx.parent is not None:
+        if ctx.info_name:
+            names.append(ctx.info_name)
+        ctx = ctx.parent
+    return " ".join(["govca", *reversed(names)])
+
+
+def _usage_failure(exc: click.UsageError) -> None:
+    """A usage mistake (missing option, bad type or choice, unknown command or option): one line
+    naming the command and where its help is, exit 2, as click's own usage errors exit."""
+    path = _command_path(exc.ctx)
+    _fail(f"{path}: {_one_line(exc.format_message())} (see '{path} --help')", code=exc.exit_code or 2)
 
 
 class GovcaGroup(click.Group):
-    """Turns library errors into one line on stderr and a non-zero exit."""
+    """Turns every refusal into one line on stderr (`govca: error: ...`) and a non-zero exit:
+    library errors, click's own errors and usage mistakes alike; `--help` is left as it is."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise                               # bare `govca`: the help, as click prints it
+        except click.UsageError as exc:         # `govca --bogus`
+            _usage_failure(exc)
+            raise                               # not reached
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except click.exceptions.Exit:
             raise
+        except click.exceptions.NoArgsIsHelpError:
+            raise                               # `govca agency` alone: its help
+        except click.UsageError as exc:
+            _usage_failure(exc)
+        except click.ClickException as exc:
+            _fail(_one_line(exc.format_message()), code=exc.exit_code or 1)
+        except (click.exceptions.Abort, EOFError, KeyboardInterrupt):
+            _fail("aborted; nothing was changed by the step that was interrupted", code=1)
         except EXPECTED as exc:
-            _fail(str(exc) or type(exc).__name__)
+            _fail(_one_line(str(exc)) or type(exc).__name__)
         except SQLAlchemyError as exc:
             _fail(f"database error: {type(exc.orig).__name__ if getattr(exc, 'orig', None) else type(exc).__name__}: "
                   f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}")
@@ -41,8 +82,29 @@ class GovcaGroup(click.Group):
 
 
 def _fail(message: str, code: int = 1) -> None:
-    click.echo(f"govca: error: {message}", err=True)
+    click.echo(f"govca: error: {_one_line(message)}", err=True)
     sys.exit(code)
+
+
+def thai_id_check_digit_ok(value: str) -> bool:
+    """The Thai 13-digit identification number (citizen ID, juristic person ID): the last digit
+    is (11 - sum(digit[i] * (13 - i) for i in 0..11) mod 11) mod 10."""
+    if len(value) != 13 or not value.isascii() or not value.isdigit():
+        return False
+    total = sum(int(value[i]) * (13 - i) for i in range(12))
+    return (11 - total % 11) % 10 == int(value[12])
+
+
+THAI_ID_RULE = ("13 digits, the 13th the Thai check digit (11 - (sum of digit n x (14 - n), n = 1..12) mod 11) "
+                "mod 10")
+
+
+def check_thai_id(option: str, value: str) -> str:
+    """``value`` when it is a valid Thai 13-digit id, else one refusal naming the rule."""
+    value = value.strip()
+    if not thai_id_check_digit_ok(value):
+        raise click.ClickException(f"{option} {value!r} is not a valid Thai 13-digit id: it must be {THAI_ID_RULE}")
+    return value
 
 
 def home_of(ctx: click.Context) -> Path:

@@ -202,6 +202,29 @@ class OfficialRepository:
             row.status = status.value
         return self.get(official_id)
 
+    def lock_states(self, now: dt.datetime) -> dict[int, LockState]:
+        """Every official's lock state (read only)."""
+        with self.read() as s:
+            return {row.id: _lock_state(row, now) for row in s.scalars(select(OfficialRow)).all()}
+
+    def unlock(self, official_id: int, now: dt.datetime) -> LockState:
+        """Lift the lock (clears ``locked_until`` and ``failed_attempts``; the PIN record and TOTP seed
+        are left as they are). Returns the state before. Refused (ConflictError) for a revoked
+        official and for one that is not locked; NotFoundError when there is no such official."""
+        with self.write() as s:
+            row = s.get(OfficialRow, official_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"no official {official_id}")
+            if OfficialStatus(row.status) is OfficialStatus.REVOKED:
+                raise ConflictError(f"official {official_id} is revoked: there is no credential to unlock")
+            before = _lock_state(row, now)
+            if not before.locked:
+                raise ConflictError(f"official {official_id} is not locked"
+                                    + (f" ({before.failed_attempts} failed attempt(s) so far)"
+                                       if before.failed_attempts else ""))
+            row.locked_until, row.failed_attempts = None, 0
+            return before
+
     def check_factors(self, official_id: int, pin: str, otp: str, now: dt.datetime,
                       session: Any = None) -> FactorCheck:
         """The lock, the PIN (HMAC in the HSM) and the TOTP (RFC 6238, one step of clock drift
@@ -258,6 +281,19 @@ class OfficialRepository:
                    or_(OfficialRow.locked_until.is_(None), OfficialRow.locked_until <= now))
             .values(last_totp_step=step, failed_attempts=0, locked_until=None)).rowcount
         return won == 1
+
+
+@dataclass(frozen=True)
+class LockState:
+    """An official's PIN/OTP lock as stored: locked while ``locked_until`` is in the future."""
+    locked_until: dt.datetime | None
+    failed_attempts: int
+    locked: bool
+
+
+def _lock_state(row: OfficialRow, now: dt.datetime) -> LockState:
+    until = row.locked_until
+    return LockState(until, row.failed_attempts or 0, until is not None and until > now)
 
 
 @dataclass(frozen=True)
