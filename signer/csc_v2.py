@@ -69,7 +69,8 @@ def _documents(data: dict[str, Any], cred: Credential, max_pdf_bytes: int) -> li
             raise CscError("invalid_request", "Invalid parameter signed_envelope_property")
         options = SignOptions(level=level, certify=envelope == "Certification", stamp=cred.kind == "seal")
         try:  # every document checked before the SAD is spent on any of them
-            reader = check_pdf(pdf, max_pdf_bytes, options.certify, page=options.page if options.stamp else None)
+            reader = check_pdf(pdf, max_pdf_bytes, options.certify, page=options.page if options.stamp else None,
+                               box=options.box)
         except SignerError as exc:
             raise CscError("invalid_request", f"Invalid document: {exc}", 400 if exc.status < 500 else 503) from None
         parsed.append((pdf, options, reader))

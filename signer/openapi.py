@@ -20,7 +20,13 @@ SIGN_OPTIONS: dict[str, Any] = {
         "stamp": {"type": "boolean", "default": True, "description": "visible Thai/English stamp with a QR code"},
         "page": {"type": "integer", "minimum": -1, "default": 0, "description": "0-based page; -1 is the last"},
         "box": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 20000},
-                "minItems": 4, "maxItems": 4, "description": "x1, y1, x2, y2 in points"},
+                "minItems": 4, "maxItems": 4,
+                "description": "the stamp's box [x1, y1, x2, y2] in PDF points (1/72 inch) with the origin at the "
+                               "lower-left corner of the page (its MediaBox), x to the right, y up: (x1, y1) is the "
+                               "box's lower-left corner, (x2, y2) its upper-right. At least 150 x 60 pt (the stamp "
+                               "is laid out for 300 x 120 pt and shrinks to fit, at most to half size) and wholly "
+                               "within the page's CropBox, else its MediaBox (ISO 32000-1 14.11.2); otherwise 400. "
+                               "Default: 300 x 120 pt in the lower-right corner, half an inch from the edges"},
         "reason": {"type": "string", "maxLength": 500},
         "location": {"type": "string", "maxLength": 200},
         "field_name": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_.-]{0,63}$"},

@@ -50,15 +50,16 @@ def read_pdf(data: bytes, max_bytes: int, budgets: Budgets = DEFAULT_BUDGETS) ->
 
 
 def check_pdf(data: bytes, max_bytes: int, certify: bool, budgets: Budgets = DEFAULT_BUDGETS,
-              page: int | None = None) -> PdfFileReader:
+              page: int | None = None, box: tuple[int, int, int, int] | None = None) -> PdfFileReader:
     """Refuse what cannot or must not be signed; returns the parsed reader. ``page``: the page the
-    visible stamp goes on (negative from the end), None when nothing is drawn."""
+    visible stamp goes on (negative from the end), None when nothing is drawn; ``box``: the
+    stamp's box the client chose on it (signer/pades.py ``check_stamp_box``), None for the default."""
     reader = read_pdf(data, max_bytes, budgets)
     with guard(budgets.parse_seconds, "reading the PDF", budgets):
         existing = certification(reader)
         _what_signing_reads(reader)
         if page is not None:
-            _stamped_page(reader, page)
+            _stamped_page(reader, page, box)
     if existing is not None:
         if existing == MDPPerm.NO_CHANGES:
             raise ConflictError("the PDF is already certified with no changes allowed (DocMDP P=1); "
@@ -95,19 +96,24 @@ def _what_signing_reads(reader: PdfFileReader) -> None:
                                     "(ISO 32000-1 14.3.2)") from None
 
 
-def _stamped_page(reader: PdfFileReader, page: int) -> None:
+def _stamped_page(reader: PdfFileReader, page: int, box: tuple[int, int, int, int] | None = None) -> None:
     """The page the stamp goes on, reached the way pyHanko's writer reaches it, with a /MediaBox
-    of four numbers, own or inherited (ISO 32000-1 7.7.3.3, 7.7.3.4)."""
+    of four numbers, own or inherited (ISO 32000-1 7.7.3.3, 7.7.3.4); and the client's ``box``,
+    if any, big enough and within the page's visible area (signer/pades.py ``check_stamp_box``)."""
     count = int(reader.root["/Pages"]["/Count"])  # the walk checked it against the leaves
     index = page if page >= 0 else count + page
     if not 0 <= index < count:
         raise BadInputError(f"invalid options: page {page} does not exist; the document has {count} pages")
-    node = reader.find_page_for_modification(index)[0].get_object()
+    leaf = node = reader.find_page_for_modification(index)[0].get_object()
     for _ in range(DEFAULT_BUDGETS.max_depth):
         if "/MediaBox" in node:
             media = node["/MediaBox"]
             if isinstance(media, generic.ArrayObject) and len(media) == 4 and all(
                     isinstance(v, (generic.NumberObject, generic.FloatObject)) for v in media):
+                if box is not None:
+                    from .pades import check_stamp_box
+
+                    check_stamp_box(box, leaf, index + 1)
                 return
             break
         if "/Parent" not in node:

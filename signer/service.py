@@ -161,7 +161,7 @@ class SealingService:
         actor = f"api:client-{client.id}"
         try:
             reader = check_pdf(pdf, self.settings.max_pdf_bytes, options.certify,
-                               page=options.page if options.stamp and stamp is not None else None)
+                               page=options.page if options.stamp and stamp is not None else None, box=options.box)
             seal = self.choose_seal(client, seal_serial)
             return self._seal(client, seal, pdf, options, stamp, reader)
         except SignerError as exc:
