@@ -130,3 +130,44 @@ def test_pin_must_be_digits_and_the_pin_file_private(env: dict) -> None:
     env["pin_file"].chmod(0o644)
     r = env["cli"]("official", "enrol", str(env["id"]), "--pin-file", str(env["pin_file"]), ok=False)
     assert r.exit_code != 0 and "0600" in r.stderr
+
+
+def test_five_wrong_otps_through_csc_lock_the_official_official_list_shows_it_and_unlock_lifts_it(env: dict) -> None:
+    """Issue 10: after five wrong factors the CSC answer is "PIN locked"; `official list` says so
+    (and until when), `official unlock` lifts it (audited, the PIN unchanged) and the official
+    authorises again with the same PIN."""
+    import base64
+    import hashlib
+
+    from cli.web import create_app
+
+    cli = env["cli"]
+    out = cli("official", "enrol", str(env["id"]), "--pin-file", str(env["pin_file"]), "--no-qr").stdout
+    seed = parse_qs(urlparse(re.search(r"otpauth://totp/\S+", out).group(0)).query)["secret"][0]
+    client = create_app(cli.home).test_client()
+    h = base64.b64encode(hashlib.sha256(b"x").digest()).decode()
+    totp = pyotp.TOTP(seed)
+
+    def authorize(otp: str):  # type: ignore[no-untyped-def]
+        return client.post("/csc/v1/credentials/authorize", json={
+            "credentialID": f"official-{env['id']}", "numSignatures": 1, "hash": [h], "PIN": "246810", "OTP": otp},
+            headers={"Authorization": f"Bearer {env['tokens']['A']}"})
+
+    now = dt.datetime.now(dt.timezone.utc)
+    valid = {totp.at(now + dt.timedelta(seconds=30 * k)) for k in (-1, 0, 1, 2)}
+    wrong = next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
+    for _ in range(5):
+        assert authorize(wrong).status_code == 400
+    assert authorize(totp.at(dt.datetime.now(dt.timezone.utc))).json["error_description"] == "PIN locked"
+    listed = json.loads(cli("official", "list", "--json").stdout)[0]
+    assert listed["status"] == "active" and listed["locked"] is True and listed["locked_until"]
+    assert "locked until" in cli("official", "list").stdout
+    assert f"official {env['id']} unlocked" in cli("official", "unlock", str(env["id"])).stdout
+    listed = json.loads(cli("official", "list", "--json").stdout)[0]
+    assert (listed["locked"], listed["locked_until"], listed["failed_attempts"]) == (False, None, 0)
+    record = next(r for r in json.loads(cli("audit", "list", "--limit", "50", "--json").stdout)
+                  if r["action"] == "official.unlock")
+    assert record["subject"] == f"official:{env['id']}" and record["details"]["previous_locked_until"] != "-"
+    assert authorize(totp.at(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30))).status_code == 200
+    refused = cli("official", "unlock", str(env["id"]), ok=False)
+    assert refused.exit_code == 1 and refused.stderr.startswith("govca: error: ") and "not locked" in refused.stderr
