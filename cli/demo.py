@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from ca import CaService, CertStatus
+from ca import CaService
 from hsm import KeyType
 from policies import parse_slash_subject
 
@@ -18,10 +18,6 @@ from .serve_cmds import refresh_ocsp
 
 ROOT = ("govca-root", "/C=TH/O=Government CA of Thailand (Demo)/CN=govca Demo Root CA", KeyType.RSA4096)
 ISSUING = ("govca-issuing", "/C=TH/O=Government CA of Thailand (Demo)/CN=govca Demo Issuing CA", KeyType.EC_P384)
-SEAL = "/C=TH/O=Department of Demonstration/CN=กรมสาธิต/organizationIdentifier=NTRTH-0994000000001"
-OFFICIAL = ("/C=TH/GN=สมชาย/SN=ใจดี/CN=สมชาย ใจดี/serialNumber=GOVCA-OFFICIAL-0001/O=Department of Demonstration"
-            "/title=Registrar")
-SUPERSEDED = "/C=TH/O=Department of Demonstration/CN=กรมสาธิต (ตราเก่า)/organizationIdentifier=NTRTH-0994000000001"
 
 
 def ensure_demo(home: Path, actor: str = "demo") -> list[str]:
@@ -38,26 +34,16 @@ def ensure_demo(home: Path, actor: str = "demo") -> list[str]:
         svc.create_issuing(name=ISSUING[0], parent=ROOT[0], subject=parse_slash_subject(ISSUING[1]),
                            key_type=ISSUING[2], actor=actor)
         svc.generate_crl(ROOT[0], actor)
-    certs = svc.list_certificates(ISSUING[0])
-    if not any(c.profile == "eseal" and c.status is CertStatus.VALID for c in certs):
-        svc.issue(ca_name=ISSUING[0], profile_name="eseal", actor=actor, generate=KeyType.EC_P256,
-                  subject=parse_slash_subject(SEAL))
-    if not any(c.profile == "person" for c in certs):
-        svc.issue(ca_name=ISSUING[0], profile_name="person", actor=actor, generate=KeyType.EC_P256,
-                  subject=parse_slash_subject(OFFICIAL))
-    if not any(c.status is CertStatus.REVOKED for c in certs):
-        old = svc.issue(ca_name=ISSUING[0], profile_name="eseal", actor=actor, generate=KeyType.EC_P256,
-                        subject=parse_slash_subject(SUPERSEDED))
-        svc.revoke(ISSUING[0], old.serial_hex, "superseded", actor)
     # A delegated OCSP responder for each CA, so every AIA OCSP URL in a demo certificate answers.
     have = {r.ca_name for r in svc.ocsp_responders()}
     for ca_name in (ROOT[0], ISSUING[0]):
         if ca_name not in have:
             svc.setup_ocsp_responder(ca_name, actor)
+    signing = ensure_signing_demo(home, svc, actor)
+    official = ensure_official_demo(home, actor)
     signed = refresh_ocsp(home)
-    lines += _export(svc, home)
-    lines += ensure_signing_demo(home, svc, actor)
-    lines += ensure_official_demo(home, actor)
+    # Listed once everything exists, so the first run shows what a second run shows.
+    lines += _export(svc, home) + signing + official
     lines.append(f"OCSP: {signed} responses (re-)signed; responders: "
                  + ", ".join(f"{r.ca_name} until {r.not_after:%Y-%m-%d}" for r in svc.ocsp_responders()))
     return lines
@@ -81,15 +67,20 @@ def _export(svc: CaService, home: Path) -> list[str]:
         path = out / f"{c.profile}-{c.serial_hex}.pem"
         path.write_text(pem_text(c.der))
         lines.append(f"  {c.serial_hex} {c.profile:<10} {c.status.value:<8} {c.subject}\n      {path}")
-    lines += ["", f"Try: openssl verify -x509_strict -CAfile {out / 'govca-root.pem'} "
-              f"-untrusted {out / 'govca-issuing.pem'} {out}/eseal-*.pem"]
+    chain = (f"openssl verify -x509_strict -crl_check_all -CAfile {out / 'govca-root.pem'} -untrusted "
+             f"{out / 'govca-issuing.pem'} -CRLfile {out / 'govca-root.crl'} -CRLfile {out / 'govca-issuing.crl'}")
+    seals = [c for c in svc.list_certificates() if c.profile == "eseal"]
+    lines += ["", "Check a certificate with its CRLs (RFC 5280 6.3), e.g. the demo agency's seals:"]
+    lines += [f"  {chain} {out / f'eseal-{c.serial_hex}.pem'}    # {c.status.value}" for c in seals]
     return lines
 
 
 @click.command("demo")
 @click.pass_context
 def demo_command(ctx: click.Context) -> None:
-    """Create (or reuse) a demo CA: root, issuing CA, an e-seal, an official, a revoked seal, CRLs."""
+    """Create (or reuse) a demo CA: root and issuing CA with OCSP responders and CRLs, agency DEMO
+    with its seal (and a superseded, revoked one), an API client, the TSA, a sealed e-License, and an
+    official enrolled for remote signing."""
     for line in ensure_demo(home_of(ctx)):
         click.echo(line)
 
@@ -106,6 +97,7 @@ def ensure_signing_demo(home: Path, svc: CaService, actor: str) -> list[str]:
     from signer.pades import SignOptions
     from signer.sample_pdf import sample_elicense_pdf
     from signer.service import default_stamp
+    from signer.stamp import BANGKOK
 
     from .agency_cmds import new_api_client
     from .config import load_config
@@ -113,6 +105,7 @@ def ensure_signing_demo(home: Path, svc: CaService, actor: str) -> list[str]:
     from .signer_wiring import build_sealing_service, signer_repository
 
     cfg = load_config(home)
+    (home / "demo").mkdir(exist_ok=True)
     db = Database(cfg.database_url)
     repo = signer_repository(db)
     code, name_th, name_en, juristic = DEMO_AGENCY
@@ -121,6 +114,11 @@ def ensure_signing_demo(home: Path, svc: CaService, actor: str) -> list[str]:
     except NotFoundError:
         repo.add_agency(code, name_th, name_en, juristic, utcnow())
     if not repo.seals_of(code):
+        # The agency's earlier seal, superseded and revoked: what a relying party's CRL check refuses.
+        old = svc.issue(ca_name=ISSUING[0], profile_name="eseal", actor=actor, generate=KeyType.EC_P256, subject=(
+            ("C", "TH"), ("O", name_en), ("CN", f"{name_th} (ตราเดิม)"), ("organizationIdentifier",
+                                                                           f"NTRTH-{juristic}")))
+        svc.revoke(ISSUING[0], old.serial_hex, "superseded", actor)
         rec = svc.issue(ca_name=ISSUING[0], profile_name="eseal", actor=actor, generate=KeyType.EC_P256, subject=(
             ("C", "TH"), ("O", name_en), ("CN", name_th), ("organizationIdentifier", f"NTRTH-{juristic}")))
         assert rec.key_uri is not None
@@ -141,7 +139,7 @@ def ensure_signing_demo(home: Path, svc: CaService, actor: str) -> list[str]:
     client_id = int(token_file.read_text().split("_")[1])
     sample = home / "demo" / "e-license-sample.pdf"
     sample.write_bytes(sample_elicense_pdf(agency_th=name_th, agency_en=name_en, licensee_th="บริษัท ตัวอย่าง จำกัด",
-                                           licence_no="DEMO-2569-0001", issued_on=dt.date.today()))
+                                           licence_no="DEMO-2569-0001", issued_on=dt.datetime.now(BANGKOK).date()))
     responder, reader = build_responder(cfg, db)
     service = build_sealing_service(cfg, db, svc.ctx.keys, responder, reader)
     sealed = service.seal(repo.get_client(client_id), sample.read_bytes(), SignOptions(), stamp=default_stamp)

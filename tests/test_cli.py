@@ -17,9 +17,25 @@ def test_demo_creates_the_hierarchy_and_reuses_it_when_run_again(tmp_path: Path)
     cas = json.loads(cli("ca", "list", "--json").stdout)
     assert [(c["name"], c["key_type"]) for c in cas] == [("govca-root", "rsa4096"), ("govca-issuing", "ec-p384")]
     certs = json.loads(cli("cert", "list", "--json").stdout)
+    # One agency: its seal, its superseded (revoked) seal, the TSA, its official; all listed on the
+    # first run, and the printed openssl commands check revocation (RFC 5280 6.3).
     assert sorted((c["profile"], c["status"]) for c in certs) == [
-        ("eseal", "revoked"), ("eseal", "valid"), ("eseal", "valid"), ("issuing-ca", "valid"), ("ocsp", "valid"),
-        ("ocsp", "valid"), ("person", "valid"), ("person", "valid"), ("tsa", "valid")]
+        ("eseal", "revoked"), ("eseal", "valid"), ("issuing-ca", "valid"), ("ocsp", "valid"), ("ocsp", "valid"),
+        ("person", "valid"), ("tsa", "valid")]
+    for c in certs:
+        assert c["serial"] in first, c
+    assert "Department of Demonstration Licensing" in first and "สมหญิง" in first and "สมชาย" not in first
+    import shlex
+    import subprocess
+    checks = [line.strip() for line in first.splitlines() if line.strip().startswith("openssl verify")]
+    assert len(checks) == 2, checks
+    for line in checks:
+        command, expected = line.split("    # ")
+        out = subprocess.run(shlex.split(command), capture_output=True, text=True)
+        if expected == "valid":
+            assert out.returncode == 0 and ": OK" in out.stdout, out
+        else:
+            assert out.returncode != 0 and "certificate revoked" in out.stdout + out.stderr, out
     sealed = tmp_path / "demo" / "demo" / "e-license-sealed.pdf"
     assert sealed.read_bytes().startswith(b"%PDF-") and "curl" in first
     token = tmp_path / "demo" / "demo" / "apiclient.token"
