@@ -209,7 +209,8 @@ class SealingService:
         signer_cn = common_name(material.cert_der)
         if options.stamp and stamp is not None:
             style, params = stamp({"agency_th": agency.name_th, "agency_en": agency.name_en, "signer": signer_cn,
-                                   "signed_at": now, "document_id": doc_id, "verify_url": verify_url})
+                                   "signed_at": now, "document_id": doc_id, "verify_url": verify_url,
+                                   "kind": signer_kind})
         with mapped("signing the PDF"):  # objects the checks did not read: a broken one is a 400, not a 500
             signed = sign_pdf(pdf, material, options, timestamper=timestamper, context=context, stamp_style=style,
                               stamp_params=params, signer_name=signer_cn, reader=reader)

@@ -32,6 +32,7 @@ __all__ = [
     "BANGKOK",
     "DEFAULT_FONT",
     "STAMP_BOX",
+    "SIGNED_BY",
     "STAMP_TEXT",
     "StampError",
     "StampInfo",
@@ -67,10 +68,17 @@ ENGLISH_MONTHS = (
     "July", "August", "September", "October", "November", "December",
 )
 
+SIGNED_BY = {
+    "seal": "ประทับตราโดย / Sealed by",
+    "official": "ลงนามโดย / Signed by",
+}
+"""The line before the signer, by the kind of signer: an agency's electronic seal is affixed
+(ประทับตรา, "sealed"), an official signs (ลงนาม, "signed")."""
+
 STAMP_TEXT = (
     "%(agency_th)s\n"
     "%(agency_en)s\n"
-    "ลงนามโดย / Signed by:\n"
+    "%(signed_by)s:\n"
     "%(signer)s\n"
     "%(date_th)s\n"
     "%(date_en)s\n"
@@ -131,6 +139,10 @@ class StampInfo:
     verify_url: str
     """The URL of the document's public verification page; the QR code encodes it."""
 
+    kind: str = "seal"
+    """Who signs: ``"seal"`` (an agency's seal: "ประทับตราโดย / Sealed by") or ``"official"``
+    (an official's signature: "ลงนามโดย / Signed by"); a key of :data:`SIGNED_BY`."""
+
     def __post_init__(self) -> None:
         for name in ("agency_th", "agency_en", "signer", "document_id", "verify_url"):
             value = getattr(self, name)
@@ -140,6 +152,8 @@ class StampInfo:
             if any(c in value for c in "\r\n\x0b\x0c\x85\u2028\u2029"):
                 raise StampError(f"StampInfo.{name} must be a single line")
         _require_aware(self.signed_at)
+        if self.kind not in SIGNED_BY:
+            raise StampError(f"StampInfo.kind must be one of {sorted(SIGNED_BY)}, not {self.kind!r}")
         if not self.verify_url.startswith(("https://", "http://")):
             raise StampError("StampInfo.verify_url must be an http(s) URL")
 
@@ -190,6 +204,7 @@ def stamp_text_params(info: StampInfo) -> dict[str, str]:
     return {
         "agency_th": info.agency_th,
         "agency_en": info.agency_en,
+        "signed_by": SIGNED_BY[info.kind],
         "signer": info.signer,
         "date_th": thai_datetime(info.signed_at),
         "date_en": english_datetime(info.signed_at),
@@ -232,7 +247,7 @@ def stamp_style(font_path: str = DEFAULT_FONT) -> QRStampStyle:
 
     :raises StampError: if the font lacks the Thai letters or the template's characters.
     """
-    check_glyph_coverage(_THAI_LETTERS + STAMP_TEXT, font_path)
+    check_glyph_coverage(_THAI_LETTERS + STAMP_TEXT + "".join(SIGNED_BY.values()), font_path)
     # One font for Thai and Latin: a pyHanko text box has a single font, and Laksaman covers
     # both. The script is left for HarfBuzz to guess per line, so Thai lines get the Thai
     # shaper and English lines the default one.

@@ -202,3 +202,27 @@ def test_sign_pdf_checks_the_box_itself() -> None:
         check_stamp_box((0, 0, 150, 59), page, 1)
     with pytest.raises(BadInputError, match="not within page 1"):
         check_stamp_box((-1, 0, 300, 120), page, 1)
+
+
+# --- the seal's wording ---------------------------------------------------------------------------
+def test_an_agency_seal_stamp_reads_sealed_by(sealing: dict, tmp_path: Path) -> None:
+    from conftest import run, tool
+
+    r = _seal(sealing, {})
+    assert r.status_code == 200, r.data[:300]
+    (tmp_path / "sealed.pdf").write_bytes(r.data)
+    text = run([tool("pdftotext"), "-f", "1", "-l", "1", "-enc", "UTF-8", str(tmp_path / "sealed.pdf"), "-"])
+    assert text.returncode == 0, text.stderr
+    assert "ประทับตราโดย / Sealed by:" in text.stdout and "Signed by" not in text.stdout
+
+
+def test_an_officials_stamp_reads_signed_by() -> None:
+    from signer.service import default_stamp
+
+    fields = {"agency_th": "กรมทดสอบ", "agency_en": "Test Department", "signer": "Wichai Rakthai",
+              "signed_at": dt.datetime(2026, 11, 26, 6, 21, tzinfo=dt.timezone.utc), "document_id": "DOC-1",
+              "verify_url": "http://127.0.0.1/verify/DOC-1"}
+    style, params = default_stamp({**fields, "kind": "official"})
+    assert "ลงนามโดย / Signed by:" in style.stamp_text % params
+    style, params = default_stamp({**fields, "kind": "seal"})
+    assert "ประทับตราโดย / Sealed by:" in style.stamp_text % params

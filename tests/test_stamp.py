@@ -137,11 +137,22 @@ def test_stamp_text_params_carry_every_field_thai_first() -> None:
     assert lines[-1].startswith("เลขที่เอกสาร / Document ID") and lines[-1].endswith("DOC-1234")
 
 
+def test_a_seal_reads_sealed_by_and_an_officials_signature_signed_by() -> None:
+    seal_lines = (STAMP_TEXT % stamp_text_params(INFO)).split("\n")
+    assert INFO.kind == "seal" and seal_lines[2] == "ประทับตราโดย / Sealed by:"
+    official_lines = (STAMP_TEXT % stamp_text_params(replace(INFO, kind="official"))).split("\n")
+    assert official_lines[2] == "ลงนามโดย / Signed by:"
+    assert seal_lines[3] == official_lines[3] == INFO.signer
+    with pytest.raises(StampError, match="kind"):
+        replace(INFO, kind="agency")
+
+
 # -- glyph coverage ---------------------------------------------------------------------------
 
 
 def test_every_stamp_character_has_a_glyph_in_the_font() -> None:
-    text = stamp_style().stamp_text % stamp_text_params(INFO)
+    text = "".join(stamp_style().stamp_text % stamp_text_params(replace(INFO, kind=kind))
+                   for kind in ("seal", "official"))
     with ttLib.TTFont(DEFAULT_FONT, lazy=True) as font:
         cmap = font.getBestCmap()
     missing = sorted({c for c in text if c != "\n" and ord(c) not in cmap})
