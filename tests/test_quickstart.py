@@ -1,0 +1,43 @@
+"""README's integrator quick start, run as written against `govca demo` served by `govca serve`
+(only the port differs): curl with options, pdfsig and pyHanko trusting the demo root, and the
+CSCSigner example in docs/examples/ signing as the demo official with PIN and TOTP."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from conftest import REPO, Cli
+from ocsp_helpers import LiveServer, free_port
+
+
+def quickstart_block() -> str:
+    text = (REPO / "README.md").read_text()
+    found = re.search(r"<!-- quickstart:begin -->\s*```bash\n(.*?)```\s*<!-- quickstart:end -->", text, re.S)
+    assert found, "README has no quick-start block between its markers"
+    return found.group(1)
+
+
+def test_readme_integrator_quick_start_runs_as_written_against_the_demo(tmp_path: Path) -> None:
+    from cli.init_cmd import initialise
+
+    port = free_port()
+    home = tmp_path / "govca-data"
+    initialise(home, None, f"http://127.0.0.1:{port}")  # `make run`'s demo, on a free port
+    Cli(home)("demo")
+    for name in (".venv", "docs"):  # the commands run from the repository's folder
+        (tmp_path / name).symlink_to(REPO / name)
+    script = tmp_path / "quickstart.sh"
+    script.write_text(quickstart_block().replace("127.0.0.1:8080", f"127.0.0.1:{port}"))
+    server = LiveServer(home, port)
+    try:
+        out = subprocess.run(["bash", "-euo", "pipefail", str(script)], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    finally:
+        server.stop()
+    report = out.stdout + out.stderr
+    assert out.returncode == 0, report
+    assert re.search(rf"(?im)^location: http://127\.0\.0\.1:{port}/verify/DOC-[A-Z2-7]{{16}}", report), report
+    assert report.count("Signature is Valid.") == 2 and report.count("Certificate is Trusted.") == 2, report
+    assert "signed by official-1" in report and "INTACT:TRUSTED" in report.replace(",", ":"), report
