@@ -19,8 +19,10 @@ from .serve_cmds import ocsp_group, serve_command
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="GOVCA_HOME",
               default=lambda: os.path.join(os.getcwd(), "govca-data"), show_default="./govca-data",
               help="data directory (or GOVCA_HOME)")
+@click.option("--json", "as_json", is_flag=True,
+              help="JSON output: handed to the command (as its own --json); refused by commands without JSON output")
 @click.pass_context
-def main(ctx: click.Context, home: Path) -> None:
+def main(ctx: click.Context, home: Path, as_json: bool) -> None:
     """govca: the government CA and signing service."""
     ctx.ensure_object(dict)
     ctx.obj["home"] = home.absolute()

@@ -49,6 +49,8 @@ class GovcaGroup(click.Group):
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
+        if parent is None:
+            args = self._pass_json_down(list(args))
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.exceptions.NoArgsIsHelpError:
@@ -56,6 +58,35 @@ class GovcaGroup(click.Group):
         except click.UsageError as exc:         # `govca --bogus`
             _usage_failure(exc)
             raise                               # not reached
+
+    def _pass_json_down(self, args: list[str]) -> list[str]:
+        """`govca [--home H] --json COMMAND ...` is `govca [--home H] COMMAND ... --json`: the
+        global --json is handed to the command, and refused (one line) by a command without JSON
+        output."""
+        i = 0
+        while i < len(args) and args[i] != "--json":
+            if args[i] == "--" or not args[i].startswith("-"):
+                return args                     # no global --json before the command word
+            i += 2 if args[i] == "--home" else 1
+        if i >= len(args) or "--help" in args:
+            return args
+        del args[i]
+        j = i
+        while j < len(args) and args[j].startswith("-") and args[j] != "--":
+            j += 2 if args[j] == "--home" else 1
+        command: click.Command | None = self
+        names: list[str] = []
+        while isinstance(command, click.Group) and j < len(args) and not args[j].startswith("-"):
+            names.append(args[j])
+            command = command.commands.get(args[j])
+            j += 1
+        if command is None or isinstance(command, click.Group):
+            return args                         # click tells the unknown or missing command
+        if not any(p.name == "as_json" for p in command.params):
+            _fail(f"govca {' '.join(names)}: --json is not available for this command "
+                  f"(see 'govca {' '.join(names)} --help')", code=2)
+        end = args.index("--") if "--" in args else len(args)
+        return [*args[:end], "--json", *args[end:]]
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

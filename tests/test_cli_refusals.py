@@ -329,3 +329,37 @@ def test_unlock_is_refused_for_a_revoked_official_even_if_locked(enrolled: dict)
     refused = cli("official", "unlock", str(oid), ok=False)
     assert refused.exit_code == 1 and refused.stderr.startswith("govca: error: ") and "revoked" in refused.stderr
     assert len(refused.stderr.splitlines()) == 1 and refused.stdout == "" and snapshot(cli.home) == before
+
+
+# `govca --json COMMAND`: the global option is handed down ---------------------------------------
+
+def test_global_json_is_handed_to_the_command(world: dict) -> None:
+    cli: Cli = world["cli"]
+    assert json.loads(cli("--json", "agency", "list").stdout) == json.loads(cli("agency", "list", "--json").stdout)
+    assert json.loads(cli("--json", "official", "list").stdout) == json.loads(cli("official", "list", "--json").stdout)
+    assert json.loads(cli("--json", "cert", "list", "--status", "revoked").stdout)[0]["serial"] == world["revoked_cert"]
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--json", "official", "enrol", "{registered}", "--pin-file", "{pin}"], "--json is not available"),
+    (["--json", "official", "suspend", "{registered}"], "--json is not available"),
+    (["--json", "bogus"], "No such command 'bogus'"),
+    (["--json", "official", "list", "--bogus"], "No such option"),
+])
+def test_global_json_refused_by_a_command_without_json_output_in_one_line(world: dict, argv: list[str],
+                                                                          fragment: str) -> None:
+    cli: Cli = world["cli"]
+    before = snapshot(cli.home)
+    result = cli(*_fill(argv, world), ok=False)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("govca: error: ")
+    assert fragment in result.stderr and snapshot(cli.home) == before
+
+
+def test_bare_govca_still_prints_its_help() -> None:
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    result = CliRunner().invoke(main, [])
+    assert "Usage:" in result.output and "official" in result.output
