@@ -5,6 +5,7 @@ database's tables nor the audit log. Officials' PIN/OTP lock: shown by `official
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import os
 import subprocess
@@ -38,6 +39,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One data directory for every refusal (each must leave it as it was): a root and an issuing
     CA, agency A with an e-seal, a revoked certificate, a revoked API client, a registered official
     (not locked) and a revoked official."""
+    # Objects left by earlier tests in this process (a web app's HSM sessions and database pools)
+    # are finalised now, before this long-lived data directory is opened, not in the middle of it.
+    gc.collect()
     tmp = tmp_path_factory.mktemp("refusals")
     cli = Cli(make_home(tmp))
     cli("ca", "create-root", "--name", "root", "--subject", "/C=TH/O=govca Test/CN=govca Test Root",
