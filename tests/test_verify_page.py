@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 import time
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def env(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-de
         docs.update(flipped=flip_byte(valid), page_added=add_page(valid), text_changed=change_text(valid),
                     foreign=foreign, no_certificates=without_certificates(foreign),
                     garbage=b"\x89PNG\r\n\x1a\n garbage " * 64, empty=b"", encrypted=encrypted(sample_pdf()),
-                    too_large=sample_pdf() + b"%" + b"x" * (60 << 20) + b"\n")  # 60 MB; the limit is 50
+                    too_large=sample_pdf() + b"%" + b"x" * (60 << 20) + b"\n",  # 60 MB; the limit is 50
+                    unsigned=sample_pdf())
         files = {name: tmp / f"{name}.pdf" for name in docs}
         for name, path in files.items():
             path.write_bytes(docs[name])
@@ -193,7 +195,7 @@ def test_acceptance5_qr_url_shows_the_registry_record_then_matches_or_not(page: 
     record = shown(page, ".record")
     assert env["doc_id"] in record and "กรมพัฒนาธุรกิจการค้า" in record and "พ.ศ." in record, record
     assert "เลือกไฟล์ที่ได้รับเพื่อเทียบกับเอกสารที่หน่วยงานประทับตรา" in shown(page, ".record .invite")
-    assert page.locator(".match, .result, .error").count() == 0, page.content()
+    assert page.locator(".headline, .match, .result, .error").count() == 0, page.content()
     assert "ไม่ใช่เอกสาร" not in page.inner_text("main") and "ไฟล์นี้คือเอกสาร" not in page.inner_text("main")
     page.screenshot(path=str(SHOTS / "qr-first-view-th.png"), full_page=True)
     assert upload(page, env, "valid", f"/verify/{env['doc_id']}") == 200
@@ -366,3 +368,34 @@ def test_the_language_chosen_survives_a_reload_and_a_new_visit(page: Page, env: 
     page.click("#lang-toggle")
     page.goto(env["url"] + "/verify")
     expect(page.locator("html")).to_have_attribute("lang", "th")
+
+
+@pytest.mark.parametrize("name, on_record, state, th, en", [
+    ("valid", True, "ok", "ไฟล์นี้คือเอกสารที่หน่วยงานประทับตราไว้", "This is the document the agency sealed."),
+    ("other", True, "bad", "ไฟล์นี้ไม่ใช่เอกสารที่หน่วยงานประทับตราไว้", "This file is not the document the agency sealed"),
+    ("flipped", False, "bad", "อย่าเชื่อถือเอกสารนี้", "Do not rely on this document"),
+    ("before_revocation", False, "ok", "เอกสารนี้ลงนามถูกต้อง", "This document is validly signed"),
+    ("unsigned", False, "warn", "เอกสารนี้ไม่มีลายมือชื่ออิเล็กทรอนิกส์", "This document carries no electronic signature")])
+def test_each_result_page_leads_with_one_headline_answer_in_both_languages(
+        page: Page, env: dict, name: str, on_record: bool, state: str, th: str, en: str) -> None:
+    """The first thing under the title is the one answer the citizen came for, in Thai and in
+    English; the rest of the page does not contradict it (a file that is not the registered
+    document is not shown as a green "Valid" result)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = f"/verify/{env['doc_id']}" if on_record else "/verify"
+    assert upload(page, env, name, path) == 200
+    first = page.locator("main > h1 + *")
+    expect(first).to_have_class(re.compile(rf"\bheadline\b.*\b{state}\b"))
+    assert th in first.inner_text(), first.inner_text()
+    page.screenshot(path=str(SHOTS / f"headline-{name}-th.png"), full_page=True)
+    toggle(page, "en")
+    assert en in first.inner_text(), first.inner_text()
+    page.screenshot(path=str(SHOTS / f"headline-{name}-en.png"), full_page=True)
+    result = page.locator(".result")
+    if name == "other":  # the file's own seal is valid, but it is shown as secondary, not as the answer
+        expect(result).to_have_class(re.compile(r"\bsecondary\b"))
+        assert "not the registered document" in result.locator("h2").inner_text()
+    if state == "bad":
+        assert page.locator(".headline.ok, .result.verdict-valid:not(.secondary)").count() == 0
+    if state == "ok":
+        assert page.locator(".headline.bad, .result.verdict-invalid").count() == 0
