@@ -51,8 +51,15 @@ def _sqlite_lock_path(url: str) -> str | None:
 def make_private(path: str) -> None:
     """The SQLite file holds the audit log, API-client records and officials' PIN records: mode
     0600 for it and its -wal/-shm files. It is created 0600 before SQLite opens it, since SQLite
-    gives the -wal and -shm files the mode of the database file; older installs are tightened."""
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    gives the -wal and -shm files the mode of the database file; older installs are tightened.
+
+    An existing file is never opened here: closing any descriptor of a database file drops every
+    POSIX lock this process holds on it, including those of SQLite connections already open to it
+    (SQLite's "How To Corrupt An SQLite Database File", 2.2), so only chmod touches it."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
     for name in (path, path + "-wal", path + "-shm"):
         try:
             if os.stat(name).st_mode & 0o077:
