@@ -114,8 +114,12 @@ def apiclient_create(ctx, code, name, as_json):  # type: ignore[no-untyped-def]
     repo, audit = signer_repository(db), audit_writer(db)
     client_id, token = new_api_client(cfg, repo, code, name)
     audit(actor(), "apiclient.create", code, "success", {"client": client_id, "name": name})
-    emit({"id": client_id, "agency": code, "name": name, "token": token}, as_json,
-         f"API client {client_id} for {code} ({name}).\nToken (shown once, keep it secret):\n{token}")
+    secret = token.split("_", 2)[2]
+    emit({"id": client_id, "agency": code, "name": name, "token": token, "client_id": str(client_id),
+          "client_secret": secret}, as_json,
+         f"API client {client_id} for {code} ({name}).\nToken (shown once, keep it secret):\n{token}\n"
+         f"  sealing API: Authorization: Bearer <the token>\n"
+         f"  CSC auth/login, HTTP Basic: user {client_id}, password the whole token (or its secret: {secret})")
 
 
 @apiclient_group.command("revoke")

@@ -187,7 +187,10 @@ class TrustRoots:
 def build_verifier(cfg: GovcaConfig, db: Database, revocation: InProcessRevocation):  # type: ignore[no-untyped-def]
     from signer.verify import Verifier
 
-    return Verifier(TrustRoots(db, cfg.signer.extra_roots), revocation, utcnow, cfg.signer.max_pdf_mb * 1024 * 1024)
+    from signer.officials import english_name_lookup
+
+    return Verifier(TrustRoots(db, cfg.signer.extra_roots), revocation, utcnow, cfg.signer.max_pdf_mb * 1024 * 1024,
+                    english_name=english_name_lookup(db.reader))
 
 
 def official_repository(home: Path, db: Database, keys: Any, create_pin_key: bool = False):  # type: ignore[no-untyped-def]

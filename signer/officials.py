@@ -15,7 +15,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pyotp
 from cryptography.hazmat.primitives import hashes
@@ -294,6 +294,23 @@ class LockState:
 def _lock_state(row: OfficialRow, now: dt.datetime) -> LockState:
     until = row.locked_until
     return LockState(until, row.failed_attempts or 0, until is not None and until > now)
+
+
+def english_name_lookup(read: UnitOfWork) -> Callable[[str], str | None]:
+    """The English name behind a signing certificate, for the verification page's English view:
+    an official's (their certificate names them in Thai only) or, for a seal, its agency's. Keyed
+    by the certificate's serial in upper-case hex with an even number of digits."""
+    from .storage import SealRow
+
+    def lookup(serial_hex: str) -> str | None:
+        with read() as s:
+            person = s.execute(select(OfficialRow.given_name_en, OfficialRow.surname_en)
+                               .where(OfficialRow.cert_serial == serial_hex)).first()
+            if person is not None:
+                return f"{person[0]} {person[1]}"
+            return s.execute(select(AgencyRow.name_en).join(SealRow, SealRow.agency_id == AgencyRow.id)
+                             .where(SealRow.serial_hex == serial_hex)).scalar_one_or_none()
+    return lookup
 
 
 @dataclass(frozen=True)

@@ -131,9 +131,12 @@ def _fallback(index: int, sig: Any, exc: Exception) -> dict[str, Any]:
 
 class Verifier:
     def __init__(self, trust: Callable[[], TrustSettings], revocation_now: RevocationNow | None,
-                 clock: Callable[[], dt.datetime], max_bytes: int, budgets: Budgets = DEFAULT_BUDGETS) -> None:
+                 clock: Callable[[], dt.datetime], max_bytes: int, budgets: Budgets = DEFAULT_BUDGETS,
+                 english_name: Callable[[str], str | None] | None = None) -> None:
+        """``english_name``: the English name behind a govca certificate (by serial, hex), when
+        govca knows it; certificates name officials in Thai only."""
         self.trust, self.revocation_now, self.clock, self.max_bytes = trust, revocation_now, clock, max_bytes
-        self.budgets = budgets
+        self.budgets, self.english_name = budgets, english_name
 
     def verify(self, pdf: bytes) -> dict[str, Any]:
         """The report on every signature. The whole verification runs under the budgets of
@@ -213,6 +216,12 @@ class Verifier:
                                 "kind": "document_timestamp" if is_ts else "signature",
                                 "subfilter": str(sig.sig_object.get("/SubFilter", "")).lstrip("/"),
                                 "signer": _name(cert.subject), "issuer": _name(cert.issuer), "notes": []}
+        if not is_ts and self.english_name is not None:
+            serial = f"{cert.serial_number:X}"
+            with held():  # a database read: not interrupted by the watchdog
+                name_en = self.english_name(serial if len(serial) % 2 == 0 else "0" + serial)
+            if name_en:
+                base["signer"]["name_en"] = name_en
         if is_ts:
             status = validate_pdf_timestamp(sig, validation_context=ts_context)
             base["signing_time"] = _when(status.timestamp)

@@ -302,6 +302,12 @@ def test_acceptance1_pyhanko_csc_signer_signs_through_govca_csc_v1(tmp_path: Pat
     status = validate_pdf_signature(sig, signer_validation_context=ValidationContext(trust_roots=[root]))
     assert status.intact and status.valid and status.trusted, status.pretty_print_details()
     assert sig.signer_cert.subject.native["common_name"] == "วิชัย รักษ์ไทย"
+    # The verification report names the official in English too (the certificate is Thai only).
+    from cli.web import create_app
+
+    report = create_app(cli.home).test_client().post("/api/v1/verify", data=signed,
+                                                     content_type="application/pdf").json
+    assert report["signatures"][0]["signer"]["name_en"] == "Wichai Rakthai", report["signatures"][0]["signer"]
 
 
 def test_seals_are_reachable_through_csc_at_scal1_with_a_signature_budget(env: dict) -> None:

@@ -25,7 +25,11 @@ def test_readme_integrator_quick_start_runs_as_written_against_the_demo(tmp_path
     port = free_port()
     home = tmp_path / "govca-data"
     initialise(home, None, f"http://127.0.0.1:{port}")  # `make run`'s demo, on a free port
-    Cli(home)("demo")
+    printed = Cli(home)("demo").stdout
+    # The demo's first run names every file and the credential the README's examples use.
+    block = quickstart_block()
+    used = set(re.findall(r"govca-data/demo/([\w.-]+)", block)) | set(re.findall(r"--credential (\S+)", block))
+    assert used and all(name in printed for name in used), (sorted(used), printed)
     for name in (".venv", "docs"):  # the commands run from the repository's folder
         (tmp_path / name).symlink_to(REPO / name)
     script = tmp_path / "quickstart.sh"

@@ -484,3 +484,17 @@ def test_csc_auth_login_takes_the_secret_or_the_whole_token_as_the_basic_passwor
             assert resp.status_code == 200 and resp.json["access_token"].startswith("csc1."), resp.json
     refused = login(client_id, other)
     assert refused.status_code == 400 and refused.json["error"] == "authentication_error", refused.json
+
+
+def test_apiclient_create_prints_the_basic_user_and_secret_that_csc_auth_login_takes(env: dict) -> None:
+    """What `govca apiclient create` prints is what auth/login takes: user = client_id, password =
+    client_secret (or the whole token)."""
+    cli = env["cli"]
+    made = json.loads(cli("apiclient", "create", "--agency", "A", "--name", "CSC system", "--json").stdout)
+    assert made["token"] == f"gvc_{made['client_id']}_{made['client_secret']}"
+    text = cli("apiclient", "create", "--agency", "A", "--name", "CSC system 2").stdout
+    assert "HTTP Basic: user " in text and "password the whole token" in text
+    app = create_app(cli.home)  # a fresh app: the client list changed
+    basic = base64.b64encode(f"{made['client_id']}:{made['client_secret']}".encode()).decode()
+    resp = app.test_client().post("/csc/v2/auth/login", json={}, headers={"Authorization": f"Basic {basic}"})
+    assert resp.status_code == 200 and resp.json["access_token"].startswith("csc1."), resp.json
