@@ -129,6 +129,7 @@ def test_acceptance2_en_319_102_1_tampering_is_invalid_with_reason_allowed_form_
         assert first["modifications"]["level"] == "ALTERED"
         assert "the signed content itself was changed" in shown(page, ".sig dl")
     assert "contact the agency that issued it" in shown(page, ".result .meaning")
+    assert rep["checked_at"]["en"][:10] in shown(page, ".result .meaning")  # the verdict is as of this check
 
 
 @pytest.mark.parametrize("name", ["after_revocation_b_lta", "after_revocation_b_t"])
