@@ -40,7 +40,9 @@ def _usage_failure(exc: click.UsageError) -> None:
     """A usage mistake (missing option, bad type or choice, unknown command or option): one line
     naming the command and where its help is, exit 2, as click's own usage errors exit."""
     path = _command_path(exc.ctx)
-    _fail(f"{path}: {_one_line(exc.format_message())} (see '{path} --help')", code=exc.exit_code or 2)
+    where = path.removeprefix("govca").strip()  # the line already starts with "govca:"
+    _fail(f"{where + ': ' if where else ''}{_one_line(exc.format_message())} (see '{path} --help')",
+          code=exc.exit_code or 2)
 
 
 class GovcaGroup(click.Group):
