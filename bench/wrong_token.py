@@ -20,9 +20,9 @@ scheme. Run it in a checkout before issue 9 and after it to compare (a checkout 
 
     .venv/bin/python bench/wrong_token.py --server [--govca PATH] [--seconds 8]
 
-e.g. before issue 9: `git worktree add /tmp/before c834d01~1` (the commit before it) and a
-wrapper /tmp/before-bin/govca: `PYTHONPATH=/tmp/before exec .venv/bin/python -c 'import sys;
-sys.argv[0] = "govca"; from cli.main import main; main()' "$@"` (run from /tmp/before).
+e.g. before issue 9: `git worktree add ../before c834d01~1` (the commit before it) and a
+wrapper ../before-bin/govca: `PYTHONPATH=../before exec .venv/bin/python -c 'import sys;
+sys.argv[0] = "govca"; from cli.main import main; main()' "$@"` (run from ../before).
 
 The same through `govca serve --workers 2` (nginx in front) and `wrk -t1 -c4`: requests/s and
 the audit records written during the run (the aggregates of the second worker are written at its
