@@ -21,19 +21,19 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
 import threading
 import time
 from typing import Callable
 
+from .pins import SCHEME as HMAC_SCHEME
+from .pins import HsmMacRecords, Mac
+
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 TOKEN = re.compile(r"^gvc_([0-9]{1,12})_([A-Za-z0-9_-]{40,64})$")
 CACHE_SECONDS = 300.0
-HMAC_SCHEME = "hsm-hmac-sha256"
 KEY_LABEL = "govca-apiclient-mac-v1"
-Mac = Callable[[bytes], bytes]
 log = logging.getLogger("govca.credentials")
 
 
@@ -82,40 +82,21 @@ def parse_token(header: str | None) -> tuple[int, str] | None:
     return (int(m.group(1)), m.group(2)) if m else None
 
 
-class SecretVault:
-    """Makes and checks HMAC records of API client secrets with the HSM key ``key_label``.
-    ``mac_factory`` returns the HSM's HMAC function; it is called on first use only."""
+class SecretVault(HsmMacRecords):
+    """Makes and checks HMAC records of API client secrets with the HSM key ``key_label``."""
 
     def __init__(self, mac_factory: Callable[[], Mac], key_label: str = KEY_LABEL) -> None:
-        self._factory, self.key_label = mac_factory, key_label
-        self._mac: Mac | None = None
-        self._lock = threading.Lock()
+        super().__init__(mac_factory, key_label)
 
     @staticmethod
     def _message(salt: bytes, secret: str) -> bytes:
         return b"govca API client secret v1\x00" + salt + secret.encode()
 
-    def _compute(self, salt: bytes, secret: str) -> bytes:
-        if self._mac is None:
-            with self._lock:
-                if self._mac is None:
-                    self._mac = self._factory()
-        return self._mac(self._message(salt, secret))
-
     def record(self, secret: str) -> str:
-        salt = os.urandom(16)
-        mac = self._compute(salt, secret)
-        return "$".join((HMAC_SCHEME, self.key_label, base64.b64encode(salt).decode(), base64.b64encode(mac).decode()))
+        return self._make(lambda salt: self._message(salt, secret))
 
     def verify(self, secret: str, record: str) -> bool:
-        parts = record.split("$")
-        if len(parts) != 4 or parts[0] != HMAC_SCHEME or parts[1] != self.key_label:
-            return False
-        try:
-            salt, expected = base64.b64decode(parts[2], validate=True), base64.b64decode(parts[3], validate=True)
-        except ValueError:
-            return False
-        return hmac.compare_digest(self._compute(salt, secret), expected)
+        return self._check(lambda salt: self._message(salt, secret), record)
 
 
 class SecretVerifier:

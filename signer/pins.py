@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hmac
 import os
+import threading
 from typing import Callable
 
 SCHEME = "hsm-hmac-sha256"
@@ -22,28 +23,30 @@ KEY_LABEL = "govca-pin-mac-v1"
 Mac = Callable[[bytes], bytes]
 
 
-class PinVault:
-    """Makes and checks PIN records. ``mac_factory`` returns the HSM's HMAC function; it is called
-    on first use only, so a server whose token has no PIN key yet starts all the same."""
+class HsmMacRecords:
+    """Records ``hsm-hmac-sha256$<key label>$<salt>$<mac>`` made with an HMAC key held in the HSM
+    (sensitive, not extractable). ``mac_factory`` returns the HSM's HMAC function; it is called on
+    first use only, so a server whose token has no such key yet starts all the same. Subclasses
+    say what message a secret and a salt make."""
 
-    def __init__(self, mac_factory: Callable[[], Mac], key_label: str = KEY_LABEL) -> None:
+    def __init__(self, mac_factory: Callable[[], Mac], key_label: str) -> None:
         self._factory, self.key_label = mac_factory, key_label
         self._mac: Mac | None = None
+        self._lock = threading.Lock()
 
-    def _message(self, official_id: int, salt: bytes, pin: str) -> bytes:
-        return b"govca official PIN v1\x00" + str(official_id).encode() + b"\x00" + salt + pin.encode()
-
-    def _compute(self, official_id: int, salt: bytes, pin: str) -> bytes:
+    def _compute(self, message: bytes) -> bytes:
         if self._mac is None:
-            self._mac = self._factory()
-        return self._mac(self._message(official_id, salt, pin))
+            with self._lock:
+                if self._mac is None:
+                    self._mac = self._factory()
+        return self._mac(message)
 
-    def record(self, official_id: int, pin: str) -> str:
+    def _make(self, message: Callable[[bytes], bytes]) -> str:
         salt = os.urandom(16)
-        mac = self._compute(official_id, salt, pin)
+        mac = self._compute(message(salt))
         return "$".join((SCHEME, self.key_label, base64.b64encode(salt).decode(), base64.b64encode(mac).decode()))
 
-    def verify(self, official_id: int, pin: str, record: str) -> bool:
+    def _check(self, message: Callable[[bytes], bytes], record: str) -> bool:
         parts = record.split("$")
         if len(parts) != 4 or parts[0] != SCHEME or parts[1] != self.key_label:
             return False
@@ -51,4 +54,21 @@ class PinVault:
             salt, expected = base64.b64decode(parts[2], validate=True), base64.b64decode(parts[3], validate=True)
         except ValueError:
             return False
-        return hmac.compare_digest(self._compute(official_id, salt, pin), expected)
+        return hmac.compare_digest(self._compute(message(salt)), expected)
+
+
+class PinVault(HsmMacRecords):
+    """Makes and checks officials' PIN records."""
+
+    def __init__(self, mac_factory: Callable[[], Mac], key_label: str = KEY_LABEL) -> None:
+        super().__init__(mac_factory, key_label)
+
+    @staticmethod
+    def _message(official_id: int, salt: bytes, pin: str) -> bytes:
+        return b"govca official PIN v1\x00" + str(official_id).encode() + b"\x00" + salt + pin.encode()
+
+    def record(self, official_id: int, pin: str) -> str:
+        return self._make(lambda salt: self._message(official_id, salt, pin))
+
+    def verify(self, official_id: int, pin: str, record: str) -> bool:
+        return self._check(lambda salt: self._message(official_id, salt, pin), record)
