@@ -120,14 +120,18 @@ def cli(home: Path) -> Cli:
     return Cli(home)
 
 
-@pytest.fixture
-def hierarchy(cli: Cli) -> Cli:
-    """Root (EC P-384, fast to generate) and an issuing CA (EC P-384)."""
+def create_hierarchy(cli: Cli) -> Cli:
+    """Root (EC P-384, fast to generate) and an issuing CA (EC P-384), named root and issuing."""
     cli("ca", "create-root", "--name", "root", "--subject", "/C=TH/O=govca Test/CN=govca Test Root",
         "--key-type", "ec-p384")
     cli("ca", "create-issuing", "--name", "issuing", "--parent", "root", "--subject",
         "/C=TH/O=govca Test/CN=govca Test Issuing CA", "--key-type", "ec-p384")
     return cli
+
+
+@pytest.fixture
+def hierarchy(cli: Cli) -> Cli:
+    return create_hierarchy(cli)
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]

@@ -15,17 +15,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import ocsp
 
-from conftest import REPO, Cli
+from conftest import REPO, Cli, create_hierarchy
 
 SEAL = "/C=TH/O=Department of Lands/CN=กรมที่ดิน/organizationIdentifier=NTRTH-0994000159889"
 
 
 def setup_ca(cli: Cli, out: Path) -> dict:
     """Root and issuing CA (P-384), two e-seals, responders for both CAs, PEM files in ``out``."""
-    cli("ca", "create-root", "--name", "root", "--subject", "/C=TH/O=govca Test/CN=govca Test Root",
-        "--key-type", "ec-p384")
-    cli("ca", "create-issuing", "--name", "issuing", "--parent", "root", "--subject",
-        "/C=TH/O=govca Test/CN=govca Test Issuing CA", "--key-type", "ec-p384")
+    create_hierarchy(cli)
     files = {"root": out / "root.pem", "issuing": out / "issuing.pem"}
     cli("ca", "export", "root", "--out", str(files["root"]))
     cli("ca", "export", "issuing", "--out", str(files["issuing"]))

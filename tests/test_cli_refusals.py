@@ -20,7 +20,7 @@ from cli.compose import token_from_config
 from cli.config import load_config
 from cli.runtime import thai_id_check_digit_ok
 from cli.signer_wiring import official_repository
-from conftest import REPO, Cli, make_home
+from conftest import REPO, Cli, create_hierarchy, make_home
 
 GOOD_JURISTIC = "0994000159889"   # valid check digit (also in tests/sealing_helpers.py)
 BAD_JURISTIC = "0994000159880"    # the same with a wrong check digit
@@ -44,10 +44,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     gc.collect()
     tmp = tmp_path_factory.mktemp("refusals")
     cli = Cli(make_home(tmp))
-    cli("ca", "create-root", "--name", "root", "--subject", "/C=TH/O=govca Test/CN=govca Test Root",
-        "--key-type", "ec-p384")
-    cli("ca", "create-issuing", "--name", "issuing", "--parent", "root", "--subject",
-        "/C=TH/O=govca Test/CN=govca Test Issuing CA", "--key-type", "ec-p384")
+    create_hierarchy(cli)
     cli("agency", "add", "--code", "A", "--name-th", "กรมที่ดิน", "--name-en", "Department of Lands",
         "--juristic-id", GOOD_JURISTIC)
     revoked_cert = json.loads(cli("cert", "issue", "--ca", "issuing", "--profile", "eseal", "--generate-key",
@@ -253,10 +250,7 @@ def _lock_by_five_failures(home: Path, official_id: int) -> dt.datetime:
 
 @pytest.fixture
 def enrolled(cli: Cli, tmp_path: Path) -> dict:
-    cli("ca", "create-root", "--name", "root", "--subject", "/C=TH/O=govca Test/CN=govca Test Root",
-        "--key-type", "ec-p384")
-    cli("ca", "create-issuing", "--name", "issuing", "--parent", "root", "--subject",
-        "/C=TH/O=govca Test/CN=govca Test Issuing CA", "--key-type", "ec-p384")
+    create_hierarchy(cli)
     cli("agency", "add", "--code", "A", "--name-th", "ก", "--name-en", "A", "--juristic-id", GOOD_JURISTIC)
     oid = json.loads(cli(*_official_args("A", "--json")).stdout)["id"]
     pin = tmp_path / "pin"

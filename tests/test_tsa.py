@@ -25,7 +25,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Cli, make_home, run
+from conftest import Cli, create_hierarchy, make_home, run
 from hsm import HsmKey, KeyUri
 from signer.tsa import (FailInfo, TimeStampResp, TsaRejection, TsaUnit, build_accuracy, build_gen_time,
                         build_response, new_serial, parse_query, rejection)
@@ -457,10 +457,7 @@ FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(Heal
 def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("tsa-fuzz")
     cli = Cli(make_home(tmp))
-    cli("ca", "create-root", "--name", "root", "--subject", "/C=TH/O=govca Test/CN=govca Test Root",
-        "--key-type", "ec-p384")
-    cli("ca", "create-issuing", "--name", "issuing", "--parent", "root", "--subject",
-        "/C=TH/O=govca Test/CN=govca Test Issuing CA", "--key-type", "ec-p384")
+    create_hierarchy(cli)
     pki = make_tsa(cli, tmp)
     return {"client": make_client(pki), "seed": openssl_query(pki, "-sha256", "-cert").read_bytes()}
 
