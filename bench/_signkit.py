@@ -60,7 +60,7 @@ AREAS = [
     ("HSM sign (hsm/, python-pkcs11, SoftHSM)", r"\((hsm|pkcs11)/"),
     ("revocation + path validation (certvalidator, OCSP, CRL)",
      r"\(pyhanko_certvalidator/|\(sign/validation/|InProcessRevocation|validation_context|\(ocsp/responder"),
-    ("TSA tokens (signer/tsa.py, pyHanko timestamps)", r"\(signer/tsa\.py|InProcessTimeStamper|\(sign/timestamps/"),
+    ("TSA tokens (signer/tsa/authority.py, pyHanko timestamps)", r"\(signer/tsa\.py|InProcessTimeStamper|\(sign/timestamps/"),
     ("stamp: font load + subset + CFF (fontTools)", r"\(fontTools/|\(pdf_utils/font/"),
     ("stamp: QR code + text layout", r"\(stamp/|\(qrcode/|\(pdf_utils/(qr|text|layout)\.py|\(signer/stamp\.py"),
     ("input check: check_pdf parses the upload", r"\(signer/pdf_checks\.py"),

@@ -14,7 +14,7 @@ then per key type:
   ceiling  bench/_fixed_app.py under gunicorn (2 sync workers), wrk -t2 -c16, as bench/ocsp.py does.
 Goal: signatures/s >= 50% of min(HSM signatures/s in 2 processes, HTTP ceiling requests/s).
 
-Each TOTP code of an official is accepted once (RFC 6238 5.2, signer/officials.py check_factors),
+Each TOTP code of an official is accepted once (RFC 6238 5.2, signer/remote/officials.py check_factors),
 so one official can authorise ~3 times at once (steps t-1, t, t+1), then once per 30 s: each client
 owns a share of a pool of officials (--officials per key type) and never reuses an (official, step).
 "starve" is time spent waiting for an unused code (non-zero: the pool, not the server, limited

@@ -8,8 +8,8 @@ two inputs (the 1-page sample e-License; 100 pages, ~5 MB, of text and incompres
 and starts `govca serve --workers 2` (gunicorn, sync workers). For {1-page, 100-page} x {B-B,
 B-LTA} it measures:
 
-  floor    first, with the server idle: signer.pades.sign_pdf in a loop in this one process with
-           the same HSM key and stamp (signer.service.default_stamp, a new document id each time)
+  floor    first, with the server idle: signer.sealing.pades.sign_pdf in a loop in this one process with
+           the same HSM key and stamp (signer.sealing.service.default_stamp, a new document id each time)
            and, for B-LTA, one InProcessTimeStamper and one ValidationContext (revocation data at
            hand) built up front: documents/s of one process = the per-worker floor;
   service  POST /api/v1/sign (multipart `file` + `options` {"level": ...}, bearer token) from
@@ -68,7 +68,7 @@ def setup_ca(home: Path, port: int) -> str:
 
 
 def make_inputs() -> dict[str, bytes]:
-    from signer.sample_pdf import sample_elicense_pdf
+    from signer.sealing.sample_pdf import sample_elicense_pdf
 
     one = sample_elicense_pdf(agency_th="กรมทดสอบ", agency_en="Benchmark Department", licensee_th="บริษัท ทดสอบ จำกัด",
                               licence_no="BENCH-0001", issued_on=dt.date(2025, 1, 1))
@@ -189,8 +189,9 @@ def library_floor(home: Path, inputs: dict[str, bytes], seconds: float) -> dict[
     from cli.config import load_config
     from cli.ocsp_wiring import build_responder
     from cli.signer_wiring import build_sealing_service
-    from signer.pades import InProcessTimeStamper, Level, SigningMaterial, SignOptions, sign_pdf, validation_context
-    from signer.service import common_name, default_stamp, new_document_id
+    from signer.revinfo import validation_context
+    from signer.sealing.pades import InProcessTimeStamper, Level, SigningMaterial, SignOptions, sign_pdf
+    from signer.sealing.service import common_name, default_stamp, new_document_id
 
     cfg = load_config(home)
     db = Database(cfg.database_url)

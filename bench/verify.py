@@ -11,7 +11,7 @@ once at B-LTA through POST /api/v1/sign. On that one sealed file it measures:
             per iteration: parse the PDF, read the DSS, one ValidationContext from it (govca root as
             trust root, no fetching, hard-fail revocation), validate_pdf_signature (with its
             signature time-stamp) and validate_pdf_timestamp (the document time-stamp);
-  verifier  govca's own signer.verify.Verifier.verify(pdf) in this process, wired as cli/web.py
+  verifier  govca's own signer.verification.verify.Verifier.verify(pdf) in this process, wired as cli/web.py
             does (build_verifier with the in-process revocation source): the validation logic
             without HTTP;
   service   POST /api/v1/verify (body: the PDF, application/pdf) from --clients Python threads for
@@ -47,7 +47,7 @@ AREAS = [
     ("PDF open: parse, xref, signature fields (load_checked, read_dss)", r"^load_checked|read_dss"),
     ("pyHanko rest: CMS signature, digest, coverage, TST checks", r"\(sign/validation/"),
     ("PDF parse elsewhere (pdf_utils)", r"\(pdf_utils/"),
-    ("our report building (signer/verify.py, texts, dates)", r"\(signer/(verify|verify_text|stamp)\.py"),
+    ("our report building (signer/verification/verify.py, texts, dates)", r"\(signer/(verify|verify_text|stamp)\.py"),
     ("HTTP: JSON response (jsonify)", r"jsonify|\(json/"),
     ("HTTP: gunicorn/Flask/werkzeug rest (request read, routing)", r"\((gunicorn|flask|werkzeug)/"),
 ]
@@ -61,7 +61,7 @@ KEY_FRAMES = re.compile(
 
 
 def seal(port: int, token: str) -> bytes:
-    from signer.sample_pdf import sample_elicense_pdf
+    from signer.sealing.sample_pdf import sample_elicense_pdf
 
     pdf = sample_elicense_pdf(agency_th="กรมทดสอบ", agency_en="Benchmark Department", licensee_th="บริษัท ทดสอบ จำกัด",
                               licence_no="BENCH-0001", issued_on=dt.date(2025, 1, 1))

@@ -1,6 +1,12 @@
 """govca.toml in the data directory, parsed strictly into a frozen GovcaConfig.
 
-PINs are never in this file: ``hsm.pin_source`` says where the PIN comes from.
+PINs are never in this file: each token's ``pin_source`` says where its PIN comes from.
+
+Keys are held by security context (docs/architecture.md): ``[hsm.ca]`` is the token of the root
+and issuing CA keys, opened only by administrator commands; ``[hsm.service]`` the token of every
+key the running service uses (OCSP responders, TSA, e-seals, officials, MAC and encryption keys).
+A data directory made before the split has one ``[hsm]`` table: both contexts then use that one
+token, and ``tokens_shared`` says so.
 """
 from __future__ import annotations
 
@@ -25,6 +31,13 @@ class HsmConfig:
     token_label: str
     pin_source: str
     softhsm_conf: str | None = None
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """What `govca serve` uses that administrator commands do not."""
+
+    database_url: str | None = None  # the web role's URL (PostgreSQL); None: the top-level database_url
 
 
 @dataclass(frozen=True)
@@ -62,16 +75,31 @@ class GovcaConfig:
     home: Path
     database_url: str
     base_url: str
-    hsm: HsmConfig
+    hsm_ca: HsmConfig
+    hsm_service: HsmConfig
     agency_policy_oid: str
     etsi_policy_oid: str = "0.4.0.2042.1.2"
     profiles_file: str | None = None
     ocsp: OcspConfig = OcspConfig()
     signer: SignerConfig = SignerConfig()
     throttle: ThrottleConfig = ThrottleConfig()
+    serve: ServeConfig = ServeConfig()
+
+    @property
+    def tokens_shared(self) -> bool:
+        """True when the CA keys share a token with the service (a data directory made before the
+        split into contexts, or a configuration that names one token twice)."""
+        a, b = self.hsm_ca, self.hsm_service
+        return (a.module, a.token_label, a.softhsm_conf) == (b.module, b.token_label, b.softhsm_conf)
+
+    @property
+    def serve_database_url(self) -> str:
+        return self.serve.database_url or self.database_url
 
 
-_TOP = {"version", "database_url", "base_url", "profiles_file", "policy", "hsm", "ocsp", "signer", "throttle"}
+_TOP = {"version", "database_url", "base_url", "profiles_file", "policy", "hsm", "ocsp", "signer", "throttle",
+        "serve"}
+_SERVE = {"database_url"}
 _THROTTLE = {"failures_per_window", "window_seconds", "max_addresses", "audit_records_per_window"}
 _SIGNER = {"max_pdf_mb", "tsa_policy_oid", "tsa_accuracy_ms", "extra_roots"}
 _OCSP = {"validity_hours", "refresh_after_hours", "max_cert_ids"}
@@ -101,11 +129,11 @@ def load_config(home: Path) -> GovcaConfig:
         raise ConfigError(f"{path}: {exc}") from None
     _strict(data, _TOP, CONFIG_NAME)
     policy = _strict(data.get("policy", {}), _POLICY, "policy")
-    hsm = _strict(data.get("hsm", {}), _HSM, "hsm")
-    for key in ("module", "token_label", "pin_source"):
-        if not isinstance(hsm.get(key), str):
-            raise ConfigError(f"hsm.{key} is required")
-    conf = hsm.get("softhsm_conf")
+    hsm_ca, hsm_service = _hsm_tables(data.get("hsm", {}), home)
+    serve_table = _strict(data.get("serve", {}), _SERVE, "serve")
+    if "database_url" in serve_table and not (isinstance(serve_table["database_url"], str)
+                                              and serve_table["database_url"]):
+        raise ConfigError("serve.database_url must be a non-empty SQLAlchemy URL")
     ocsp_table = _strict(data.get("ocsp", {}), _OCSP, "ocsp")
     if any(not isinstance(v, int) or isinstance(v, bool) or v <= 0 for v in ocsp_table.values()):
         raise ConfigError("ocsp: values must be positive integers")
@@ -139,15 +167,48 @@ def load_config(home: Path) -> GovcaConfig:
         home=home,
         database_url=str(data.get("database_url") or f"sqlite:///{home / 'govca.db'}"),
         base_url=str(data.get("base_url", "http://127.0.0.1:8080")),
-        hsm=HsmConfig(hsm["module"], hsm["token_label"], hsm["pin_source"],
-                      str(home / conf) if conf and not Path(conf).is_absolute() else conf),
+        hsm_ca=hsm_ca,
+        hsm_service=hsm_service,
         agency_policy_oid=_required(policy, "agency_policy_oid", "policy"),
         etsi_policy_oid=str(policy.get("etsi_policy_oid", "0.4.0.2042.1.2")),
         profiles_file=data.get("profiles_file"),
         ocsp=ocsp,
         signer=signer,
         throttle=throttle,
+        serve=ServeConfig(serve_table.get("database_url")),
     )
+
+
+def _hsm_tables(table: object, home: Path) -> tuple[HsmConfig, HsmConfig]:
+    """(CA token, service token) from ``[hsm.ca]`` and ``[hsm.service]``, or from the one ``[hsm]``
+    table of a data directory made before the split (both contexts then name that token)."""
+    if not isinstance(table, dict):
+        raise ConfigError("hsm: expected a table")
+    if not table:
+        raise ConfigError("[hsm.ca] and [hsm.service] are required")
+    if set(table) & _HSM:
+        if set(table) & {"ca", "service"}:
+            raise ConfigError("hsm: either one [hsm] table (one token for every key) or [hsm.ca] and "
+                              "[hsm.service], not both")
+        one = _hsm_config(table, "hsm", home)
+        return one, one
+    _strict(table, {"ca", "service"}, "hsm")
+    for name in ("ca", "service"):
+        if name not in table:
+            raise ConfigError(f"[hsm.{name}] is required")
+    return _hsm_config(table["ca"], "hsm.ca", home), _hsm_config(table["service"], "hsm.service", home)
+
+
+def _hsm_config(table: object, where: str, home: Path) -> HsmConfig:
+    hsm = _strict(table, _HSM, where)
+    for key in ("module", "token_label", "pin_source"):
+        if not isinstance(hsm.get(key), str) or not hsm.get(key):
+            raise ConfigError(f"{where}.{key} is required")
+    conf = hsm.get("softhsm_conf")
+    if conf is not None and not isinstance(conf, str):
+        raise ConfigError(f"{where}.softhsm_conf must be a path")
+    return HsmConfig(hsm["module"], hsm["token_label"], hsm["pin_source"],
+                     str(home / conf) if conf and not Path(conf).is_absolute() else conf)
 
 
 def _required(table: dict, key: str, where: str) -> str:

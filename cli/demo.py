@@ -94,10 +94,10 @@ def ensure_signing_demo(home: Path, svc: CaService, actor: str) -> list[str]:
 
     from ca import Database, utcnow
     from signer.errors import NotFoundError
-    from signer.pades import SignOptions
-    from signer.sample_pdf import sample_elicense_pdf
-    from signer.service import default_stamp
-    from signer.stamp import BANGKOK
+    from signer.sealing.pades import SignOptions
+    from signer.sealing.sample_pdf import sample_elicense_pdf
+    from signer.sealing.service import default_stamp
+    from signer.sealing.stamp import BANGKOK
 
     from .agency_cmds import new_api_client
     from .config import load_config

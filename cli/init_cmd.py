@@ -9,7 +9,7 @@ import click
 from ca import Database, upgrade_schema
 from hsm import find_softhsm_module, init_softhsm_token, write_pin_file, write_softhsm_conf
 
-from signer.officials import SecretBox
+from signer.remote.officials import SecretBox
 
 from .config import CONFIG_NAME, PLACEHOLDER_POLICY_OID, render_config
 

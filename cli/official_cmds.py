@@ -14,7 +14,7 @@ import click
 from ca import CertificateRecord, Database, utcnow
 from ca.revocation import ALLOWED_REASONS
 from hsm import KeyType
-from signer.officials import LockState, OfficialRepository, OfficialStatus, otpauth_uri
+from signer.remote.officials import LockState, OfficialRepository, OfficialStatus, otpauth_uri
 
 from .compose import build_ca_service, token_from_config
 from .config import load_config

@@ -15,9 +15,9 @@ from ca import Database, utcnow
 from ca.audit import AuditEvent, append
 from ca.status import StatusReader
 from ocsp.responder import OcspResponder
-from signer.pades import RevocationData
+from signer.revinfo import RevocationData
 from signer.registry import SignerRepository
-from signer.service import SealingService, SignerSettings
+from signer.sealing.service import SealingService, SignerSettings
 
 from .config import GovcaConfig
 
@@ -169,7 +169,7 @@ class TrustRoots:
         from sqlalchemy import select
 
         from ca.storage.models import CaRow
-        from signer.verify import TrustSettings
+        from signer.verification.verify import TrustSettings
 
         loaded_at, value = self._cached
         if value is not None and time.monotonic() - loaded_at < 60:
@@ -185,9 +185,9 @@ class TrustRoots:
 
 
 def build_verifier(cfg: GovcaConfig, db: Database, revocation: InProcessRevocation):  # type: ignore[no-untyped-def]
-    from signer.verify import Verifier
+    from signer.verification.verify import Verifier
 
-    from signer.officials import english_name_lookup
+    from signer.remote.officials import english_name_lookup
 
     return Verifier(TrustRoots(db, cfg.signer.extra_roots), revocation, utcnow, cfg.signer.max_pdf_mb * 1024 * 1024,
                     english_name=english_name_lookup(db.reader))
@@ -197,7 +197,7 @@ def official_repository(home: Path, db: Database, keys: Any, create_pin_key: boo
     """Officials, their TOTP seeds sealed under secrets/server.key and their PINs checked with the
     HSM's PIN key (created by enrolment, the one single-process path; servers only look it up)."""
     from hsm.mac import mac_key
-    from signer.officials import OfficialRepository, SecretBox
+    from signer.remote.officials import OfficialRepository, SecretBox
     from signer.pins import KEY_LABEL, PinVault
 
     box = SecretBox(home / "secrets" / "server.key")
@@ -206,7 +206,7 @@ def official_repository(home: Path, db: Database, keys: Any, create_pin_key: boo
 
 
 def build_remote_signing(cfg: GovcaConfig, db: Database, keys: Any, sealing: SealingService, reader: StatusReader):  # type: ignore[no-untyped-def]
-    from signer.csc import RemoteSigning
+    from signer.remote.csc import RemoteSigning
 
     officials = official_repository(cfg.home, db, keys)
     return RemoteSigning(officials, sealing.repo, keys, lambda ca, serial: reader.status(ca, serial)[0],

@@ -17,14 +17,14 @@ from werkzeug.exceptions import HTTPException
 from ca import Database, utcnow
 from ocsp.http import repository_blueprint
 from ocsp.wsgi import OcspWsgi
-from signer.api import sealing_blueprint
-from signer.service import default_stamp
-from signer.tsa_http import tsa_blueprint
-from signer.csc_v1 import csc_v1_blueprint
-from signer.csc_v2 import csc_v2_blueprint
+from signer.sealing.http import sealing_blueprint
+from signer.sealing.service import default_stamp
+from signer.tsa.http import tsa_blueprint
+from signer.remote.csc_v1 import csc_v1_blueprint
+from signer.remote.csc_v2 import csc_v2_blueprint
 from signer.pdf_guard import retire_requested
 from signer.throttle import install as install_throttle
-from signer.verify_http import verification_blueprint
+from signer.verification.http import verification_blueprint
 
 from .compose import token_from_config
 from .config import load_config

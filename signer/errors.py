@@ -51,3 +51,13 @@ class BudgetError(SignerError):
 
     status = 422
     title = "Unprocessable Content"
+
+
+class StampError(SignerError, ValueError):
+    """A stamp cannot be built as asked (naive time, bad field, a font without the glyphs).
+
+    Its inputs come from the agency's record and the seal certificate, not from the caller's
+    request, so at the HTTP edge it is the server's fault."""
+
+    status = 500
+    title = "Internal Server Error"

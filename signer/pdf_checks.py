@@ -12,6 +12,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import MDPPerm
 
 from .errors import BadInputError, BudgetError, ConflictError, TooLargeError, UnsupportedMediaError
+from .page_box import check_stamp_box
 from .pdf_guard import DEFAULT_BUDGETS, Budgets, guard, precheck
 
 
@@ -53,7 +54,7 @@ def check_pdf(data: bytes, max_bytes: int, certify: bool, budgets: Budgets = DEF
               page: int | None = None, box: tuple[int, int, int, int] | None = None) -> PdfFileReader:
     """Refuse what cannot or must not be signed; returns the parsed reader. ``page``: the page the
     visible stamp goes on (negative from the end), None when nothing is drawn; ``box``: the
-    stamp's box the client chose on it (signer/pades.py ``check_stamp_box``), None for the default."""
+    stamp's box the client chose on it (signer/page_box.py ``check_stamp_box``), None for the default."""
     reader = read_pdf(data, max_bytes, budgets)
     with guard(budgets.parse_seconds, "reading the PDF", budgets):
         existing = certification(reader)
@@ -99,7 +100,7 @@ def _what_signing_reads(reader: PdfFileReader) -> None:
 def _stamped_page(reader: PdfFileReader, page: int, box: tuple[int, int, int, int] | None = None) -> None:
     """The page the stamp goes on, reached the way pyHanko's writer reaches it, with a /MediaBox
     of four numbers, own or inherited (ISO 32000-1 7.7.3.3, 7.7.3.4); and the client's ``box``,
-    if any, big enough and within the page's visible area (signer/pades.py ``check_stamp_box``)."""
+    if any, big enough and within the page's visible area (signer/page_box.py ``check_stamp_box``)."""
     count = int(reader.root["/Pages"]["/Count"])  # the walk checked it against the leaves
     index = page if page >= 0 else count + page
     if not 0 <= index < count:
@@ -111,7 +112,6 @@ def _stamped_page(reader: PdfFileReader, page: int, box: tuple[int, int, int, in
             if isinstance(media, generic.ArrayObject) and len(media) == 4 and all(
                     isinstance(v, (generic.NumberObject, generic.FloatObject)) for v in media):
                 if box is not None:
-                    from .pades import check_stamp_box
 
                     check_stamp_box(box, leaf, index + 1)
                 return

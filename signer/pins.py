@@ -5,7 +5,7 @@ attacker who copies it, and costs every legitimate authorisation the same delay.
 is HMAC-SHA256, computed in the HSM with a non-extractable secret key, over a random salt, the
 official's id and the PIN (ขมธอ. 36-2566 / CEN EN 419 241-1: the activation data is verified with
 protection from the HSM): without the token the record tells nothing, and a check costs
-microseconds. Five wrong attempts lock the credential (signer/csc.py), so online guessing is
+microseconds. Five wrong attempts lock the credential (signer/remote/csc.py), so online guessing is
 bounded too.
 
 Record: ``hsm-hmac-sha256$<key label>$<salt, base64>$<mac, base64>``.

@@ -164,7 +164,7 @@ def plain_bases() -> dict[str, bytes]:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.pdf_utils.writer import copy_into_new_writer
 
-    from signer.sample_pdf import sample_elicense_pdf
+    from signer.sealing.sample_pdf import sample_elicense_pdf
 
     plain = sample_elicense_pdf(agency_th="กรมพัฒนาธุรกิจการค้า", agency_en="Department of Business Development",
                                 licensee_th="บริษัท ทดสอบ จำกัด", licence_no="FUZZ-0001", issued_on=dt.date(2026, 1, 5))

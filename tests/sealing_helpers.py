@@ -29,7 +29,7 @@ def setup_sealing(cli: Cli, out: Path) -> dict:
 def sample_pdf() -> bytes:
     import datetime as dt
 
-    from signer.sample_pdf import sample_elicense_pdf
+    from signer.sealing.sample_pdf import sample_elicense_pdf
 
     return sample_elicense_pdf(agency_th="กรมพัฒนาธุรกิจการค้า", agency_en="Department of Business Development",
                                licensee_th="บริษัท ทดสอบ จำกัด", licence_no="TEST-0001", issued_on=dt.date(2026, 11, 26))

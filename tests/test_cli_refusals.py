@@ -239,7 +239,7 @@ def _repo(home: Path):  # type: ignore[no-untyped-def]
 
 def _lock_by_five_failures(home: Path, official_id: int) -> dt.datetime:
     """Five wrong factors, counted as the CSC core counts them (lock_after 5, 15 minutes)."""
-    from signer.officials import OfficialRepository
+    from signer.remote.officials import OfficialRepository
 
     repo, now = _repo(home), dt.datetime.now(dt.timezone.utc)
     for _ in range(5):
@@ -294,7 +294,7 @@ def test_official_list_shows_the_lock_and_unlock_lifts_it_audited(enrolled: dict
 
 
 def test_official_list_shows_failed_attempts_below_the_lock(enrolled: dict) -> None:
-    from signer.officials import OfficialRepository
+    from signer.remote.officials import OfficialRepository
 
     cli, oid = enrolled["cli"], enrolled["id"]
     repo = _repo(cli.home)
@@ -310,7 +310,7 @@ def test_official_list_shows_failed_attempts_below_the_lock(enrolled: dict) -> N
 
 def test_an_expired_lock_is_not_shown_as_locked(enrolled: dict) -> None:
     cli, oid = enrolled["cli"], enrolled["id"]
-    from signer.officials import OfficialRow
+    from signer.remote.officials import OfficialRow
 
     with _repo(cli.home).write() as s:
         s.get(OfficialRow, oid).locked_until = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)

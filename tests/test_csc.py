@@ -229,7 +229,7 @@ def test_official_revoke_interrupted_before_the_certificate_is_completed_by_runn
     from cli.config import load_config
     from cli.signer_wiring import official_repository
     from ca import Database
-    from signer.officials import OfficialStatus
+    from signer.remote.officials import OfficialStatus
 
     cfg = load_config(env["cli"].home)
     repo = official_repository(env["cli"].home, Database(cfg.database_url), token_from_config(cfg))

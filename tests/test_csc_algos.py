@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from signer.csc import Credential, CscError, RemoteSigning
+from signer.remote.csc import Credential, CscError, RemoteSigning
 
 
 def _credential(key) -> Credential:  # type: ignore[no-untyped-def]

@@ -236,7 +236,7 @@ def test_sealing_options_over_64_kib_are_400_with_a_short_detail(env: dict) -> N
 
 
 def test_sealing_options_integral_floats_reach_the_signer_as_ints(env: dict) -> None:
-    from signer.api import parse_options
+    from signer.sealing.http import parse_options
 
     opts, _ = parse_options({"page": 0.0, "box": [10.0, 20, 310, 140.0]})
     assert type(opts.page) is int and opts.box == (10, 20, 310, 140) and all(type(v) is int for v in opts.box)

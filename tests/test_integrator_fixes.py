@@ -133,12 +133,12 @@ def _with_crop_box(pdf: bytes, crop: list[int]) -> bytes:
 @pytest.fixture
 def nothing_signed(monkeypatch: pytest.MonkeyPatch) -> None:
     """The box is refused before anything is signed: signing at all fails the test."""
-    import signer.service
+    import signer.sealing.service
 
     def fail(*_a: object, **_k: object) -> bytes:
         raise AssertionError("signed although the box is refused")
 
-    monkeypatch.setattr(signer.service, "sign_pdf", fail)
+    monkeypatch.setattr(signer.sealing.service, "sign_pdf", fail)
 
 
 def test_a_stamp_box_too_small_to_read_is_refused_before_signing(sealing: dict, nothing_signed: None) -> None:
@@ -191,7 +191,7 @@ def test_sign_pdf_checks_the_box_itself() -> None:
 
     from sealing_helpers import sample_pdf
     from signer.errors import BadInputError
-    from signer.pades import MIN_STAMP_SIZE, check_stamp_box, visible_area
+    from signer.page_box import MIN_STAMP_SIZE, check_stamp_box, visible_area
 
     assert MIN_STAMP_SIZE == (150, 60)
     page = IncrementalPdfFileWriter(io.BytesIO(sample_pdf())).find_page_for_modification(0)[0].get_object()
@@ -217,7 +217,7 @@ def test_an_agency_seal_stamp_reads_sealed_by(sealing: dict, tmp_path: Path) -> 
 
 
 def test_an_officials_stamp_reads_signed_by() -> None:
-    from signer.service import default_stamp
+    from signer.sealing.service import default_stamp
 
     fields = {"agency_th": "กรมทดสอบ", "agency_en": "Test Department", "signer": "Wichai Rakthai",
               "signed_at": dt.datetime(2026, 11, 26, 6, 21, tzinfo=dt.timezone.utc), "document_id": "DOC-1",

@@ -18,7 +18,7 @@ from cli.config import load_config
 from cli.signer_wiring import official_repository
 from conftest import Cli, make_home, run, tool
 from sealing_helpers import setup_sealing
-from signer.officials import OfficialRepository, SecretBox
+from signer.remote.officials import OfficialRepository, SecretBox
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ def test_the_wheel_holds_migrations_templates_and_profiles_and_the_build_warns_o
     wheel = next(tmp_path.glob("govca-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("ca/migrations/env.py", "ca/migrations/script.py.mako", "ca/migrations/versions/0001_initial_schema.py",
-                   "signer/templates/verify.html", "signer/templates/verify.js", "signer/templates/verify.css",
+                   "signer/verification/templates/verify.html", "signer/verification/templates/verify.js",
+                   "signer/verification/templates/verify.css",
                    "policies/data/profiles-v1.toml", "cli/main.py"):
         assert needed in names, needed
     assert not [n for n in names if "__pycache__" in n or n.startswith("tests/")]

@@ -35,8 +35,8 @@ from pyhanko.stamp import QRStamp
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from conftest import OUTPUT, run, tool
-from signer.sample_pdf import A4, STAMP_ORIGIN, STAMP_RECT, sample_elicense_pdf
-from signer.stamp import (
+from signer.sealing.sample_pdf import A4, STAMP_ORIGIN, STAMP_RECT, sample_elicense_pdf
+from signer.sealing.stamp import (
     DEFAULT_FONT,
     STAMP_BOX,
     STAMP_TEXT,

@@ -1,4 +1,4 @@
-"""signer/stamp_font.py: the stamp font subset once per process, with pyHanko's own per-stamp
+"""signer/sealing/stamp_font.py: the stamp font subset once per process, with pyHanko's own per-stamp
 subset as the fallback for any glyph outside it. The rendering itself is checked against the
 golden image in tests/test_stamp.py."""
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import PdfFileWriter
 
-from signer.stamp import DEFAULT_FONT
-from signer.stamp_font import SharedSubsetFontFactory, shared_subset
+from signer.sealing.stamp import DEFAULT_FONT
+from signer.sealing.stamp_font import SharedSubsetFontFactory, shared_subset
 
 THAI_AND_ENGLISH = "กรมพัฒนาธุรกิจการค้า ผู้ใหญ่ ปั้ม ฎีกา Department of Business Development พ.ศ. 2569 DOC-AB23"
 

@@ -322,7 +322,7 @@ def test_en_419_241_1_v2_adapter_refusals_authdata_hashes_and_signdoc_documents_
 
 
 def test_every_attempt_is_audited_a_500_too_by_the_class_of_the_error_never_its_text(env: dict, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from signer.csc import RemoteSigning
+    from signer.remote.csc import RemoteSigning
 
     def broken(self, client):  # type: ignore[no-untyped-def]
         raise RuntimeError("secret-ish text from deep inside")

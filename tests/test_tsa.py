@@ -1,4 +1,4 @@
-"""The built-in RFC 3161 Time-Stamp Authority (signer/tsa.py, signer/tsa_http.py).
+"""The built-in RFC 3161 Time-Stamp Authority (signer/tsa/authority.py, signer/tsa/http.py).
 
 Every token is signed by a SoftHSM key of a TSA certificate issued by govca itself, and checked
 with tools nobody here wrote: `openssl ts -verify` and pyHanko's timestamp validation. The time
@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 
 from conftest import Cli, create_hierarchy, make_home, run
 from hsm import HsmKey, KeyUri
-from signer.tsa import (FailInfo, TimeStampResp, TsaRejection, TsaUnit, build_accuracy, build_gen_time,
+from signer.tsa.authority import (FailInfo, TimeStampResp, TsaRejection, TsaUnit, build_accuracy, build_gen_time,
                         build_response, new_serial, parse_query, rejection)
-from signer.tsa_http import MAX_QUERY, TIMESTAMP_REPLY, tsa_blueprint
+from signer.tsa.http import MAX_QUERY, TIMESTAMP_REPLY, tsa_blueprint
 
 # Under the RFC 5612 documentation arc, like the shipped placeholder: never mistaken for a Thai OID.
 POLICY = "1.3.6.1.4.1.32473.764.3161"

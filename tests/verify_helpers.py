@@ -230,7 +230,8 @@ class LibrarySigner:
 
     def sign(self, pdf: bytes, level: str, revocation=None) -> bytes:  # type: ignore[no-untyped-def]
         """``revocation``: the validation data to embed (B-LT/B-LTA); by default today's."""
-        from signer.pades import InProcessTimeStamper, Level, SigningMaterial, SignOptions, sign_pdf, validation_context
+        from signer.revinfo import validation_context
+        from signer.sealing.pades import InProcessTimeStamper, Level, SigningMaterial, SignOptions, sign_pdf
 
         s, u = self.seal, self.unit
         material = SigningMaterial(s.cert_der, s.chain_der, self.svc.keys.get_key(s.key_uri))

@@ -2,7 +2,7 @@
 
 One A4 page of Thai and English text written with pyHanko's own PDF writer and text boxes, in
 the same Thai OpenType font as the stamp (embedded as subsets), with the lower right corner
-(:data:`STAMP_ORIGIN`, :data:`~signer.stamp.STAMP_BOX`) left free for the seal's stamp.
+(:data:`STAMP_ORIGIN`, :data:`~signer.sealing.stamp.STAMP_BOX`) left free for the seal's stamp.
 """
 from __future__ import annotations
 
@@ -158,7 +158,7 @@ def sample_elicense_pdf(
 ) -> bytes:
     """A one-page A4 e-License issued by ``agency_*`` to ``licensee_th``, as PDF bytes.
 
-    The area from :data:`STAMP_ORIGIN` spanning :data:`~signer.stamp.STAMP_BOX` is left blank.
+    The area from :data:`STAMP_ORIGIN` spanning :data:`~signer.sealing.stamp.STAMP_BOX` is left blank.
     """
     writer = PdfFileWriter()
     meta = writer.document_meta

@@ -1,5 +1,5 @@
 """CSC API v1.0.4.0 under /csc/v1/ (the version ขมธอ. 36-2566 cites and pyHanko's CSCSigner
-speaks): field names and the error model of that version, over the core in signer/csc.py."""
+speaks): field names and the error model of that version, over the core in signer/remote/csc.py."""
 from __future__ import annotations
 
 import base64
@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify
 
 from .csc import CscError, RemoteSigning, b64_list
 from .csc_http import BearerClients, cert_object, csc_error, json_body, refusals_audited
-from .registry import ApiClient
+from ..registry import ApiClient
 
 METHODS = ["auth/login", "credentials/list", "credentials/info", "credentials/authorize", "signatures/signHash"]
 

@@ -14,14 +14,15 @@ from cryptography import x509
 
 import policies.names  # noqa: F401 - its warnings filter covers Thai names read below
 
-from . import throttle
-from .credentials import SecretVerifier, is_slow, parse_token
-from .errors import ForbiddenError, NotFoundError, SignerError, UnauthenticatedError, UnavailableError
-from .pades import InProcessTimeStamper, RevocationData, SigningMaterial, SignOptions, sign_pdf, validation_context
-from .pdf_checks import certification, check_pdf
-from .pdf_guard import mapped
-from .registry import ApiClient, Seal, SignerRepository
-from .tsa import TsaUnit, build_response, new_serial
+from .. import throttle
+from ..credentials import SecretVerifier, is_slow, parse_token
+from ..errors import ForbiddenError, NotFoundError, SignerError, UnauthenticatedError, UnavailableError
+from ..revinfo import RevocationData, validation_context
+from .pades import InProcessTimeStamper, SigningMaterial, SignOptions, sign_pdf
+from ..pdf_checks import certification, check_pdf
+from ..pdf_guard import mapped
+from ..registry import ApiClient, Seal, SignerRepository
+from ..tsa.authority import TsaUnit, build_response, new_serial
 
 # (certificate DER, issuer DER) pairs in, OCSP responses and CRLs for them out.
 RevocationSource = Callable[[list[tuple[bytes, bytes]]], RevocationData]
@@ -49,7 +50,7 @@ class Sealed:
 
 
 def default_stamp(fields: dict) -> tuple[Any, dict]:
-    """The Thai/English stamp with a QR code of the verification URL (signer/stamp.py)."""
+    """The Thai/English stamp with a QR code of the verification URL (signer/sealing/stamp.py)."""
     import logging
 
     from .stamp import StampInfo, stamp_style, stamp_text_params

@@ -7,11 +7,11 @@ from typing import Any, Callable, Iterator
 
 from flask import Response, jsonify, request
 
-from . import throttle
+from .. import throttle
 from .csc import CscError, RemoteSigning
-from .errors import SignerError
-from .throttle import ThrottledError
-from .registry import ApiClient
+from ..errors import SignerError
+from ..throttle import ThrottledError
+from ..registry import ApiClient
 
 
 def csc_error(exc: CscError) -> Response:

@@ -24,10 +24,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .pins import PinVault
-from .errors import ConflictError, NotFoundError
-from .registry import SignerRepository, UnitOfWork, split_chain
-from .storage import AgencyRow, SignerBase, UtcDateTime
+from ..pins import PinVault
+from ..errors import ConflictError, NotFoundError
+from ..registry import SignerRepository, UnitOfWork, split_chain
+from ..storage import AgencyRow, SignerBase, UtcDateTime
 
 TOTP_ISSUER = "govca"
 
@@ -300,7 +300,7 @@ def english_name_lookup(read: UnitOfWork) -> Callable[[str], str | None]:
     """The English name behind a signing certificate, for the verification page's English view:
     an official's (their certificate names them in Thai only) or, for a seal, its agency's. Keyed
     by the certificate's serial in upper-case hex with an even number of digits."""
-    from .storage import SealRow
+    from ..storage import SealRow
 
     def lookup(serial_hex: str) -> str | None:
         with read() as s:

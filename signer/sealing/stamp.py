@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from pyhanko.pdf_utils import layout
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.stamp import QRPosition, QRStampStyle
 
-from .errors import SignerError
+from ..thai import (DEFAULT_FONT, BANGKOK, english_date, require_aware,
+                    english_datetime, thai_date, thai_datetime)
+from ..errors import StampError
 from .stamp_font import SharedSubsetFontFactory
 
 __all__ = [
@@ -45,28 +46,9 @@ __all__ = [
     "thai_datetime",
 ]
 
-DEFAULT_FONT = "/usr/share/fonts/opentype/tlwg/Laksaman.otf"
-"""Laksaman, the TLWG build of the government's TH Sarabun (Debian ``fonts-tlwg-laksaman-otf``)."""
-
 STAMP_BOX: tuple[int, int] = (300, 120)
 """Default size of the stamp, (width, height) in PDF points. The layout is tuned for it; larger
 boxes leave white space, smaller ones shrink the content to fit."""
-
-BANGKOK = ZoneInfo("Asia/Bangkok")
-"""The time zone every date on the stamp is shown in, whatever the signer's clock says."""
-
-BUDDHIST_ERA_OFFSET = 543
-"""Buddhist era year = Gregorian year + 543 (พ.ศ. = ค.ศ. + 543)."""
-
-THAI_MONTHS = (
-    "มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน",
-    "กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม",
-)
-# Spelled out rather than strftime("%B"), which follows the process locale.
-ENGLISH_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)
 
 SIGNED_BY = {
     "seal": "ประทับตราโดย / Sealed by",
@@ -107,15 +89,6 @@ _THAI_LETTERS = "".join(chr(c) for c in range(0x0E01, 0x0E3B)) + "".join(
 )
 
 
-class StampError(SignerError, ValueError):
-    """A stamp cannot be built as asked (naive time, bad field, a font without the glyphs).
-
-    Its inputs come from the agency's record and the seal certificate, not from the caller's
-    request, so at the HTTP edge it is the server's fault."""
-
-    status = 500
-    title = "Internal Server Error"
-
 
 @dataclass(frozen=True)
 class StampInfo:
@@ -151,49 +124,11 @@ class StampInfo:
             # A line break would add a line to the stamp and push the rest out of the box.
             if any(c in value for c in "\r\n\x0b\x0c\x85\u2028\u2029"):
                 raise StampError(f"StampInfo.{name} must be a single line")
-        _require_aware(self.signed_at)
+        require_aware(self.signed_at)
         if self.kind not in SIGNED_BY:
             raise StampError(f"StampInfo.kind must be one of {sorted(SIGNED_BY)}, not {self.kind!r}")
         if not self.verify_url.startswith(("https://", "http://")):
             raise StampError("StampInfo.verify_url must be an http(s) URL")
-
-
-def _require_aware(when: datetime) -> None:
-    if not isinstance(when, datetime):
-        raise StampError(f"expected a datetime, got {type(when).__name__}")
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise StampError("a naive datetime has no defined Bangkok time; pass an aware one")
-
-
-def thai_date(day: date) -> str:
-    """``26 พฤศจิกายน พ.ศ. 2569``: day, Thai month name, Buddhist-era year."""
-    return f"{day.day} {THAI_MONTHS[day.month - 1]} พ.ศ. {day.year + BUDDHIST_ERA_OFFSET}"
-
-
-def english_date(day: date) -> str:
-    """``26 November 2026``: day, English month name, Gregorian year."""
-    return f"{day.day} {ENGLISH_MONTHS[day.month - 1]} {day.year}"
-
-
-def thai_datetime(when: datetime) -> str:
-    """``26 พฤศจิกายน พ.ศ. 2569 เวลา 13:21 น.``, in Asia/Bangkok time.
-
-    :raises StampError: if ``when`` is naive.
-    """
-    _require_aware(when)
-    local = when.astimezone(BANGKOK)
-    return f"{thai_date(local.date())} เวลา {local:%H:%M} น."
-
-
-def english_datetime(when: datetime) -> str:
-    """``26 November 2026, 13:21 (UTC+07:00)``, in Asia/Bangkok time.
-
-    :raises StampError: if ``when`` is naive.
-    """
-    _require_aware(when)
-    local = when.astimezone(BANGKOK)
-    offset = local.strftime("%z")
-    return f"{english_date(local.date())}, {local:%H:%M} (UTC{offset[:3]}:{offset[3:]})"
 
 
 def stamp_text_params(info: StampInfo) -> dict[str, str]:
@@ -243,7 +178,7 @@ def stamp_style(font_path: str = DEFAULT_FONT) -> QRStampStyle:
 
     Cached per process and font, so the font is checked once. The style is immutable and safe
     to share between threads; pyHanko creates a fresh glyph accumulator for each stamp it
-    renders, which embeds the per-process font subset of signer/stamp_font.py.
+    renders, which embeds the per-process font subset of signer/sealing/stamp_font.py.
 
     :raises StampError: if the font lacks the Thai letters or the template's characters.
     """

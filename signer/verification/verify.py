@@ -19,8 +19,8 @@ from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timesta
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
 
-from .pdf_checks import read_pdf
-from .pdf_guard import DEFAULT_BUDGETS, Budgets, guard, held
+from ..pdf_checks import read_pdf
+from ..pdf_guard import DEFAULT_BUDGETS, Budgets, guard, held
 
 # pyHanko logs each revoked or untrusted certificate it meets, and each modification its diff
 # analysis finds suspicious, with a traceback at WARNING; for a verification service those are
@@ -28,9 +28,9 @@ from .pdf_guard import DEFAULT_BUDGETS, Budgets, guard, held
 for _name_ in ("pyhanko.sign.validation.generic_cms", "pyhanko.sign.validation.pdf_embedded",
                "pyhanko.sign.diff_analysis.policies"):
     logging.getLogger(_name_).setLevel(logging.ERROR)
-from .pades import RevocationData
-from .stamp import BANGKOK, english_date, thai_date
-from .verify_text import CERTIFICATION, CHANGES, NOTES, REASONS, REVOCATION_REASONS, VERDICTS, say
+from ..revinfo import RevocationData
+from ..thai import BANGKOK, english_date, thai_date
+from .text import CERTIFICATION, CHANGES, NOTES, REASONS, REVOCATION_REASONS, VERDICTS, say
 
 RevocationNow = Callable[[list[tuple[bytes, bytes]]], RevocationData]
 

@@ -6,8 +6,8 @@ from typing import Any, Callable
 
 from flask import Blueprint, Response, jsonify, request
 
-from .errors import BadInputError, ForbiddenError, SignerError, TooLargeError, UnsupportedMediaError
-from .openapi import openapi_document, validate_options
+from ..errors import BadInputError, ForbiddenError, SignerError, TooLargeError, UnsupportedMediaError
+from ..openapi import openapi_document, validate_options
 from .pades import Level, SignOptions
 from .service import SealingService
 

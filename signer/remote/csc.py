@@ -24,8 +24,8 @@ from sqlalchemy import delete
 from hsm import Mechanism
 
 from .officials import CscSadRow, Official, OfficialRepository, OfficialStatus, SecretBox
-from .errors import SignerError
-from .registry import ApiClient, SignerRepository
+from ..errors import SignerError
+from ..registry import ApiClient, SignerRepository
 
 RSA_ALGOS = {"1.2.840.113549.1.1.11": Mechanism.RSA_PKCS1V15_SHA256, "1.2.840.113549.1.1.12": Mechanism.RSA_PKCS1V15_SHA384,
              "1.2.840.113549.1.1.13": Mechanism.RSA_PKCS1V15_SHA512}
@@ -313,7 +313,7 @@ class RemoteSigning:
             raise
 
     def material(self, cred: Credential) -> Any:
-        from .pades import SigningMaterial
+        from ..sealing.pades import SigningMaterial
 
         return SigningMaterial(cred.cert_der, cred.chain_der, self.keys.get_key(cred.key_uri))
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request, send_file
 
-from .errors import BadInputError, NotFoundError, SignerError, TooLargeError
-from .registry import Document, SignerRepository
-from .stamp import DEFAULT_FONT, english_datetime, thai_datetime
+from ..errors import BadInputError, NotFoundError, SignerError, TooLargeError
+from ..registry import Document, SignerRepository
+from ..thai import DEFAULT_FONT, english_datetime, thai_datetime
 from .verify import Verifier
 
 DOC_ID = re.compile(r"^DOC-[A-Z2-7]{16}$")

@@ -12,7 +12,7 @@ from typing import Callable
 
 from flask import Blueprint, Response, jsonify, request
 
-from .tsa import FailInfo, TsaUnit, build_response, new_serial, rejection
+from .authority import FailInfo, TsaUnit, build_response, new_serial, rejection
 
 TIMESTAMP_QUERY = "application/timestamp-query"
 TIMESTAMP_REPLY = "application/timestamp-reply"

@@ -12,11 +12,11 @@ from flask import Blueprint, Response, jsonify
 
 from .csc import EC_ALGOS, HASH_OIDS, RSA_ALGOS, CscError, Credential, RemoteSigning, b64_list
 from .csc_http import BearerClients, cert_object, csc_error, json_body, refusals_audited
-from .errors import SignerError
-from .pades import Level, SignOptions
-from .pdf_checks import check_pdf
-from .registry import ApiClient
-from .service import SealingService, default_stamp
+from ..errors import SignerError
+from ..sealing.pades import Level, SignOptions
+from ..pdf_checks import check_pdf
+from ..registry import ApiClient
+from ..sealing.service import SealingService, default_stamp
 
 METHODS = ["auth/login", "credentials/list", "credentials/info", "credentials/authorize", "signatures/signHash",
            "signatures/signDoc"]

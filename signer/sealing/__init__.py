@@ -1,0 +1,1 @@
+"""Sealing agencies' PDFs (PAdES) with e-seal keys held in the HSM."""

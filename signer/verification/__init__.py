@@ -1,0 +1,1 @@
+"""Verifying signed documents for citizens: holds no key and imports nothing from hsm."""
