@@ -7,11 +7,10 @@ CKA_SENSITIVE true, CKA_EXTRACTABLE false, usable for CKM_SHA256_HMAC only.
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from .errors import HsmError, KeyNotFoundError
-from .token import _LOCK, Pkcs11Token
+from .errors import KeyNotFoundError
+from .token import Pkcs11Token
 
 
 class HsmMacKey:
@@ -23,15 +22,11 @@ class HsmMacKey:
     def mac(self, data: bytes) -> bytes:
         import pkcs11
 
-        with _LOCK:
-            key = self._handle()
-            return bytes(key.sign(data, mechanism=pkcs11.Mechanism.SHA256_HMAC))
+        return self.token.call(lambda _session: bytes(self._handle().sign(data, mechanism=pkcs11.Mechanism.SHA256_HMAC)))
 
     def _handle(self) -> Any:
-        """The object handle, from the token's per-process index. Caller holds _LOCK."""
-        import pkcs11
-
-        key = self.token._find(self.token._session(), self.label, pkcs11.ObjectClass.SECRET_KEY)
+        """The object handle, from the token's index. Valid inside token.call() only."""
+        key = self.token.find_secret_key(self.label)
         if key is None:
             raise KeyNotFoundError(f"no secret key {self.label!r} in token {self.token.config.token_label!r}")
         return key
@@ -43,21 +38,15 @@ def mac_key(token: Pkcs11Token, label: str, create: bool = False) -> HsmMacKey:
     from pkcs11 import Attribute
 
     key = HsmMacKey(token, label)
-    with _LOCK:
-        try:
-            key._handle()
-            return key
-        except KeyNotFoundError:
-            if not create:
-                raise
-        session = token._session()
-        try:
-            session.generate_key(pkcs11.KeyType.GENERIC_SECRET, 256, label=label, id=os.urandom(16), store=True,
-                                 template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False,
-                                           Attribute.PRIVATE: True, Attribute.SIGN: True, Attribute.VERIFY: True,
-                                           Attribute.ENCRYPT: False, Attribute.DECRYPT: False, Attribute.WRAP: False,
-                                           Attribute.UNWRAP: False, Attribute.DERIVE: False})
-        except pkcs11.PKCS11Error as exc:
-            raise HsmError(f"generating secret key {label!r} failed: {type(exc).__name__}") from exc
-        key._handle()
+
+    def find_or_make(_session: Any) -> None:
+        if token.find_secret_key(label) is not None:
+            return
+        if not create:
+            raise KeyNotFoundError(f"no secret key {label!r} in token {token.config.token_label!r}")
+        token.generate_secret_key(label, pkcs11.KeyType.GENERIC_SECRET, 256, {
+            Attribute.SIGN: True, Attribute.VERIFY: True, Attribute.ENCRYPT: False, Attribute.DECRYPT: False,
+            Attribute.WRAP: False, Attribute.UNWRAP: False, Attribute.DERIVE: False})
+
+    token.call(find_or_make)
     return key

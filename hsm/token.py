@@ -1,47 +1,43 @@
 """The one module that opens PKCS#11 sessions.
 
-python-pkcs11 initialises the library without mutexes (C_Initialize(NULL)), so SoftHSM is not
-thread-safe here: every token call in a process is serialised by one lock. Parallelism comes
-from processes, each opening the library itself after a fork (docs/field-notes.md). A second login
-in one process raises UserAlreadyLoggedIn, so each process keeps one logged-in session.
+Each :class:`Pkcs11Token` owns its per-process state: one logged-in session, the object handles
+it looked up, an index of the token's key objects and the keys it exported. The PKCS#11 library
+itself is process-global; ``hsm/library.py`` keeps its lock and notices forks and SoftHSM conf
+changes, after which a token drops its state and logs in again (docs/field-notes.md). Two tokens
+(the CA token and the service token) in one process each have their own login.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
-import threading
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from .errors import DuplicateKeyError, HsmError, KeyNotFoundError, TokenNotFoundError, UnsupportedMechanismError
+from .errors import (DuplicateKeyError, HsmError, KeyNotFoundError, PinSourceError, TokenNotFoundError,
+                     UnsupportedMechanismError)
+from .library import library
 from .mechanisms import DIGEST_INFO_PREFIX, KeyType, Mechanism, select_token_call
 from .pin import PinSource
 from .uri import KeyUri
 
-_LOCK = threading.RLock()
-_OPEN: dict[tuple[str, str], tuple[int, Any]] = {}
-_HANDLES: dict[tuple[int, str, bytes], Any] = {}
-_ACTIVE_CONF: dict[str, str] = {}
-_KEYS: dict[tuple[int, str, str], "HsmKey"] = {}
-# Per process: (token, object class, label) -> [(CKA_ID, handle)] of every key object, read in one pass.
-# SoftHSM's file store touches every object on each C_FindObjects (~13 ms with 800 key pairs
-# here), so a service with thousands of officials' keys looks each up by one pass, not a search.
-_INDEX: dict[tuple[str, Any, str], list[tuple[bytes, Any]]] = {}
-_INDEXED: set[Any] = set()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class TokenConfig:
-    """Where a token is: PKCS#11 module path, token label, PIN source, optional SoftHSM conf."""
+    """Where a token is: PKCS#11 module path, token label, PIN source, optional SoftHSM conf.
+    ``role`` ("CA", "service") names the token's security context in error messages."""
 
     module: str
     token_label: str
     pin_source: PinSource
     softhsm_conf: str | None = None
+    role: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,60 +53,118 @@ class KeyObjectInfo:
     uri: str
 
 
+class _State:
+    """What one token instance holds in one process and library generation."""
+
+    def __init__(self, pid: int | None, generation: int) -> None:
+        self.pid, self.generation = pid, generation
+        self.session: Any = None
+        self.handles: dict[tuple[str, bytes], Any] = {}
+        self.keys: dict[str, "HsmKey"] = {}
+        # (object class, label) -> [(CKA_ID, handle)] of every key object, read in one pass.
+        # SoftHSM's file store touches every object on each C_FindObjects (~13 ms with 800 key
+        # pairs here), so a service with thousands of officials' keys looks each up by one pass.
+        self.index: dict[tuple[Any, str], list[tuple[bytes, Any]]] = {}
+        self.indexed: set[Any] = set()
+
+
 class Pkcs11Token:
-    """A token. Its keys' only operation is :meth:`HsmKey.sign`."""
+    """A token. Its key pairs' only operation is :meth:`HsmKey.sign`."""
 
     def __init__(self, config: TokenConfig) -> None:
         self.config = config
+        self._library = library(config.module)
+        self._state = _State(None, -1)
+
+    @property
+    def label(self) -> str:
+        return self.config.token_label
+
+    def _where(self) -> str:
+        return f"{self.config.role + ' ' if self.config.role else ''}token {self.config.token_label}"
 
     # --- session handling -------------------------------------------------------------
     def _session(self) -> Any:
-        """The process's logged-in session, opened lazily (after any fork). Caller holds _LOCK."""
-        key = (self.config.module, self.config.token_label, self.config.softhsm_conf or "")
-        pid = os.getpid()
-        cached = _OPEN.get(key)
-        if cached and cached[0] == pid:
-            return cached[1]
+        """This instance's logged-in session, opened lazily (after any fork). Caller holds the lock."""
         import pkcs11
 
+        state, library_ = self._state, self._library
         conf = self.config.softhsm_conf
-        stale_fork = any(p != pid for p, _ in _OPEN.values())
-        switched_conf = conf is not None and _ACTIVE_CONF.get(self.config.module, conf) != conf
-        if conf is not None:
-            # SoftHSM reads its configuration at C_Initialize, so a different token directory (a
-            # fresh token per test) needs the library re-initialised; in a service there is one.
-            os.environ["SOFTHSM2_CONF"] = conf
-        lib = pkcs11.lib(self.config.module)
-        if stale_fork or switched_conf:
-            # A forked child inherits the parent's handles, which are not valid in it.
-            _OPEN.clear()
-            _HANDLES.clear()
-            _KEYS.clear()
-            _INDEX.clear()
-            _INDEXED.clear()
-            lib.reinitialize()
-        if conf is not None:
-            _ACTIVE_CONF[self.config.module] = conf
+        if state.session is not None and state.pid == os.getpid() == library_.pid \
+                and state.generation == library_.generation and conf in (None, library_.conf):
+            return state.session
+        lib = library_.load(conf)
+        if state.session is not None and state.pid == library_.pid and state.generation == library_.generation:
+            return state.session
+        state = self._state = _State(self._library.pid, self._library.generation)
         try:
             token = lib.get_token(token_label=self.config.token_label)
         except pkcs11.NoSuchToken as exc:
             raise TokenNotFoundError(f"no PKCS#11 token labelled {self.config.token_label!r}") from exc
-        pin = self.config.pin_source.read()
+        try:
+            pin = self.config.pin_source.read()
+        except PinSourceError as exc:
+            raise PinSourceError(f"{self._where()}: {exc}") from None
         try:
             session = token.open(user_pin=pin, rw=True)
         except pkcs11.PinIncorrect as exc:
-            raise HsmError(f"login to token {self.config.token_label!r} refused: wrong user PIN") from exc
+            raise HsmError(f"login to {self._where()} refused: wrong user PIN") from exc
         except pkcs11.UserAlreadyLoggedIn:
+            # Login is per token and process: another instance (a legacy shared token) logged in.
             session = token.open(rw=True)
-        _OPEN[key] = (pid, session)
+        state.session = session
+        self._library.logged_in.add(self.config.token_label)
         return session
+
+    def open(self) -> None:
+        """Log in now (reading the PIN source), so a command fails before it writes anything."""
+        with self._library.lock:
+            self._session()
 
     def check(self) -> None:
         """Raise unless the token answers (used by health checks)."""
-        with _LOCK:
-            self._session().generate_random(64)
+        self.call(lambda session: session.generate_random(64))
 
-    # --- keys ----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def locked_session(self) -> Iterator[Any]:
+        """The logged-in session, with the library lock held for the block (for hsm/ modules
+        that drive other mechanisms, e.g. HMAC and AES-GCM). Handles are valid only inside it."""
+        with self._library.lock:
+            yield self._session()
+
+    def call(self, fn: Callable[[Any], T]) -> T:
+        """``fn(session)`` under the library lock, with this token logged in."""
+        with self.locked_session() as session:
+            return fn(session)
+
+    # --- secret keys (HMAC, AES) ----------------------------------------------------------
+    def find_secret_key(self, label: str) -> Any | None:
+        """The handle of the secret key labelled ``label``, or None. Use inside :meth:`call`."""
+        import pkcs11
+
+        with self.locked_session() as session:
+            return self._find(session, label, pkcs11.ObjectClass.SECRET_KEY)
+
+    def generate_secret_key(self, label: str, key_type: Any, bits: int, template: dict) -> Any:
+        """Generate and store a secret key (a pkcs11.KeyType, e.g. GENERIC_SECRET or AES) with a
+        random CKA_ID; ``template`` sets its attributes (CKA_SENSITIVE true and CKA_EXTRACTABLE
+        false are forced). Returns the handle; use inside :meth:`call`."""
+        import pkcs11
+        from pkcs11 import Attribute
+
+        template = {**template, Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False, Attribute.PRIVATE: True}
+        key_id = secrets.token_bytes(16)
+        with self.locked_session() as session:
+            if self._search(session, label, pkcs11.ObjectClass.SECRET_KEY) is not None:
+                raise DuplicateKeyError(f"{self._where()} already holds a secret key labelled {label!r}")
+            try:
+                handle = session.generate_key(key_type, bits, label=label, id=key_id, store=True, template=template)
+            except pkcs11.PKCS11Error as exc:
+                raise HsmError(f"generating secret key {label!r} failed: {type(exc).__name__}") from exc
+            self._remember(pkcs11.ObjectClass.SECRET_KEY, label, key_id, handle)
+            return handle
+
+    # --- key pairs ---------------------------------------------------------------------------
     def generate_key_pair(self, key_type: KeyType, label: str) -> "HsmKey":
         """Generate a key pair inside the token: private key sensitive, non-extractable, private."""
         import pkcs11
@@ -128,8 +182,7 @@ class Pkcs11Token:
             Attribute.DERIVE: False,
         }
         public_template = {Attribute.VERIFY: True, Attribute.ENCRYPT: False, Attribute.WRAP: False}
-        with _LOCK:
-            session = self._session()
+        with self.locked_session() as session:
             if self._search(session, label, pkcs11.ObjectClass.PRIVATE_KEY) is not None:
                 raise DuplicateKeyError(f"the token already holds a key labelled {label!r}")
             if key_type.is_rsa:
@@ -147,33 +200,30 @@ class Pkcs11Token:
                     store=True, label=label, id=key_id,
                     public_template=public_template, private_template=private_template,
                 )
-            for cls_, obj in ((pkcs11.ObjectClass.PUBLIC_KEY, public), (pkcs11.ObjectClass.PRIVATE_KEY, private)):
-                if (self.config.token_label, cls_) in _INDEXED:
-                    _INDEX.setdefault((self.config.token_label, cls_, label), []).append((key_id, obj))
+            self._remember(pkcs11.ObjectClass.PUBLIC_KEY, label, key_id, public)
+            self._remember(pkcs11.ObjectClass.PRIVATE_KEY, label, key_id, private)
         return self.get_key(KeyUri(self.config.token_label, label, key_id))
 
     def get_key(self, uri: KeyUri | str) -> "HsmKey":
         """The key pair at ``uri``. Looked up (and its public key exported) once per process."""
         import pkcs11
 
-        cache_key = (os.getpid(), self.config.token_label, str(uri))
-        cached = _KEYS.get(cache_key)
-        if cached is not None:
-            return cached
         if isinstance(uri, str):
             uri = KeyUri.parse(uri)
         if uri.token != self.config.token_label:
             raise KeyNotFoundError(f"key URI names token {uri.token!r}, this is {self.config.token_label!r}")
-        with _LOCK:
-            session = self._session()
+        with self.locked_session() as session:
+            cached = self._state.keys.get(str(uri))
+            if cached is not None:
+                return cached
             private = self._find(session, uri.label, pkcs11.ObjectClass.PRIVATE_KEY, uri.key_id)
             public = self._find(session, uri.label, pkcs11.ObjectClass.PUBLIC_KEY, uri.key_id)
             if private is None or public is None:
                 raise KeyNotFoundError(f"no key pair {uri} in the token")
             key_type, public_key = _export_public(private, public)
             key_id = bytes(private[pkcs11.Attribute.ID])
-        key = HsmKey(self, KeyUri(uri.token, uri.label, key_id), key_type, public_key)
-        _KEYS[cache_key] = key
+            key = HsmKey(self, KeyUri(uri.token, uri.label, key_id), key_type, public_key)
+            self._state.keys[str(uri)] = key
         return key
 
     def list_key_objects(self) -> list[KeyObjectInfo]:
@@ -181,8 +231,7 @@ class Pkcs11Token:
         from pkcs11 import Attribute, ObjectClass
 
         out: list[KeyObjectInfo] = []
-        with _LOCK:
-            session = self._session()
+        with self.locked_session() as session:
             for cls_, name in ((ObjectClass.PRIVATE_KEY, "private"), (ObjectClass.PUBLIC_KEY, "public"),
                                (ObjectClass.SECRET_KEY, "secret")):
                 for obj in session.get_objects({Attribute.CLASS: cls_}):
@@ -200,24 +249,30 @@ class Pkcs11Token:
                     ))
         return sorted(out, key=lambda o: (o.label, o.object_class))
 
+    # --- the index of key objects ---------------------------------------------------------------
+    def _remember(self, object_class: Any, label: str, key_id: bytes, handle: Any) -> None:
+        """Add a key this instance just made to its index (if the index was read already)."""
+        if object_class in self._state.indexed:
+            self._state.index.setdefault((object_class, label), []).append((key_id, handle))
+
     def _find(self, session: Any, label: str, object_class: Any, key_id: bytes = b"") -> Any:
-        """The handle of a key object, from the process's index; a miss re-reads the index once
-        (a key made by another process since). Caller holds _LOCK, after _session()."""
+        """The handle of a key object, from this instance's index; a miss re-reads the index once
+        (a key made by another process since). Caller holds the lock, after _session()."""
         from pkcs11 import Attribute
 
-        token = self.config.token_label
+        state = self._state
         for attempt in (1, 2):
-            if (token, object_class) in _INDEXED:
-                found = [h for i, h in _INDEX.get((token, object_class, label), ()) if not key_id or i == key_id]
+            if object_class in state.indexed:
+                found = [h for i, h in state.index.get((object_class, label), ()) if not key_id or i == key_id]
                 if len(found) > 1:
                     raise HsmError(f"{len(found)} objects share the label {label!r}; address the key by id")
                 if found or attempt == 2:
                     return found[0] if found else None
-            for stale in [k for k in _INDEX if k[:2] == (token, object_class)]:
-                del _INDEX[stale]
+            for stale in [k for k in state.index if k[0] == object_class]:
+                del state.index[stale]
             for obj in session.get_objects({Attribute.CLASS: object_class}):
-                _INDEX.setdefault((token, object_class, obj[Attribute.LABEL]), []).append((bytes(obj[Attribute.ID]), obj))
-            _INDEXED.add((token, object_class))
+                state.index.setdefault((object_class, obj[Attribute.LABEL]), []).append((bytes(obj[Attribute.ID]), obj))
+            state.indexed.add(object_class)
         return None
 
     @staticmethod
@@ -242,20 +297,18 @@ class Pkcs11Token:
                                             f"{hashlib.new(mechanism.hash_name).digest_size} bytes")
         if call.prepare == "digest_info":
             payload = DIGEST_INFO_PREFIX[mechanism.hash_name] + payload
-        with _LOCK:
-            session = self._session()
-            # Object handles are per process; looking the key up once per process saves a
-            # C_FindObjects round trip on every signature.
-            cache_key = (os.getpid(), key.uri.label, key.uri.key_id)
-            private = _HANDLES.get(cache_key)
+        with self.locked_session() as session:
+            # Object handles are per process; looking the key up once saves a C_FindObjects
+            # round trip on every signature.
+            handles = self._state.handles
+            private = handles.get((key.uri.label, key.uri.key_id))
             if private is None:
                 private = self._find(session, key.uri.label, pkcs11.ObjectClass.PRIVATE_KEY, key.uri.key_id)
                 if private is None:
                     raise KeyNotFoundError(f"no private key {key.uri} in the token")
-                _HANDLES[cache_key] = private
+                handles[(key.uri.label, key.uri.key_id)] = private
             signature = private.sign(payload, mechanism=call.mechanism, mechanism_param=call.mechanism_param)
         return _ecdsa_der(bytes(signature)) if call.der_encode_ecdsa else bytes(signature)
-
 
 def _ecdsa_der(raw: bytes) -> bytes:
     """r||s from CKM_ECDSA as Ecdsa-Sig-Value, SEQUENCE { r INTEGER, s INTEGER } (RFC 3279 2.2.3)."""

@@ -170,3 +170,46 @@ def test_hmac_key_is_made_in_the_token_sensitive_and_not_extractable(token: Pkcs
     assert len(key.mac(b"x")) == hashlib.sha256().digest_size
     info = [o for o in token.list_key_objects() if o.label == "pin-mac"]
     assert [(o.object_class, o.sensitive, o.extractable) for o in info] == [("secret", True, False)]
+
+
+def test_two_tokens_in_one_process_each_log_in_with_their_own_pin(token: Pkcs11Token, tmp_path: Path) -> None:
+    """Issue 11 custody by context: the CA token and the service token are opened side by side in an
+    administrator command; each instance keeps its own session, and sessions_open() names both."""
+    from hsm import sessions_open
+
+    conf = token.config.softhsm_conf
+    assert conf is not None
+    pin = secrets.token_urlsafe(12)
+    label = f"s-{secrets.token_hex(4)}"
+    init_softhsm_token(Path(conf), label, secrets.token_urlsafe(12), pin)
+    write_pin_file(tmp_path / "service.pin", pin)
+    other = Pkcs11Token(TokenConfig(token.config.module, label, PinSource.parse("file:service.pin", tmp_path), conf,
+                                    role="service"))
+    a, b = token.generate_key_pair(KeyType.EC_P256, "a"), other.generate_key_pair(KeyType.EC_P256, "b")
+    for key in (a, b):
+        _verify(key, b"data", key.sign(b"data", Mechanism.ECDSA_SHA256), Mechanism.ECDSA_SHA256)
+    assert [o.label for o in other.list_key_objects()] == ["b", "b"]
+    with pytest.raises(KeyNotFoundError):
+        other.get_key(a.uri)  # a key URI of the other token is refused, whatever its label
+    assert {token.label, other.label} <= sessions_open()
+
+
+def test_an_unreadable_pin_source_is_one_error_naming_the_tokens_role_and_source(tmp_path: Path) -> None:
+    conf = write_softhsm_conf(tmp_path / "hsm")
+    init_softhsm_token(conf, "govca-ca", secrets.token_urlsafe(12), secrets.token_urlsafe(12))
+    ca = Pkcs11Token(TokenConfig(find_softhsm_module(), "govca-ca", PinSource.parse("file:hsm/ca.pin", tmp_path),
+                                 str(conf), role="CA"))
+    with pytest.raises(PinSourceError) as info:
+        ca.open()
+    assert str(info.value) == f"CA token govca-ca: token user PIN file {tmp_path / 'hsm/ca.pin'} does not exist"
+    assert "govca-ca" not in __import__("hsm").sessions_open()
+
+
+def test_hmac_key_uses_only_public_token_methods() -> None:
+    """hsm/mac.py drives the token through call(), find_secret_key() and generate_secret_key()."""
+    import inspect
+
+    import hsm.mac
+
+    source = inspect.getsource(hsm.mac)
+    assert "_LOCK" not in source and "._find" not in source and "._session" not in source
