@@ -98,7 +98,7 @@ def in_process(home: Path, pdf: bytes, seconds: float) -> tuple[dict, dict]:
     cfg = load_config(home)
     responder, reader = build_responder(cfg, db := Database(cfg.database_url))
     # cli/web.py: build_verifier(cfg, db, sealing.revocation); that revocation is this InProcessRevocation.
-    verifier = build_verifier(cfg, db, InProcessRevocation(responder, reader, db))
+    verifier = build_verifier(cfg, db, InProcessRevocation(responder, reader))
     roots = [ax509.Certificate.load(der) for der in verifier.trust().roots]  # the govca root
 
     def floor() -> None:

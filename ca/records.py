@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
+from policies.status import CertStatus  # the one status vocabulary (RFC 6960 4.2.1), shared with ocsp/
 
-class CertStatus(str, enum.Enum):
-    VALID = "valid"
-    REVOKED = "revoked"
+__all__ = ["CertStatus", "SerialState", "CaRecord", "CertificateRecord", "CrlRecord", "AuditRecord",
+           "normalise_serial", "serial_to_hex"]
 
 
 class SerialState(str, enum.Enum):

@@ -1,39 +1,29 @@
-"""Read-only status and the pre-signed OCSP store, over the CA database.
+"""The read interface of the public process: certificate status, the CAs' certificates and
+newest CRLs (``StatusReader``), and the pre-signed OCSP responses (``PresignedResponses``).
 
-The OCSP responder reads through these (adapted to its interfaces by the composition root);
-it never writes certificates. Reads use ``Database.reader()`` so that, on SQLite, answering
-OCSP never waits for the write lock.
+`govca serve` reaches the CA database only through these and the append-only audit log. Every
+method reads, with one explicit, documented exception: ``PresignedResponses.put`` stores a
+response the responder has just signed (RFC 5019 2.1.1 pre-production), in turns per
+certificate so that it never outlives a revocation. Nothing here inserts, updates or deletes a
+certificate, serial, CA or CRL.
+
+The classes speak the shared vocabulary (policies/status.py), so they are the ocsp/ interfaces
+(``StatusSource``, ``PresignedStore``, ``RepositorySource``) as they stand. Reads use
+``Database.reader()`` so that, on SQLite, answering OCSP never waits for the write lock.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import threading
-from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 
-from .records import CertStatus
+from policies.status import CertStatus, PresignedResponse, ServedIssuer, StatusInfo
+
 from .storage.db import Database
 from .storage.models import CaRow, CertificateRow, CrlRow, OcspResponderRow, OcspResponseRow
-
-
-@dataclass(frozen=True)
-class ResponderRecord:
-    ca_name: str
-    issuer_der: bytes
-    responder_der: bytes
-    key_uri: str
-    not_after: dt.datetime
-
-
-@dataclass(frozen=True)
-class StoredResponse:
-    der: bytes
-    status: str
-    this_update: dt.datetime
-    next_update: dt.datetime
-    produced_at: dt.datetime
 
 
 class _HotQueries:
@@ -88,97 +78,80 @@ class _HotQueries:
         return value.replace(tzinfo=dt.timezone.utc)
 
 
-class StatusReader:
-    def __init__(self, db: Database, clock) -> None:  # type: ignore[no-untyped-def]
-        self.db = db
-        self.clock = clock
-        self._ca_ids: dict[str, int] = {}
-        self._hot = _HotQueries(db)
+class _CaIds:
+    """CA name -> id, cached for the life of the process (CA ids never change once created)."""
 
-    def _ca_id(self, session, name: str) -> int | None:  # type: ignore[no-untyped-def]
-        # CA ids never change once created, so they are cached for the life of the process.
-        if name not in self._ca_ids:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._ids: dict[str, int] = {}
+
+    def in_session(self, session, name: str) -> int | None:  # type: ignore[no-untyped-def]
+        if name not in self._ids:
             found = session.execute(select(CaRow.id).where(CaRow.name == name)).scalar_one_or_none()
             if found is None:
                 return None
-            self._ca_ids[name] = found
-        return self._ca_ids[name]
+            self._ids[name] = found
+        return self._ids[name]
 
-    def responders(self) -> list[ResponderRecord]:
-        """The newest unexpired responder of each CA."""
+    def __call__(self, name: str) -> int | None:
+        if name not in self._ids:
+            with self.db.reader() as s:
+                return self.in_session(s, name)
+        return self._ids[name]
+
+
+class StatusReader:
+    """Read-only: certificate status (ocsp StatusSource) and the repository (RepositorySource)."""
+
+    def __init__(self, db: Database, clock) -> None:  # type: ignore[no-untyped-def]
+        self.db = db
+        self.clock = clock
+        self.ca_ids = _CaIds(db)
+        self.hot = _HotQueries(db)
+
+    def served_issuers(self) -> list[ServedIssuer]:
+        """Each CA with its newest unexpired delegated responder (RFC 6960 4.2.2.2)."""
         now = self.clock()
         with self.db.reader() as s:
-            rows = s.execute(select(CaRow.name, CaRow.certificate, OcspResponderRow.der, OcspResponderRow.key_uri,
-                                    OcspResponderRow.not_after).join(CaRow, CaRow.id == OcspResponderRow.ca_id)
+            rows = s.execute(select(CaRow.name, CaRow.certificate, OcspResponderRow.der, OcspResponderRow.key_uri)
+                             .join(CaRow, CaRow.id == OcspResponderRow.ca_id)
                              .where(OcspResponderRow.not_after > now).order_by(OcspResponderRow.id)).all()
-        newest = {row[0]: ResponderRecord(*row) for row in rows}  # later (newer) rows win
+        newest = {row[0]: ServedIssuer(*row) for row in rows}  # later (newer) rows win
         return list(newest.values())
 
-    def _known_ca_id(self, ca_name: str) -> int | None:
-        if ca_name not in self._ca_ids:
-            with self.db.reader() as s:
-                return self._ca_id(s, ca_name)
-        return self._ca_ids[ca_name]
-
-    def status(self, ca_name: str, serial_hex: str) -> tuple[str, dt.datetime | None, str | None]:
-        """("good"|"revoked"|"unknown", revocation time, RFC 5280 reason name)."""
-        ca_id = self._known_ca_id(ca_name)
-        row = None if ca_id is None else self._hot.fetch(self._hot.status_sql, (ca_id, serial_hex))
+    def status(self, ca_name: str, serial_hex: str) -> StatusInfo:
+        """VALID, REVOKED (with its time and RFC 5280 5.3.1 reason) or UNKNOWN (never issued here)."""
+        ca_id = self.ca_ids(ca_name)
+        row = None if ca_id is None else self.hot.fetch(self.hot.status_sql, (ca_id, serial_hex))
         if row is None:
-            return "unknown", None, None
-        if row[0] == CertStatus.REVOKED.value:
-            return "revoked", self._hot.when(row[1]), row[2]
-        return "good", None, None
+            return StatusInfo(CertStatus.UNKNOWN)
+        if CertStatus(row[0]) is CertStatus.REVOKED:
+            return StatusInfo(CertStatus.REVOKED, self.hot.when(row[1]), row[2])
+        return StatusInfo(CertStatus.VALID)
 
     def serials(self, ca_name: str) -> list[str]:
         with self.db.reader() as s:
-            ca_id = self._ca_id(s, ca_name)
+            ca_id = self.ca_ids.in_session(s, ca_name)
             return list(s.execute(select(CertificateRow.serial_hex).where(CertificateRow.ca_id == ca_id)
                                   .order_by(CertificateRow.id)).scalars())
 
-    # --- pre-signed responses ------------------------------------------------------------------
-    def get_response(self, ca_name: str, serial_hex: str, hash_alg: str) -> StoredResponse | None:
-        ca_id = self._known_ca_id(ca_name)
-        row = None if ca_id is None else self._hot.fetch(self._hot.response_sql, (ca_id, serial_hex, hash_alg))
-        if row is None:
-            return None
-        when = self._hot.when
-        return StoredResponse(bytes(row[0]), row[1], when(row[2]), when(row[3]), when(row[4]))
-
-    def put_response(self, ca_name: str, serial_hex: str, hash_alg: str, response: StoredResponse) -> bool:
-        """Store a pre-signed response unless the certificate's status moved on since it was signed.
-
-        The status is re-read under the certificate row's lock, the lock a revocation holds; so a
-        "good" signed just before a revocation is never stored after it.
-        """
-        with self.db.unit_of_work() as s:
-            ca_id = self._ca_id(s, ca_name)
-            current = s.execute(select(CertificateRow.status).where(
-                CertificateRow.ca_id == ca_id, CertificateRow.serial_hex == serial_hex).with_for_update()
-            ).scalar_one_or_none()
-            state = "revoked" if current == CertStatus.REVOKED.value else "good"
-            if current is None or state != response.status:
-                return False
-            s.execute(delete(OcspResponseRow).where(OcspResponseRow.ca_id == ca_id,
-                                                    OcspResponseRow.serial_hex == serial_hex,
-                                                    OcspResponseRow.hash_alg == hash_alg))
-            s.add(OcspResponseRow(ca_id=ca_id, serial_hex=serial_hex, hash_alg=hash_alg, status=response.status,
-                                  der=response.der, this_update=response.this_update,
-                                  next_update=response.next_update, produced_at=response.produced_at))
-        return True
-
-    def oldest_response_this_update(self) -> dt.datetime | None:
-        with self.db.reader() as s:
-            return s.execute(select(func.min(OcspResponseRow.this_update))).scalar_one_or_none()
-
     # --- repository --------------------------------------------------------------------------
+    def ca_names(self) -> list[str]:
+        with self.db.reader() as s:
+            return list(s.execute(select(CaRow.name).order_by(CaRow.id)).scalars())
+
+    def root_certificates(self) -> list[bytes]:
+        """DER of every self-signed CA of this database (the trust anchors govca serves)."""
+        with self.db.reader() as s:
+            return list(s.execute(select(CaRow.certificate).where(CaRow.parent_id.is_(None))).scalars())
+
     def ca_certificate(self, ca_name: str) -> bytes | None:
         with self.db.reader() as s:
             return s.execute(select(CaRow.certificate).where(CaRow.name == ca_name)).scalar_one_or_none()
 
     def latest_crl(self, ca_name: str) -> tuple[bytes, dt.datetime, dt.datetime] | None:
         with self.db.reader() as s:
-            ca_id = self._ca_id(s, ca_name)
+            ca_id = self.ca_ids.in_session(s, ca_name)
             row = s.execute(select(CrlRow.der, CrlRow.this_update, CrlRow.next_update)
                             .where(CrlRow.ca_id == ca_id).order_by(CrlRow.crl_number.desc()).limit(1)).first()
         return None if row is None else (row[0], row[1], row[2])
@@ -192,3 +165,51 @@ class StatusReader:
     def ping(self) -> None:
         with self.db.reader() as s:
             s.execute(select(1)).scalar_one()
+
+
+class PresignedResponses:
+    """Pre-signed OCSP responses (ocsp PresignedStore): reads, and the public process's one write."""
+
+    def __init__(self, reader: StatusReader) -> None:
+        self.db, self.ca_ids, self.hot = reader.db, reader.ca_ids, reader.hot
+
+    def get(self, ca_name: str, serial_hex: str, hash_alg: str) -> PresignedResponse | None:
+        ca_id = self.ca_ids(ca_name)
+        row = None if ca_id is None else self.hot.fetch(self.hot.response_sql, (ca_id, serial_hex, hash_alg))
+        if row is None:
+            return None
+        when = self.hot.when
+        return PresignedResponse(bytes(row[0]), CertStatus(row[1]), when(row[2]), when(row[3]), when(row[4]))
+
+    def put(self, ca_name: str, serial_hex: str, hash_alg: str, response: PresignedResponse) -> bool:
+        """The documented write: store a pre-signed response unless the certificate's status moved
+        on since it was signed (then False).
+
+        Puts of one certificate take turns (a transaction-scoped advisory lock on PostgreSQL; the
+        one writer at a time on SQLite) and re-read the status in their turn; a "revoked" put
+        replaces the responses of every CertID hash. A revocation commits before its responses
+        are re-signed, so a "good" stored by a worker that read the status just before it is
+        replaced by that re-signing, whatever its hash. No row lock on certificates: the web
+        role may not lock (UPDATE) them (ca/storage/roles.py).
+        """
+        with self.db.unit_of_work() as s:
+            ca_id = self.ca_ids.in_session(s, ca_name)
+            if s.get_bind().dialect.name == "postgresql":
+                turn = int.from_bytes(hashlib.sha256(serial_hex.encode()).digest()[:4], "big", signed=True)
+                s.execute(text("SELECT pg_advisory_xact_lock(:ca, :serial)"), {"ca": ca_id or 0, "serial": turn})
+            current = s.execute(select(CertificateRow.status).where(
+                CertificateRow.ca_id == ca_id, CertificateRow.serial_hex == serial_hex)).scalar_one_or_none()
+            if current is None or CertStatus(current) is not response.status:
+                return False
+            same = [OcspResponseRow.ca_id == ca_id, OcspResponseRow.serial_hex == serial_hex]
+            if response.status is not CertStatus.REVOKED:
+                same.append(OcspResponseRow.hash_alg == hash_alg)
+            s.execute(delete(OcspResponseRow).where(*same))
+            s.add(OcspResponseRow(ca_id=ca_id, serial_hex=serial_hex, hash_alg=hash_alg,
+                                  status=response.status.value, der=response.der, this_update=response.this_update,
+                                  next_update=response.next_update, produced_at=response.produced_at))
+        return True
+
+    def oldest_this_update(self) -> dt.datetime | None:
+        with self.db.reader() as s:
+            return s.execute(select(func.min(OcspResponseRow.this_update))).scalar_one_or_none()

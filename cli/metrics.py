@@ -32,7 +32,8 @@ class Metrics:
         if answer is not None:
             self.ocsp.labels(answer.status, "presigned" if answer.presigned else "signed").inc()
 
-    def render(self, reader, now: dt.datetime) -> bytes:  # type: ignore[no-untyped-def]
+    def render(self, repository, presigned, now: dt.datetime) -> bytes:  # type: ignore[no-untyped-def]
+        """``repository``: ocsp RepositorySource; ``presigned``: ocsp PresignedStore (ca/status.py)."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
@@ -41,9 +42,9 @@ class Metrics:
         text = generate_latest(registry)
         lines = []
         for name, help_text, probe in (
-                ("govca_crl_newest_age_seconds", "Age of the stalest CA's newest CRL", reader.newest_crl_this_update),
+                ("govca_crl_newest_age_seconds", "Age of the stalest CA's newest CRL", repository.newest_crl_this_update),
                 ("govca_ocsp_presigned_oldest_age_seconds", "Age of the oldest pre-signed OCSP response",
-                 reader.oldest_response_this_update)):
+                 presigned.oldest_this_update)):
             try:
                 when = probe()
             except Exception:  # noqa: BLE001 - metrics must render with the database down

@@ -11,9 +11,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
-from ca import Database, utcnow
 from ca.audit import AuditEvent, append
+from ca.context import utcnow
 from ca.status import StatusReader
+from ca.storage.db import Database
 from ocsp.responder import OcspResponder
 from signer.revinfo import RevocationData
 from signer.registry import SignerRepository
@@ -50,8 +51,8 @@ class InProcessRevocation:
 
     TTL = 300.0
 
-    def __init__(self, responder: OcspResponder, reader: StatusReader, db: Database) -> None:
-        self.responder, self.reader, self.db = responder, reader, db
+    def __init__(self, responder: OcspResponder, reader: StatusReader) -> None:
+        self.responder, self.reader = responder, reader
         self._cache: dict[tuple, tuple[float, RevocationData]] = {}
         self._lock = threading.Lock()
 
@@ -69,7 +70,7 @@ class InProcessRevocation:
             if answer.status == "successful":
                 ocsps.append(answer.der)
         crls = []
-        for name in self._ca_names():
+        for name in self.reader.ca_names():
             found = self.reader.latest_crl(name)
             if found is not None:
                 crls.append(found[0])
@@ -77,14 +78,6 @@ class InProcessRevocation:
         with self._lock:
             self._cache[key] = (time.monotonic(), data)
         return data
-
-    def _ca_names(self) -> list[str]:
-        from sqlalchemy import select
-
-        from ca.storage.models import CaRow
-
-        with self.db.reader() as s:
-            return list(s.execute(select(CaRow.name)).scalars())
 
 
 def signer_settings(cfg: GovcaConfig) -> SignerSettings:
@@ -100,16 +93,22 @@ def signer_repository(db: Database) -> SignerRepository:
 def build_sealing_service(cfg: GovcaConfig, db: Database, keys: Any, responder: OcspResponder,
                           reader: StatusReader) -> SealingService:
     service = SealingService(
-        repo=signer_repository(db), keys=keys, status=lambda ca, serial: reader.status(ca, serial)[0],
-        revocation=InProcessRevocation(responder, reader, db), audit=audit_writer(db),
+        repo=signer_repository(db), keys=keys, status=status_lookup(reader),
+        revocation=InProcessRevocation(responder, reader), audit=audit_writer(db),
         settings=signer_settings(cfg), clock=utcnow)
     service.verifier = secret_verifier(db, keys)
     return service
 
 
+def status_lookup(reader: StatusReader):  # type: ignore[no-untyped-def]
+    """signer's StatusLookup: (CA name, serial hex) -> the RFC 6960 4.2.1 name of its status."""
+    return lambda ca, serial: reader.status(ca, serial).status.rfc6960_name
+
+
 def secret_vault(keys: Any, create_key: bool = False):  # type: ignore[no-untyped-def]
     """API client secrets checked with the HSM's API-client HMAC key (created by `govca apiclient
-    create`, the one single-process path; servers only look it up)."""
+    create`, the one single-process path, with the keys that authorise CSC signatures; servers
+    only look them up)."""
     from hsm.mac import mac_key
     from signer.credentials import KEY_LABEL, SecretVault
 
@@ -160,22 +159,19 @@ def build_throttle(cfg: GovcaConfig, db: Database):  # type: ignore[no-untyped-d
 class TrustRoots:
     """govca's root certificates from the CA database plus configured extra roots, re-read every minute."""
 
-    def __init__(self, db: Database, extra_pem_files: tuple[str, ...] = ()) -> None:
-        self.db, self.extra = db, extra_pem_files
+    def __init__(self, reader: StatusReader, extra_pem_files: tuple[str, ...] = ()) -> None:
+        self.reader, self.extra = reader, extra_pem_files
         self._cached: tuple[float, Any] = (-1e9, None)
 
     def __call__(self):  # type: ignore[no-untyped-def]
         from cryptography.hazmat.primitives.serialization import Encoding as _Enc
-        from sqlalchemy import select
 
-        from ca.storage.models import CaRow
         from signer.verification.verify import TrustSettings
 
         loaded_at, value = self._cached
         if value is not None and time.monotonic() - loaded_at < 60:
             return value
-        with self.db.reader() as s:
-            roots = list(s.execute(select(CaRow.certificate).where(CaRow.parent_id.is_(None))).scalars())
+        roots = self.reader.root_certificates()
         for path in self.extra:
             with open(path, "rb") as fh:
                 roots += [c.public_bytes(_Enc.DER) for c in x509.load_pem_x509_certificates(fh.read())]
@@ -185,12 +181,13 @@ class TrustRoots:
 
 
 def build_verifier(cfg: GovcaConfig, db: Database, revocation: InProcessRevocation):  # type: ignore[no-untyped-def]
+    """The verifier trusts govca's roots read through the revocation source's read interface."""
     from signer.verification.verify import Verifier
 
     from signer.remote.officials import english_name_lookup
 
-    return Verifier(TrustRoots(db, cfg.signer.extra_roots), revocation, utcnow, cfg.signer.max_pdf_mb * 1024 * 1024,
-                    english_name=english_name_lookup(db.reader))
+    return Verifier(TrustRoots(revocation.reader, cfg.signer.extra_roots), revocation, utcnow,
+                    cfg.signer.max_pdf_mb * 1024 * 1024, english_name=english_name_lookup(db.reader))
 
 
 def official_repository(home: Path, db: Database, keys: Any, create_pin_key: bool = False):  # type: ignore[no-untyped-def]

@@ -14,7 +14,8 @@ from flask import Flask, Response, g, jsonify, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from ca import Database, utcnow
+from ca.context import utcnow
+from ca.storage.db import Database
 from ocsp.http import repository_blueprint
 from ocsp.wsgi import OcspWsgi
 from signer.sealing.http import sealing_blueprint
@@ -26,8 +27,9 @@ from signer.pdf_guard import retire_requested
 from signer.throttle import install as install_throttle
 from signer.verification.http import verification_blueprint
 
-from .compose import token_from_config
+from .compose import service_token
 from .config import load_config
+from .contexts import process_contexts
 from .metrics import Metrics
 from .ocsp_wiring import build_responder
 from .signer_wiring import (build_error_audit, build_remote_signing, build_sealing_service, build_throttle,
@@ -39,9 +41,9 @@ log = logging.getLogger("govca.web")
 def create_app(home: Path | str | None = None) -> Flask:
     home = Path(home or os.environ["GOVCA_HOME"])
     cfg = load_config(home)
-    db = Database(cfg.database_url)
+    db = Database(cfg.serve_database_url)  # the web role's URL on PostgreSQL ([serve] database_url)
     responder, reader = build_responder(cfg, db)
-    token = token_from_config(cfg)
+    token = service_token(cfg)  # never the CA token (issue 11, custody by context)
     metrics = Metrics()
     sealing = build_sealing_service(cfg, db, token, responder, reader)
     verifier = build_verifier(cfg, db, sealing.revocation)
@@ -89,11 +91,12 @@ def create_app(home: Path | str | None = None) -> Flask:
             except Exception as exc:  # noqa: BLE001 - report, never crash
                 checks[name] = f"unreachable ({type(exc).__name__})"
         ok = all(v == "ok" for v in checks.values())
-        return jsonify({"status": "ok" if ok else "degraded", **checks}), 200 if ok else 503
+        return jsonify({"status": "ok" if ok else "degraded", **checks, "contexts": process_contexts(cfg)}), \
+            200 if ok else 503
 
     @app.get("/metrics")
     def metrics_endpoint() -> Response:
-        return Response(metrics.render(reader, utcnow()), 200, content_type="text/plain; version=0.0.4")
+        return Response(metrics.render(reader, responder.store, utcnow()), 200, content_type="text/plain; version=0.0.4")
 
     # OCSP is answered in front of Flask (ocsp/wsgi.py); every other path reaches the app.
     app.wsgi_app = OcspWsgi(responder, utcnow, metrics.observe_edge, app.wsgi_app)  # type: ignore[method-assign]

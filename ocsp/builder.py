@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from asn1crypto import x509 as ax509
 
 from .der import generalized_time, length, seq, tlv
-from .interfaces import CertState, StatusInfo
+from .interfaces import CertStatus, StatusInfo
 from .request import CertIdRequest
 
 NONCE_OID_DER = bytes.fromhex("06092b0601050507300102")  # id-pkix-ocsp-nonce, RFC 6960 4.4.1
@@ -66,9 +66,9 @@ class Responder:
 
 
 def _cert_status(status: StatusInfo) -> bytes:
-    if status.state is CertState.GOOD:
+    if status.status is CertStatus.GOOD:
         return b"\x80\x00"  # good [0] IMPLICIT NULL
-    if status.state is CertState.UNKNOWN:
+    if status.status is CertStatus.UNKNOWN:
         return b"\x82\x00"  # unknown [2] IMPLICIT UnknownInfo (NULL)
     assert status.revoked_at is not None
     parts = [generalized_time(status.revoked_at)]

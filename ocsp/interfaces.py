@@ -5,41 +5,14 @@ The composition root hands in implementations (ca/status.py) backed by the CA da
 from __future__ import annotations
 
 import datetime as dt
-import enum
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+# One vocabulary with ca/ (a leaf both may import): RFC 6960 4.2.1 status, the served issuer, a
+# pre-signed response. Re-exported here as the names the responder speaks.
+from policies.status import CertStatus, PresignedResponse, ServedIssuer, StatusInfo
 
-class CertState(str, enum.Enum):
-    GOOD = "good"
-    REVOKED = "revoked"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class StatusInfo:
-    state: CertState
-    revoked_at: dt.datetime | None = None
-    reason: str | None = None  # RFC 5280 5.3.1 name, e.g. "keyCompromise"
-
-
-@dataclass(frozen=True)
-class ServedIssuer:
-    """A CA this responder answers for, and its delegated responder (RFC 6960 4.2.2.2)."""
-
-    ca_name: str
-    issuer_der: bytes
-    responder_der: bytes
-    responder_key_uri: str
-
-
-@dataclass(frozen=True)
-class PresignedResponse:
-    der: bytes
-    state: CertState
-    this_update: dt.datetime
-    next_update: dt.datetime
-    produced_at: dt.datetime
+__all__ = ["CertStatus", "PresignedResponse", "ServedIssuer", "StatusInfo", "StatusSource", "PresignedStore",
+           "KeySource", "RepositorySource"]
 
 
 class StatusSource(Protocol):

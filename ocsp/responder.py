@@ -22,7 +22,7 @@ from hsm import Mechanism
 
 from .builder import Responder, assemble, build_response_data, error_response
 from .errors import MalformedRequestError
-from .interfaces import CertState, KeySource, PresignedResponse, PresignedStore, StatusInfo, StatusSource
+from .interfaces import CertStatus, KeySource, PresignedResponse, PresignedStore, StatusInfo, StatusSource
 from .request import CertIdRequest, ParsedRequest, parse_request, parse_request_fast
 
 log = logging.getLogger("govca.ocsp")
@@ -153,7 +153,7 @@ class OcspResponder:
             return remembered
         status = self.source.status(target.ca_name, serial)
         answer = self._sign(target, [(cid, status)], ParsedRequest((cid,), None))
-        if answer.status == "successful" and status.state is CertState.UNKNOWN:
+        if answer.status == "successful" and status.status is CertStatus.UNKNOWN:
             # A serial govca never issued: keep the signed "unknown" in memory for a while, so
             # made-up serials cannot keep the responder on its signing path.
             if len(self._unknown) >= UNKNOWN_MAX:
@@ -162,7 +162,7 @@ class OcspResponder:
         elif answer.status == "successful":
             assert answer.this_update and answer.next_update and answer.produced_at
             self.store.put(target.ca_name, serial, cid.hash_alg, PresignedResponse(
-                answer.der, status.state, answer.this_update, answer.next_update, answer.produced_at))
+                answer.der, status.status, answer.this_update, answer.next_update, answer.produced_at))
         return answer
 
     def _sign(self, target: _Served, answers: list[tuple[CertIdRequest, StatusInfo]],
@@ -196,10 +196,10 @@ class OcspResponder:
             cid = cert_id_for(target.issuer_der, int(serial, 16), alg)
             status = self.source.status(ca_name, serial)
             answer = self._sign(target, [(cid, status)], ParsedRequest((cid,), None))
-            if answer.status == "successful" and status.state is not CertState.UNKNOWN:
+            if answer.status == "successful" and status.status is not CertStatus.UNKNOWN:
                 assert answer.this_update and answer.next_update and answer.produced_at
                 self.store.put(ca_name, serial, alg, PresignedResponse(
-                    answer.der, status.state, answer.this_update, answer.next_update, answer.produced_at))
+                    answer.der, status.status, answer.this_update, answer.next_update, answer.produced_at))
                 count += 1
         return count
 
