@@ -85,7 +85,7 @@ def _hsm_worker(home: str, key_uri: str, mech: str, barrier, results) -> None:  
     import hsm
     from cli.compose import build_ca_service
 
-    key, digest, m = build_ca_service(Path(home)).ctx.keys.get_key(key_uri), os.urandom(32), hsm.Mechanism[mech]
+    key, digest, m = build_ca_service(Path(home)).ctx.service_keys.get_key(key_uri), os.urandom(32), hsm.Mechanism[mech]
     [key.sign(digest, m, prehashed=True) for _ in range(20)]
     barrier.wait()
     n, t0 = 0, time.perf_counter()

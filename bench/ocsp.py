@@ -72,7 +72,7 @@ def _hsm_worker(home: str, seconds: float, barrier, results) -> None:  # type: i
     from cli.compose import build_ca_service
 
     svc = build_ca_service(Path(home))
-    key = svc.ctx.keys.get_key(svc.ocsp_responders()[0].key_uri)
+    key = svc.ctx.service_keys.get_key(svc.ocsp_responders()[0].key_uri)
     data = b"x" * 200
     for _ in range(50):
         key.sign(data, hsm.Mechanism.ECDSA_SHA256)

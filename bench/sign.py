@@ -196,7 +196,7 @@ def library_floor(home: Path, inputs: dict[str, bytes], seconds: float) -> dict[
     cfg = load_config(home)
     db = Database(cfg.database_url)
     responder, reader = build_responder(cfg, db)
-    keys = build_ca_service(home).ctx.keys
+    keys = build_ca_service(home).ctx.service_keys
     service = build_sealing_service(cfg, db, keys, responder, reader)
     seal, agency = service.repo.seals_of("BENCH")[0], service.repo.get_agency("BENCH")
     material = SigningMaterial(seal.cert_der, seal.chain_der, keys.get_key(seal.key_uri))

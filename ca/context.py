@@ -18,6 +18,9 @@ class KeyStore(Protocol):
 
     def get_key(self, uri: Any) -> Any: ...
 
+    def open(self) -> None:
+        """Log in (read the PIN source) now; raise, naming the PIN source, if that fails."""
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
@@ -25,14 +28,34 @@ def utcnow() -> dt.datetime:
 
 @dataclass
 class CaContext:
+    """``keys`` is the CA token (root and issuing CA keys, and every CA signature); ``service_keys``
+    the service token, where the CA generates the end-entity keys the running service uses (OCSP
+    responders, TSA units, e-seals, officials). ETSI EN 319 411-1 and ขมธอ. 36-2566 expect the CA's
+    signing keys to be usable by the CA function only, so they never share a token with those."""
+
     db: Database
     keys: KeyStore
     profiles: ProfileSet
     settings: PolicySettings
+    service_keys: KeyStore | None = None  # None: the CA token (a data directory with one shared token)
     clock: Callable[[], dt.datetime] = utcnow
     lint: bool = True
     # Test hook: called between the HSM signature and the final store (acceptance 7).
     after_sign: Callable[[bytes], None] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.service_keys is None:
+            self.service_keys = self.keys
+
+    def keys_for(self, profile_is_ca: bool) -> KeyStore:
+        """The token a subject key is generated in: the CA token for CA profiles, else the service token."""
+        assert self.service_keys is not None
+        return self.keys if profile_is_ca else self.service_keys
+
+    def open_ca_token(self) -> None:
+        """Log in to the CA token before anything is written, so that an unreadable PIN source
+        fails the command with one error that names it and changes nothing."""
+        self.keys.open()
 
     def audit(self, event: AuditEvent) -> None:
         """Audit in a transaction of its own (used for refusals, which change nothing else)."""

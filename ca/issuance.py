@@ -121,6 +121,7 @@ class Issuance:
               validity_days: int | None = None, action: str = "cert.issue",
               store_extra: Callable[[Session, x509.Certificate, str | None], None] | None = None) -> Issued:
         ctx = self.ctx
+        ctx.open_ca_token()  # every issuance is a CA signature: fail here, before a serial is reserved
         now = ctx.clock()
         name = build_name(subject.attrs)
         shown = format_name(name)
@@ -142,7 +143,10 @@ class Issuance:
         key_uri = None
         subject_key = subject.public_key
         if subject.generate is not None:
-            hsm_key = ctx.keys.generate_key_pair(subject.generate, f"{profile.name}-{serial_hex}")
+            # A key is generated in the token of its context: CA keys in the CA token, the keys
+            # the running service uses (responders, TSA, seals, officials) in the service token.
+            hsm_key = ctx.keys_for(profile.kind.is_ca).generate_key_pair(subject.generate,
+                                                                         f"{profile.name}-{serial_hex}")
             key_uri, subject_key = str(hsm_key.uri), hsm_key.public_key
             self_key = hsm_key
         else:

@@ -30,6 +30,7 @@ class Revocation:
                invalidity_date: dt.datetime | None = None) -> tuple[CertificateRecord, CrlRecord]:
         """Mark revoked and audit, then publish a fresh CRL at once."""
         ctx = self.ctx
+        ctx.open_ca_token()  # the fresh CRL needs the CA key: fail before the revocation is marked
         shown = f"{ca_name}:{serial}"
         try:
             if reason not in ALLOWED_REASONS:
@@ -63,6 +64,7 @@ class Revocation:
 
     def generate_crl(self, ca_name: str, actor: str) -> CrlRecord:
         ctx = self.ctx
+        ctx.open_ca_token()  # before a cRLNumber is taken
         now = ctx.clock()
         try:
             # The number and the entries are read under the CA row lock, so a higher cRLNumber

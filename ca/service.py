@@ -118,6 +118,7 @@ class CaService:
     def refresh_crls(self, actor: str, max_age: dt.timedelta) -> list[CrlRecord]:
         """Re-issue every CA's CRL whose newest one is older than ``max_age`` (docs/profile.md, CRL profile:
         end-entity CRLs reissued at least daily)."""
+        self.ctx.open_ca_token()  # may sign: fail at once, naming the CA token's PIN source
         now = self.ctx.clock()
         fresh = []
         for ca in self.list_cas():
@@ -134,6 +135,7 @@ class CaService:
         return self.responders.current()
 
     def renew_ocsp_responders(self, actor: str, within_days: int, force: bool = False) -> list[ResponderInfo]:
+        self.ctx.open_ca_token()
         return self.responders.renew(actor, dt.timedelta(days=within_days), force)
 
     # --- reads -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`govca ca|cert|crl|audit|profiles|hsm` commands."""
+"""`govca ca|cert|crl|audit|profiles` commands (`govca hsm` is in hsm_cmds.py)."""
 from __future__ import annotations
 
 import base64
@@ -10,16 +10,16 @@ import click
 
 from ca import CaService, CertStatus
 from hsm import KeyType
+from workflows.revocation import revoke_certificate
 
-from .compose import build_ca_service, token_from_config
-from .config import load_config
-from .runtime import actor, emit, home_of, ts
+from .admin import admin_of
+from .runtime import actor, emit, ts
 
 KEY_TYPES = click.Choice([k.value for k in KeyType])
 
 
 def _service(ctx: click.Context) -> CaService:
-    return build_ca_service(home_of(ctx))
+    return admin_of(ctx).ca
 
 
 def pem_text(der: bytes, label: str = "CERTIFICATE") -> str:
@@ -152,15 +152,12 @@ def cert_issue(ctx, ca_name, profile, csr, generate_key, subject, validity_days,
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def cert_revoke(ctx, ca_name, serial, reason, as_json):  # type: ignore[no-untyped-def]
-    """Revoke a certificate; a fresh CRL is published at once."""
-    from .serve_cmds import revoke_now
-
-    # The revocation removes this certificate's pre-signed "good" responses; the "revoked" ones
-    # are signed before this returns, so the next nonce-less request is answered from the store.
-    rec, crl, resigned = revoke_now(home_of(ctx), _service(ctx), ca_name, serial, reason, actor())
-    emit({**_cert_json(rec), "crl_number": crl.crl_number, "ocsp_resigned": resigned}, as_json,
+    """Revoke a certificate; a fresh CRL is published and its OCSP responses re-signed at once."""
+    done = revoke_certificate(admin_of(ctx), ca_name, serial, reason, actor())
+    rec, crl = done.record, done.crl
+    emit({**_cert_json(rec), "crl_number": crl.crl_number, "ocsp_resigned": done.resigned}, as_json,
          f"revoked {rec.serial_hex} ({reason}) at {ts(rec.revoked_at)}; CRL #{crl.crl_number} published; "
-         f"{resigned} OCSP responses re-signed")
+         f"{done.resigned} OCSP responses re-signed")
 
 
 @cert_group.command("show")
@@ -182,7 +179,7 @@ def cert_show(ctx, ca_name, serial, pem, as_json):  # type: ignore[no-untyped-de
 
 @cert_group.command("list")
 @click.option("--ca", "ca_name")
-@click.option("--status", type=click.Choice([s.value for s in CertStatus]))
+@click.option("--status", type=click.Choice([s.value for s in CertStatus.of_record()]))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def cert_list(ctx, ca_name, status, as_json):  # type: ignore[no-untyped-def]
@@ -284,23 +281,3 @@ def profiles_show(ctx, name, as_json):  # type: ignore[no-untyped-def]
     p = load_profiles().get(name)
     data = dataclasses.asdict(p)
     emit(data, True if as_json else False, "\n".join(f"{k}: {v}" for k, v in data.items()))
-
-
-# --- hsm -----------------------------------------------------------------------------------------
-@click.group("hsm")
-def hsm_group() -> None:
-    """The PKCS#11 token."""
-
-
-@hsm_group.command("keys")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def hsm_keys(ctx, as_json):  # type: ignore[no-untyped-def]
-    """Every key object: label, id, class, type, and the sensitive/extractable flags the token reports."""
-    objs = token_from_config(load_config(home_of(ctx))).list_key_objects()
-    emit([dataclasses.asdict(o) for o in objs], as_json, "\n".join(
-        f"{o.label:<40} {o.object_class:<8} {o.key_type:<4} id={o.key_id} "
-        f"sensitive={'-' if o.sensitive is None else o.sensitive} "
-        f"extractable={'-' if o.extractable is None else o.extractable}" for o in objs) or "no keys")
-
-

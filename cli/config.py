@@ -218,9 +218,9 @@ def _required(table: dict, key: str, where: str) -> str:
     return value
 
 
-def render_config(*, database_url: str | None, base_url: str, module: str, token_label: str,
-                  pin_source: str, softhsm_conf: str | None, agency_policy_oid: str) -> str:
-    lines = ["# govca configuration (no secrets here: the PIN comes from hsm.pin_source)", "version = 1"]
+def render_config(*, database_url: str | None, base_url: str, hsm_ca: HsmConfig, hsm_service: HsmConfig,
+                  agency_policy_oid: str) -> str:
+    lines = ["# govca configuration (no secrets here: each token's PIN comes from its pin_source)", "version = 1"]
     if database_url:
         lines.append(f"database_url = {_q(database_url)}")
     else:
@@ -229,12 +229,16 @@ def render_config(*, database_url: str | None, base_url: str, module: str, token
               "# PLACEHOLDER: IANA enterprise 32473 is reserved for documentation (RFC 5612). Replace it",
               "# with the agency's policy OID from its arc under 2.16.764.1 in the ETDA OID registry.",
               f"agency_policy_oid = {_q(agency_policy_oid)}",
-              "# EN 319 411-1 NCP+ (keys in an HSM)", 'etsi_policy_oid = "0.4.0.2042.1.2"', "", "[hsm]",
-              f"module = {_q(module)}", f"token_label = {_q(token_label)}",
-              "# env:NAME, file:PATH (mode 0600, relative to this directory) or prompt",
-              f"pin_source = {_q(pin_source)}"]
-    if softhsm_conf:
-        lines.append(f"softhsm_conf = {_q(softhsm_conf)}")
+              "# EN 319 411-1 NCP+ (keys in an HSM)", 'etsi_policy_oid = "0.4.0.2042.1.2"']
+    for table, hsm, what in (("hsm.ca", hsm_ca, "root and issuing CA keys; opened only by administrator commands"),
+                             ("hsm.service", hsm_service, "OCSP responder, TSA, e-seal, officials' and MAC keys: "
+                                                          "the token `govca serve` opens")):
+        lines += ["", f"# {what}", f"[{table}]", f"module = {_q(hsm.module)}",
+                  f"token_label = {_q(hsm.token_label)}",
+                  "# env:NAME, file:PATH (mode 0600, relative to this directory) or prompt",
+                  f"pin_source = {_q(hsm.pin_source)}"]
+        if hsm.softhsm_conf:
+            lines.append(f"softhsm_conf = {_q(hsm.softhsm_conf)}")
     lines += ["", "[ocsp]", "# nextUpdate - thisUpdate of every response; pre-signed responses older than",
               "# refresh_after_hours are re-signed (run `govca ocsp refresh` hourly)",
               "validity_hours = 48", "refresh_after_hours = 12", "max_cert_ids = 16", "", "[signer]",

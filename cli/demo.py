@@ -1,20 +1,25 @@
-"""`govca demo`: a working demo CA in the data directory, reused when run again."""
+"""`govca demo`: a working demo CA in the data directory, reused when run again. Every step is an
+administrator workflow (workflows/), the same ones the commands run."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ca import CaService
 from hsm import KeyType
 from policies import parse_slash_subject
+from workflows.agencies import add_agency, issue_seal, issue_seal_certificate, set_up_tsa
+from workflows.apiclients import create_api_client
+from workflows.ocsp import refresh_responses
+from workflows.officials import add_official, enrol_official
+from workflows.revocation import revoke_certificate
 
+from .admin import AdminWiring
 from .ca_cmds import pem_text
-from .compose import build_ca_service
 from .config import CONFIG_NAME
 from .init_cmd import initialise
 from .runtime import home_of
-from .serve_cmds import refresh_ocsp
 
 ROOT = ("govca-root", "/C=TH/O=Government CA of Thailand (Demo)/CN=govca Demo Root CA", KeyType.RSA4096)
 ISSUING = ("govca-issuing", "/C=TH/O=Government CA of Thailand (Demo)/CN=govca Demo Issuing CA", KeyType.EC_P384)
@@ -26,7 +31,15 @@ def ensure_demo(home: Path, actor: str = "demo") -> list[str]:
         lines += initialise(home)
     else:
         lines.append(f"reusing data directory {home}")
-    svc = build_ca_service(home)
+    admin = AdminWiring(home)
+    try:
+        return lines + _ensure(admin, home, actor)
+    finally:
+        admin.close()
+
+
+def _ensure(admin: AdminWiring, home: Path, actor: str) -> list[str]:
+    svc = admin.ca
     existing = {c.name for c in svc.list_cas()}
     if ROOT[0] not in existing:
         svc.create_root(name=ROOT[0], subject=parse_slash_subject(ROOT[1]), key_type=ROOT[2], actor=actor)
@@ -39,17 +52,16 @@ def ensure_demo(home: Path, actor: str = "demo") -> list[str]:
     for ca_name in (ROOT[0], ISSUING[0]):
         if ca_name not in have:
             svc.setup_ocsp_responder(ca_name, actor)
-    signing = ensure_signing_demo(home, svc, actor)
-    official = ensure_official_demo(home, actor)
-    signed = refresh_ocsp(home)
+    signing = ensure_signing_demo(admin, home, actor)
+    official = ensure_official_demo(admin, home, actor)
+    signed = refresh_responses(admin)
     # Listed once everything exists, so the first run shows what a second run shows.
-    lines += _export(svc, home) + signing + official
-    lines.append(f"OCSP: {signed} responses (re-)signed; responders: "
-                 + ", ".join(f"{r.ca_name} until {r.not_after:%Y-%m-%d}" for r in svc.ocsp_responders()))
-    return lines
+    return (_export(svc, home) + signing + official
+            + [f"OCSP: {signed} responses (re-)signed; responders: "
+               + ", ".join(f"{r.ca_name} until {r.not_after:%Y-%m-%d}" for r in svc.ocsp_responders())])
 
 
-def _export(svc: CaService, home: Path) -> list[str]:
+def _export(svc: Any, home: Path) -> list[str]:
     """Write PEM copies of the demo hierarchy to home/demo for use with openssl."""
     out = home / "demo"
     out.mkdir(exist_ok=True)
@@ -88,64 +100,49 @@ def demo_command(ctx: click.Context) -> None:
 DEMO_AGENCY = ("DEMO", "กรมสาธิตการออกใบอนุญาต", "Department of Demonstration Licensing", "0994000165510")
 
 
-def ensure_signing_demo(home: Path, svc: CaService, actor: str) -> list[str]:
-    """A demo agency with a seal and an API client, the TSA, and one sealed sample e-License."""
+def ensure_signing_demo(admin: AdminWiring, home: Path, actor: str) -> list[str]:
+    """A demo agency with a seal (and a superseded, revoked one) and an API client, the TSA, and one
+    sealed sample e-License."""
     import datetime as dt
 
-    from ca import Database, utcnow
     from signer.errors import NotFoundError
     from signer.sealing.pades import SignOptions
     from signer.sealing.sample_pdf import sample_elicense_pdf
     from signer.sealing.service import default_stamp
     from signer.sealing.stamp import BANGKOK
 
-    from .agency_cmds import new_api_client
-    from .config import load_config
     from .ocsp_wiring import build_responder
-    from .signer_wiring import build_sealing_service, signer_repository
+    from .signer_wiring import build_sealing_service
 
-    cfg = load_config(home)
+    cfg, repo = admin.cfg, admin.registry
     (home / "demo").mkdir(exist_ok=True)
-    db = Database(cfg.database_url)
-    repo = signer_repository(db)
     code, name_th, name_en, juristic = DEMO_AGENCY
     try:
         repo.get_agency(code)
     except NotFoundError:
-        repo.add_agency(code, name_th, name_en, juristic, utcnow())
+        add_agency(admin, code, name_th, name_en, juristic, actor)
     if not repo.seals_of(code):
         # The agency's earlier seal, superseded and revoked: what a relying party's CRL check refuses.
-        old = svc.issue(ca_name=ISSUING[0], profile_name="eseal", actor=actor, generate=KeyType.EC_P256, subject=(
-            ("C", "TH"), ("O", name_en), ("CN", f"{name_th} (ตราเดิม)"), ("organizationIdentifier",
-                                                                           f"NTRTH-{juristic}")))
-        svc.revoke(ISSUING[0], old.serial_hex, "superseded", actor)
-        rec = svc.issue(ca_name=ISSUING[0], profile_name="eseal", actor=actor, generate=KeyType.EC_P256, subject=(
-            ("C", "TH"), ("O", name_en), ("CN", name_th), ("organizationIdentifier", f"NTRTH-{juristic}")))
-        assert rec.key_uri is not None
-        chain = tuple(c.certificate_der for c in svc.chain(ISSUING[0]))
-        repo.add_seal(code, ISSUING[0], rec.serial_hex, rec.key_uri, rec.der, chain, rec.not_after, utcnow())
+        old = issue_seal_certificate(admin, code, ISSUING[0], KeyType.EC_P256, actor, note="(ตราเดิม)")
+        revoke_certificate(admin, ISSUING[0], old.record.serial_hex, "superseded", actor)
+        issue_seal(admin, code, ISSUING[0], KeyType.EC_P256, actor)
     if repo.current_tsa() is None:
-        rec = svc.issue(ca_name=ISSUING[0], profile_name="tsa", actor=actor, generate=KeyType.EC_P256, subject=(
-            ("C", "TH"), ("O", "Government CA of Thailand (Demo)"), ("CN", "govca Time-Stamping Authority")))
-        assert rec.key_uri is not None
-        chain = tuple(c.certificate_der for c in svc.chain(ISSUING[0]))
-        repo.add_tsa(ISSUING[0], rec.serial_hex, rec.key_uri, rec.der, chain, rec.not_after, utcnow())
-    refresh_ocsp(home)
+        set_up_tsa(admin, ISSUING[0], KeyType.EC_P256, actor)
+    refresh_responses(admin)
     token_file = home / "demo" / "apiclient.token"
     if not token_file.exists():
-        _, token = new_api_client(cfg, repo, code, "demo e-License system")
+        client = create_api_client(admin, code, "demo e-License system", actor)
         token_file.touch(mode=0o600)
-        token_file.write_text(token + "\n")
+        token_file.write_text(client.token + "\n")
     client_id = int(token_file.read_text().split("_")[1])
     sample = home / "demo" / "e-license-sample.pdf"
     sample.write_bytes(sample_elicense_pdf(agency_th=name_th, agency_en=name_en, licensee_th="บริษัท ตัวอย่าง จำกัด",
                                            licence_no="DEMO-2569-0001", issued_on=dt.datetime.now(BANGKOK).date()))
-    responder, reader = build_responder(cfg, db)
-    service = build_sealing_service(cfg, db, svc.ctx.keys, responder, reader)
+    responder, reader = build_responder(cfg, admin.db)
+    service = build_sealing_service(cfg, admin.db, admin.service_keys, responder, reader)
     sealed = service.seal(repo.get_client(client_id), sample.read_bytes(), SignOptions(), stamp=default_stamp)
     out = home / "demo" / "e-license-sealed.pdf"
     out.write_bytes(sealed.pdf)
-    db.dispose()
     return ["", f"Agency {code}: {name_th} / {name_en}; API token in {token_file} (mode 0600)",
             f"Sealed sample e-License (PAdES B-LTA): {out}", f"  document id {sealed.document_id}, verify at "
             f"{sealed.verify_url}",
@@ -157,33 +154,24 @@ def ensure_signing_demo(home: Path, svc: CaService, actor: str) -> list[str]:
 DEMO_OFFICIAL = ("สมหญิง", "ตัวอย่าง", "Somying", "Tuayang", "นายทะเบียน")
 
 
-def ensure_official_demo(home: Path, actor: str) -> list[str]:
+def ensure_official_demo(admin: AdminWiring, home: Path, actor: str) -> list[str]:
     """An official of the demo agency enrolled for remote signing (CSC), its PIN and TOTP URI in
     0600 files of the demo directory: demo secrets, never a real official's."""
     import secrets
 
-    from ca import Database, utcnow
-
-    from .compose import token_from_config
-    from .config import load_config
-    from .official_cmds import enrol_official
-    from .signer_wiring import official_repository
-
-    cfg = load_config(home)
-    db = Database(cfg.database_url)
-    repo = official_repository(home, db, token_from_config(cfg), create_pin_key=True)
+    repo = admin.officials
     pin_file, totp_file = home / "demo" / "official.pin", home / "demo" / "official.totp"
     mine = [o for o in repo.list(DEMO_AGENCY[0]) if o.key_uri]
     if not mine or not totp_file.exists():
-        official = repo.add(DEMO_AGENCY[0], *DEMO_OFFICIAL, None, utcnow())
+        official = add_official(admin, DEMO_AGENCY[0], DEMO_OFFICIAL[:4], DEMO_OFFICIAL[4], None, actor)
         pin = f"{secrets.randbelow(10 ** 6):06d}"
-        _, uri = enrol_official(home, repo, db, official.id, ISSUING[0], KeyType.EC_P256, pin, actor)
+        uri = enrol_official(admin, official.id, ISSUING[0], KeyType.EC_P256, lambda: pin, actor).otpauth_uri
         for path, text in ((pin_file, pin), (totp_file, uri)):
             path.unlink(missing_ok=True)
             path.touch(mode=0o600)
             path.write_text(text + "\n")
         mine = [repo.get(official.id)]
-    db.dispose()
     o = mine[-1]
-    return [f"Official {o.name_th} ({o.name_en}): CSC credential official-{o.id} at {cfg.base_url}/csc/v1/ and "
-            f"/csc/v2/; PIN in {pin_file}, TOTP (otpauth:// URI for an authenticator app) in {totp_file}, both mode 0600"]
+    return [f"Official {o.name_th} ({o.name_en}): CSC credential official-{o.id} at {admin.cfg.base_url}/csc/v1/ "
+            f"and /csc/v2/; PIN in {pin_file}, TOTP (otpauth:// URI for an authenticator app) in {totp_file}, "
+            "both mode 0600"]

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from .ca_cmds import audit_group, ca_group, cert_group, crl_group, hsm_group, profiles_group
+from .ca_cmds import audit_group, ca_group, cert_group, crl_group, profiles_group
 from .demo import demo_command
+from .hsm_cmds import hsm_group
 from .init_cmd import init_command
 from .runtime import GovcaGroup
 from .agency_cmds import agency_group, apiclient_group, tsa_group

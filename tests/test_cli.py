@@ -87,9 +87,10 @@ def test_init_refuses_an_existing_data_directory_and_writes_no_pin_into_config(h
     result = CliRunner().invoke(main, ["--home", str(home), "init"])
     assert result.exit_code != 0 and "already a govca data directory" in result.output
     config = (home / "govca.toml").read_text()
-    pin = (home / "hsm" / "user.pin").read_text().strip()
-    assert pin not in config and "pin_source = \"file:hsm/user.pin\"" in config
-    assert (home / "hsm" / "user.pin").stat().st_mode & 0o777 == 0o600
+    for pin_file in ("ca.pin", "ca.so.pin", "service.pin", "service.so.pin"):
+        pin = (home / "hsm" / pin_file).read_text().strip()
+        assert pin not in config and (home / "hsm" / pin_file).stat().st_mode & 0o777 == 0o600
+    assert "pin_source = \"file:hsm/ca.pin\"" in config and "pin_source = \"file:hsm/service.pin\"" in config
     assert "PLACEHOLDER" in config
 
 
@@ -106,7 +107,7 @@ def test_listings_show_serials_in_hex_and_json_fields(hierarchy: Cli, tmp_path: 
                                   "--json").stdout)
     serial = issued["serial"]
     assert int(serial, 16) > 2**64 and serial == serial.upper()
-    assert issued["key_uri"].startswith("pkcs11:token=govca;object=person-")
+    assert issued["key_uri"].startswith("pkcs11:token=govca-service;object=person-")
     text = hierarchy("cert", "list", "--ca", "issuing", "--status", "valid").stdout
     assert serial in text
     shown = json.loads(hierarchy("cert", "show", "--ca", "issuing", serial.lower(), "--json").stdout)

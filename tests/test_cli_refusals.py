@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from ca import Database
-from cli.compose import token_from_config
+from cli.compose import service_token
 from cli.config import load_config
 from cli.runtime import thai_id_check_digit_ok
 from cli.signer_wiring import official_repository
@@ -234,7 +234,7 @@ def test_thai_13_digit_check_digit_valid_ids_are_accepted_and_kept(world: dict) 
 
 def _repo(home: Path):  # type: ignore[no-untyped-def]
     cfg = load_config(home)
-    return official_repository(home, Database(cfg.database_url), token_from_config(cfg))
+    return official_repository(home, Database(cfg.database_url), service_token(cfg))
 
 
 def _lock_by_five_failures(home: Path, official_id: int) -> dt.datetime:

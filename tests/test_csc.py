@@ -225,14 +225,14 @@ def test_official_revoke_revokes_the_certificate_publishes_a_crl_and_is_final(en
 
 
 def test_official_revoke_interrupted_before_the_certificate_is_completed_by_running_it_again(env: dict) -> None:
-    from cli.compose import token_from_config
+    from cli.compose import service_token
     from cli.config import load_config
     from cli.signer_wiring import official_repository
     from ca import Database
     from signer.remote.officials import OfficialStatus
 
     cfg = load_config(env["cli"].home)
-    repo = official_repository(env["cli"].home, Database(cfg.database_url), token_from_config(cfg))
+    repo = official_repository(env["cli"].home, Database(cfg.database_url), service_token(cfg))
     repo.set_status(env["id"], OfficialStatus.REVOKED)  # as if the run stopped right after this step
     serial = json.loads(env["cli"]("official", "list", "--json").stdout)[0]["certificate_serial"]
     assert json.loads(env["cli"]("cert", "show", "--ca", "issuing", serial, "--json").stdout)["revoked_at"] is None

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from ca import Database
-from cli.compose import token_from_config
+from cli.compose import service_token
 from cli.config import load_config
 from cli.signer_wiring import official_repository
 from conftest import Cli, make_home, run, tool
@@ -36,7 +36,7 @@ def env(cli: Cli, tmp_path: Path) -> dict:
 def _repo(home: Path) -> OfficialRepository:
     cfg = load_config(home)
     db = Database(cfg.database_url)
-    return official_repository(home, db, token_from_config(cfg))
+    return official_repository(home, db, service_token(cfg))
 
 
 def test_srg_km_11_enrol_makes_one_hsm_key_and_one_person_certificate_and_prints_the_totp_uri(env: dict) -> None:
@@ -47,7 +47,7 @@ def test_srg_km_11_enrol_makes_one_hsm_key_and_one_person_certificate_and_prints
     assert "issuer=govca" in uri and len(seed) >= 32
     assert "█" in out or "▀" in out or "▄" in out  # the terminal QR code
     official = json.loads(cli("official", "list", "--json").stdout)[0]
-    assert official["status"] == "active" and official["key_uri"].startswith("pkcs11:token=govca;object=person-")
+    assert official["status"] == "active" and official["key_uri"].startswith("pkcs11:token=govca-service;object=person-")
     keys = [k for k in json.loads(cli("hsm", "keys", "--json").stdout) if k["label"].startswith("person-")]
     assert [k["object_class"] for k in keys].count("private") == 1
     assert all(k["sensitive"] and not k["extractable"] for k in keys if k["object_class"] == "private")
@@ -105,7 +105,7 @@ def test_a_pin_record_verifies_only_with_the_hsm_key_that_made_it(env: dict, tmp
     from hsm.mac import mac_key
     from signer.pins import KEY_LABEL
 
-    mac_key(token_from_config(load_config(other_home)), KEY_LABEL, create=True)
+    mac_key(service_token(load_config(other_home)), KEY_LABEL, create=True)
     assert not other.pins.verify(env["id"], "246810", record)
     assert not here.verify(env["id"], "246810", "scrypt$16384$8$1$c2FsdA==$ZGlnZXN0")  # no other scheme
 

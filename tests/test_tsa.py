@@ -59,7 +59,7 @@ def make_tsa(cli: Cli, out: Path, key_type: str = "ec-p256") -> TsaPki:
         cli("ca", "export", name, "--out", str(out / f"{name}.pem"))
         cli("ca", "export", name, "--der", "--out", str(out / f"{name}.der"))
     (out / "chain.pem").write_text((out / "issuing.pem").read_text() + tsa_pem)
-    key = build_ca_service(cli.home).ctx.keys.get_key(info["key_uri"])
+    key = build_ca_service(cli.home).ctx.service_keys.get_key(info["key_uri"])
     unit = TsaUnit(cert_der=cert.public_bytes(Encoding.DER),
                    chain_der=((out / "issuing.der").read_bytes(), (out / "root.der").read_bytes()),
                    key=key, policy_oid=POLICY, accuracy_ms=ACCURACY_MS)

@@ -212,14 +212,14 @@ class LibrarySigner:
 
     def __init__(self, home: Path, seal_serial: str) -> None:
         from ca import Database
-        from cli.compose import token_from_config
+        from cli.compose import service_token
         from cli.config import load_config
         from cli.ocsp_wiring import build_responder
         from cli.signer_wiring import build_sealing_service
 
         cfg = load_config(home)
         db = Database(cfg.database_url)
-        self.svc = build_sealing_service(cfg, db, token_from_config(cfg), *build_responder(cfg, db))
+        self.svc = build_sealing_service(cfg, db, service_token(cfg), *build_responder(cfg, db))
         self.seal, self.unit = self.svc.repo.get_seal(seal_serial), self.svc.tsa_unit()
         s, u = self.seal, self.unit
         self.pairs = [(s.cert_der, s.chain_der[0]), (u.cert_der, u.chain_der[0])]
