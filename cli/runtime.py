@@ -12,14 +12,25 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from ca import CaError
+from ca.errors import CaError
 from hsm import HsmError
+from ocsp.errors import OcspError
 from policies import PolicyError
 from signer.errors import SignerError
+from signer.remote.csc import CscError
+from signer.tsa.authority import TsaRejection
+from workflows import WorkflowError
+from workflows.context import utc_text
 
 from .config import ConfigError
+from .supervise import ServeError
 
-EXPECTED = (CaError, HsmError, PolicyError, ConfigError, SignerError, ValueError, OSError)
+# The error base of every package (tests/test_cli_refusals.py finds each one by walking the
+# packages and checks it is here): each is a refusal the command reports in one line, exit 1.
+# PIN-source errors are HsmErrors (hsm.PinSourceError); ValueError and OSError cover bad values
+# and files (ocsp.der.DerError is a ValueError).
+EXPECTED = (CaError, HsmError, OcspError, PolicyError, ConfigError, SignerError, CscError, TsaRejection,
+            WorkflowError, ServeError, ValueError, OSError)
 
 
 def _one_line(message: str) -> str:
@@ -167,5 +178,4 @@ def emit(data: Any, as_json: bool, text: str | None = None) -> None:
         click.echo(text)
 
 
-def ts(value: dt.datetime | None) -> str:
-    return "-" if value is None else value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+ts = utc_text   # UTC to the second, "-" for none (the workflows' audit details use the same form)

@@ -1,46 +1,14 @@
-"""`govca serve` (nginx in front of two gunicorn pools; cli/serve_run.py) and `govca ocsp setup|renew|refresh|list`."""
+"""`govca serve` (nginx in front of two gunicorn pools; cli/serve_run.py) and `govca ocsp setup|renew|refresh|list`
+(the workflows are in workflows/ocsp.py)."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 
-from ca import CaService, Database
+from hsm import KeyType
+from workflows.ocsp import refresh_responses, renew_responders, set_up_responder
 
-from .compose import build_ca_service
-from .config import load_config
-from .ocsp_wiring import build_responder
+from .admin import admin_of
 from .runtime import actor, emit, home_of, ts
-
-
-def resign_ocsp(home: Path, ca_name: str, serial_hex: str) -> int:
-    """Re-sign one certificate's pre-signed OCSP responses at once (after a revocation)."""
-    cfg = load_config(home)
-    db = Database(cfg.database_url)
-    try:
-        responder, _ = build_responder(cfg, db)
-        return responder.presign(ca_name, serial_hex)
-    finally:
-        db.dispose()
-
-
-def revoke_now(home: Path, svc: CaService, ca_name: str, serial: str, reason: str, who: str):  # type: ignore[no-untyped-def]
-    """A revocation as relying parties see it when this returns: the certificate revoked with
-    its RFC 5280 5.3.1 reason, a fresh CRL published (by the service) and its pre-signed OCSP
-    responses re-signed as "revoked" (RFC 6960: no stale "good" after the revocation).
-    Returns (certificate record, CRL record, responses re-signed)."""
-    rec, crl = svc.revoke(ca_name, serial, reason, who)
-    return rec, crl, resign_ocsp(home, ca_name, rec.serial_hex)
-
-
-def refresh_ocsp(home: Path, force: bool = False) -> int:
-    cfg = load_config(home)
-    db = Database(cfg.database_url)
-    try:
-        responder, _ = build_responder(cfg, db)
-        return responder.refresh(force=force)
-    finally:
-        db.dispose()
 
 
 @click.group("ocsp")
@@ -56,14 +24,12 @@ def ocsp_group() -> None:
 @click.pass_context
 def ocsp_setup(ctx, ca_name, key_type, as_json):  # type: ignore[no-untyped-def]
     """Issue a delegated responder certificate for CA (key in the HSM) and pre-sign its responses."""
-    from hsm import KeyType
-
-    info = build_ca_service(home_of(ctx)).setup_ocsp_responder(ca_name, actor(), KeyType(key_type))
-    signed = refresh_ocsp(home_of(ctx), force=True)
+    done = set_up_responder(admin_of(ctx), ca_name, KeyType(key_type), actor())
+    info = done.info
     emit({"ca": info.ca_name, "serial": info.serial_hex, "key_uri": info.key_uri, "not_after": info.not_after,
-          "presigned": signed}, as_json,
+          "presigned": done.presigned}, as_json,
          f"OCSP responder for {ca_name}: serial {info.serial_hex}, valid until {ts(info.not_after)}; "
-         f"{signed} responses pre-signed")
+         f"{done.presigned} responses pre-signed")
 
 
 @ocsp_group.command("renew")
@@ -74,8 +40,7 @@ def ocsp_setup(ctx, ca_name, key_type, as_json):  # type: ignore[no-untyped-def]
 @click.pass_context
 def ocsp_renew(ctx, within_days, force, as_json):  # type: ignore[no-untyped-def]
     """Renew responder certificates before they expire (run daily)."""
-    renewed = build_ca_service(home_of(ctx)).renew_ocsp_responders(actor(), within_days, force)
-    signed = refresh_ocsp(home_of(ctx), force=True) if renewed else 0
+    renewed, signed = renew_responders(admin_of(ctx), within_days, force, actor())
     emit([{"ca": r.ca_name, "serial": r.serial_hex, "not_after": r.not_after} for r in renewed], as_json,
          "\n".join(f"renewed OCSP responder of {r.ca_name}: serial {r.serial_hex}, until {ts(r.not_after)}"
                    for r in renewed) + (f"\n{signed} responses re-signed" if renewed else "nothing to renew"))
@@ -87,7 +52,7 @@ def ocsp_renew(ctx, within_days, force, as_json):  # type: ignore[no-untyped-def
 @click.pass_context
 def ocsp_refresh(ctx, force, as_json):  # type: ignore[no-untyped-def]
     """Re-sign pre-signed responses older than ocsp.refresh_after_hours (run hourly)."""
-    count = refresh_ocsp(home_of(ctx), force)
+    count = refresh_responses(admin_of(ctx), force)
     emit({"signed": count}, as_json, f"{count} OCSP responses signed")
 
 
@@ -96,7 +61,7 @@ def ocsp_refresh(ctx, force, as_json):  # type: ignore[no-untyped-def]
 @click.pass_context
 def ocsp_list(ctx, as_json):  # type: ignore[no-untyped-def]
     """The current responder of each CA."""
-    items = build_ca_service(home_of(ctx)).ocsp_responders()
+    items = admin_of(ctx).ca.ocsp_responders()
     emit([{"ca": r.ca_name, "serial": r.serial_hex, "key_uri": r.key_uri, "not_after": r.not_after} for r in items],
          as_json, "\n".join(f"{r.ca_name:<16} {r.serial_hex} until {ts(r.not_after)}" for r in items)
          or "no OCSP responders; run `govca ocsp setup --ca NAME`")
@@ -116,8 +81,13 @@ def ocsp_list(ctx, as_json):  # type: ignore[no-untyped-def]
 def serve_command(ctx, host, port, workers, ocsp_workers, no_front, access_log):  # type: ignore[no-untyped-def]
     """Serve OCSP, CRLs, CA certificates, sealing, TSA, verification, CSC, /healthz and /metrics:
     nginx on HOST:PORT in front of two gunicorn pools (OCSP and main) on unix sockets."""
+    from .config import load_config
     from .serve_run import ServeError, serve
 
+    cfg = load_config(home_of(ctx))
+    if cfg.tokens_shared:  # a data directory made before the CA token was split off (issue 11)
+        click.echo(f"govca serve: warning: CA keys share token '{cfg.hsm_ca.token_label}' with the service; "
+                   "see README 'Separate the CA token'", err=True)
     try:
         code = serve(home_of(ctx), host, port, workers, ocsp_workers, not no_front, access_log)
     except ServeError as exc:
