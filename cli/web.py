@@ -91,7 +91,8 @@ def create_app(home: Path | str | None = None) -> Flask:
             except Exception as exc:  # noqa: BLE001 - report, never crash
                 checks[name] = f"unreachable ({type(exc).__name__})"
         ok = all(v == "ok" for v in checks.values())
-        return jsonify({"status": "ok" if ok else "degraded", **checks, "contexts": process_contexts(cfg)}), \
+        return jsonify({"status": "ok" if ok else "degraded", **checks, "contexts": process_contexts(cfg),
+                        "custody": "shared-token" if cfg.tokens_shared else "separate-tokens"}), \
             200 if ok else 503
 
     @app.get("/metrics")

@@ -78,10 +78,67 @@ def database_url(request: pytest.FixtureRequest):
 
 
 def make_home(tmp_path: Path, database_url: str | None = None, base_url: str = PUBLIC_BASE_URL) -> Path:
+    """`govca init`: a CA token (govca-ca) and a service token (govca-service), PIN files in hsm/."""
     from cli.init_cmd import initialise
 
     home = tmp_path / "home"
     initialise(home, database_url, base_url)
+    if database_url is None:
+        _used_databases.add("SQLite")
+    return home
+
+
+# govca.toml as `govca init` wrote it before the CA token was split off (issue 11): one [hsm]
+# table, token "govca", one user PIN. Kept verbatim so the legacy layout stays tested.
+LEGACY_CONFIG = """# govca configuration (no secrets here: the PIN comes from hsm.pin_source)
+version = 1
+{database_line}
+base_url = "{base_url}"
+
+[policy]
+agency_policy_oid = "1.3.6.1.4.1.32473.764.1"
+etsi_policy_oid = "0.4.0.2042.1.2"
+
+[hsm]
+module = "{module}"
+token_label = "govca"
+# env:NAME, file:PATH (mode 0600, relative to this directory) or prompt
+pin_source = "file:hsm/user.pin"
+softhsm_conf = "hsm/softhsm2.conf"
+
+[ocsp]
+validity_hours = 48
+refresh_after_hours = 12
+max_cert_ids = 16
+"""
+
+
+def make_legacy_home(tmp_path: Path, database_url: str | None = None, base_url: str = PUBLIC_BASE_URL) -> Path:
+    """A data directory in the layout of the earlier version: one token ("govca") for every key,
+    its PINs in hsm/user.pin and hsm/so.pin, and secrets/server.key."""
+    from ca import Database, upgrade_schema
+    from hsm import find_softhsm_module, init_softhsm_token, write_pin_file, write_softhsm_conf
+
+    home = tmp_path / "legacy-home"
+    home.mkdir(mode=0o700)
+    conf = write_softhsm_conf(home / "hsm")
+    user_pin, so_pin = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+    init_softhsm_token(conf, "govca", so_pin, user_pin)
+    write_pin_file(home / "hsm" / "user.pin", user_pin)
+    write_pin_file(home / "hsm" / "so.pin", so_pin)
+    (home / "secrets").mkdir(mode=0o700)
+    fd = os.open(home / "secrets" / "server.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_bytes(32))
+    database_line = (f'database_url = "{database_url}"' if database_url
+                     else "# database_url: unset means the SQLite file govca.db in this directory")
+    (home / "govca.toml").write_text(LEGACY_CONFIG.format(database_line=database_line, base_url=base_url,
+                                                          module=find_softhsm_module()), encoding="utf-8")
+    db = Database(database_url or f"sqlite:///{home / 'govca.db'}")
+    try:
+        upgrade_schema(db)
+    finally:
+        db.dispose()
     if database_url is None:
         _used_databases.add("SQLite")
     return home
