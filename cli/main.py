@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .ca_cmds import audit_group, ca_group, cert_group, crl_group, profiles_group
+from .db_cmds import db_group
 from .demo import demo_command
 from .hsm_cmds import hsm_group
 from .init_cmd import init_command
@@ -32,6 +33,7 @@ def main(ctx: click.Context, home: Path, as_json: bool) -> None:
 for command in (init_command, ca_group, cert_group, crl_group, audit_group, profiles_group, hsm_group, ocsp_group,
                 serve_command, agency_group, apiclient_group, tsa_group, official_group, demo_command):
     main.add_command(command)
+main.add_command(db_group)
 
 if __name__ == "__main__":
     main()

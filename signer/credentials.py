@@ -136,5 +136,5 @@ class SecretVerifier:
             if not self._warned:  # once per process (a token without the key: every upgrade fails alike)
                 self._warned = True
                 log.warning("API client %s: scrypt record not upgraded to the HMAC record (%s; the key %s is "
-                            "made by `govca apiclient create`)", client_id, type(exc).__name__,
-                            getattr(self.vault, "key_label", "?"))
+                            "made by `govca apiclient create`; the web database role may not write api_clients)",
+                            client_id, type(exc).__name__, getattr(self.vault, "key_label", "?"))
