@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 
+from hsm.errors import UnsupportedMechanismError
+from hsm.mechanisms import default_mechanism
 from policies import CertificateProfile, CrlProfile, PolicySettings
 from policies.checks import OCSP_NOCHECK
 
@@ -43,12 +44,11 @@ class IssuerInfo:
 
 
 def hash_for_key(key: object) -> hashes.HashAlgorithm:
-    """docs/profile.md, common rules: sha256WithRSA, ecdsa-with-SHA256 (P-256) or -SHA384 (P-384)."""
-    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size >= 384:
-        return hashes.SHA384()
-    if isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
-        return hashes.SHA256()
-    raise CaError(f"unsupported key {type(key).__name__}")
+    """The hash a CA key signs certificates and CRLs with: hsm's one rule (``default_mechanism``)."""
+    try:
+        return default_mechanism(key).hash_algorithm
+    except UnsupportedMechanismError:
+        raise CaError(f"unsupported key {type(key).__name__}") from None
 
 
 def ca_urls(base_url: str, ca_name: str) -> dict[str, str]:

@@ -19,11 +19,9 @@ def ca_code_loaded() -> bool:
 
 def process_contexts(cfg: Any) -> dict[str, bool]:
     """``ca_code_loaded``: any CA function module is imported in this process; ``ca_token_open``:
-    this process holds a logged-in session on the CA token (``hsm.library.sessions_open``);
-    ``ca_token_shared``: the CA keys share one token with the service (a data directory made
-    before the tokens were split; README says how to move to separate tokens)."""
+    this process holds a logged-in session on the CA token (``hsm.library.sessions_open``). With
+    a data directory of one token for both (``custody: shared-token`` in /healthz), that token is
+    the CA token, so a worker that has signed anything reports it open."""
     from hsm.library import sessions_open
 
-    return {"ca_code_loaded": ca_code_loaded(),
-            "ca_token_open": cfg.hsm_ca.token_label in sessions_open(),
-            "ca_token_shared": cfg.tokens_shared}
+    return {"ca_code_loaded": ca_code_loaded(), "ca_token_open": cfg.hsm_ca.token_label in sessions_open()}

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from .errors import UnsupportedMechanismError
 
 
 class KeyType(str, enum.Enum):
@@ -35,11 +38,6 @@ class KeyType(str, enum.Enum):
     def curve_name(self) -> str:
         """The named curve (RFC 5480 2.1.1.1) of an EC key type."""
         return {"ec-p256": "secp256r1", "ec-p384": "secp384r1"}[self.value]
-
-    @property
-    def default_hash(self) -> str:
-        """The hash a signature with this key uses by default: SHA-384 for P-384, else SHA-256."""
-        return "sha384" if self is KeyType.EC_P384 else "sha256"
 
     @classmethod
     def parse(cls, text: str) -> "KeyType":
@@ -73,6 +71,14 @@ class Mechanism(str, enum.Enum):
     @property
     def hash_algorithm(self) -> hashes.HashAlgorithm:
         return {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[self.hash_name]
+
+    @property
+    def cms_algorithm(self) -> str:
+        """The signature algorithm's name in CMS (asn1crypto's SignedDigestAlgorithm): sha256_rsa,
+        sha384_ecdsa, ... (RFC 5754 3.2, RFC 4055 5); rsassa_pss for PSS (RFC 4056)."""
+        if self.family == "rsa-pss":
+            return "rsassa_pss"
+        return f"{self.hash_name}_{'ecdsa' if self.family == 'ecdsa' else 'rsa'}"
 
     def fits(self, key_type: KeyType) -> bool:
         return key_type.is_rsa == (self.family != "ecdsa")
@@ -118,8 +124,26 @@ def select_token_call(mechanism: Mechanism, prehashed: bool) -> TokenCall:
     return TokenCall(combined, None, "data", False)
 
 
-def default_mechanism(key_type: KeyType) -> Mechanism:
-    """The mechanism the profile uses for a key type (docs/profile.md, common rules)."""
-    if key_type.is_rsa:
+def default_mechanism(key: Any) -> Mechanism:
+    """The one rule for "which hash for this key" (docs/profile.md, common rules), for a
+    ``KeyType`` or a public key (cryptography's RSA or EC public key, an ``HsmKey``'s ``public_key``):
+
+    - RSA of any size: sha256WithRSAEncryption, PKCS #1 v1.5 (RFC 8017 8.2; RFC 4055 5);
+    - EC with a curve of 384 bits or more: ecdsa-with-SHA384 (RFC 5758 3.2: the hash matches
+      the curve's strength);
+    - any other EC curve (P-256): ecdsa-with-SHA256.
+
+    ``Mechanism.hash_name`` / ``hash_algorithm`` give the hash. Every signer uses this: CA
+    certificates and CRLs (ca/builders.py), OCSP responses, PAdES seals and TSA tokens.
+    """
+    if isinstance(key, KeyType):
+        is_rsa, ec_bits = key.is_rsa, 0 if key.is_rsa else key.bits
+    elif isinstance(key, rsa.RSAPublicKey):
+        is_rsa, ec_bits = True, 0
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        is_rsa, ec_bits = False, key.curve.key_size
+    else:
+        raise UnsupportedMechanismError(f"no signature mechanism for a {type(key).__name__}")
+    if is_rsa:
         return Mechanism.RSA_PKCS1V15_SHA256
-    return Mechanism.ECDSA_SHA384 if key_type is KeyType.EC_P384 else Mechanism.ECDSA_SHA256
+    return Mechanism.ECDSA_SHA384 if ec_bits >= 384 else Mechanism.ECDSA_SHA256

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from asn1crypto import x509 as ax509
 
+from hsm.mechanisms import Mechanism
+
 from .der import generalized_time, length, seq, tlv
 from .interfaces import CertStatus, StatusInfo
 from .request import CertIdRequest
@@ -26,10 +28,10 @@ _STATUS_CODES = {"malformed_request": 1, "internal_error": 2, "try_later": 3, "s
 _REASONS = {"unspecified": 0, "keyCompromise": 1, "cACompromise": 2, "affiliationChanged": 3, "superseded": 4,
             "cessationOfOperation": 5, "certificateHold": 6, "privilegeWithdrawn": 9, "aACompromise": 10}
 _SIG_ALGS = {  # AlgorithmIdentifier DER; RFC 5758 3.2 (ECDSA: parameters absent), RFC 4055 5 (RSA: NULL)
-    ("ec", "sha256"): bytes.fromhex("300a06082a8648ce3d040302"),
-    ("ec", "sha384"): bytes.fromhex("300a06082a8648ce3d040303"),
-    ("rsa", "sha256"): bytes.fromhex("300d06092a864886f70d01010b0500"),
-    ("rsa", "sha384"): bytes.fromhex("300d06092a864886f70d01010c0500"),
+    Mechanism.ECDSA_SHA256: bytes.fromhex("300a06082a8648ce3d040302"),
+    Mechanism.ECDSA_SHA384: bytes.fromhex("300a06082a8648ce3d040303"),
+    Mechanism.RSA_PKCS1V15_SHA256: bytes.fromhex("300d06092a864886f70d01010b0500"),
+    Mechanism.RSA_PKCS1V15_SHA384: bytes.fromhex("300d06092a864886f70d01010c0500"),
 }
 
 
@@ -40,11 +42,10 @@ def error_response(status: str) -> bytes:
 
 @dataclass(frozen=True)
 class Responder:
-    """The delegated responder: its certificate and the signature algorithm of its key."""
+    """The delegated responder: its certificate and how its key signs (hsm's ``default_mechanism``)."""
 
     cert_der: bytes
-    key_algo: str  # "ec" | "rsa"
-    hash_name: str  # "sha256" | "sha384"
+    mechanism: Mechanism
 
     @functools.cached_property
     def key_hash(self) -> bytes:
@@ -58,7 +59,7 @@ class Responder:
 
     @functools.cached_property
     def signature_algorithm(self) -> bytes:
-        return _SIG_ALGS[(self.key_algo, self.hash_name)]
+        return _SIG_ALGS[self.mechanism]
 
     @functools.cached_property
     def certs(self) -> bytes:

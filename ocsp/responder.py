@@ -17,8 +17,9 @@ from typing import Callable
 
 from asn1crypto import ocsp as aocsp
 from asn1crypto import x509 as ax509
+from cryptography import x509
 
-from hsm import Mechanism
+from hsm.mechanisms import default_mechanism
 
 from .builder import Responder, assemble, build_response_data, error_response
 from .errors import MalformedRequestError
@@ -70,10 +71,9 @@ def serial_hex(serial: int) -> str:
 
 
 def _responder(cert_der: bytes) -> Responder:
-    cert = ax509.Certificate.load(cert_der)
-    algo = cert.public_key.algorithm  # "ec" | "rsa"
-    hash_name = "sha384" if algo == "ec" and cert.public_key.bit_size >= 384 else "sha256"
-    return Responder(cert_der, algo, hash_name)
+    """The responder's signature algorithm: hsm's one rule for its key (``default_mechanism``)."""
+    mechanism = default_mechanism(x509.load_der_x509_certificate(cert_der).public_key())
+    return Responder(cert_der, mechanism)
 
 
 def cert_id_for(issuer_der: bytes, serial: int, hash_alg: str) -> CertIdRequest:
@@ -172,9 +172,7 @@ class OcspResponder:
         try:
             data = build_response_data(responder=target.responder, answers=answers, produced_at=now,
                                        this_update=now, next_update=next_update, nonce_value=request.nonce_value)
-            mechanism = Mechanism(f"{'ecdsa' if target.responder.key_algo == 'ec' else 'rsa-pkcs1v15'}-"
-                                  f"{target.responder.hash_name}")
-            signature = self.keys.get_key(target.key_uri).sign(data, mechanism)
+            signature = self.keys.get_key(target.key_uri).sign(data, target.responder.mechanism)
             der = assemble(response_data_der=data, responder=target.responder, signature=signature)
         except Exception:  # noqa: BLE001 - a token fault must not become a 5xx
             log.exception("OCSP signing failed")

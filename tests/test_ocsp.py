@@ -167,7 +167,11 @@ def test_repository_serves_ca_certificates_and_answers_404_as_json(pki: dict) ->
 def test_metrics_and_healthz(pki: dict) -> None:
     get(pki, _req(pki, "good"))
     health = pki["client"].get("/healthz")
-    assert health.status_code == 200 and health.json == {"status": "ok", "database": "ok", "hsm": "ok"}
+    assert health.status_code == 200
+    assert {k: health.json[k] for k in ("status", "database", "hsm")} == {"status": "ok", "database": "ok", "hsm": "ok"}
+    # This test process ran CA commands itself: the contexts are reported, as booleans only.
+    assert set(health.json["contexts"]) == {"ca_code_loaded", "ca_token_open"}
+    assert all(isinstance(v, bool) for v in health.json["contexts"].values())
     text = pki["client"].get("/metrics").get_data(as_text=True)
     assert 'govca_http_requests_total{endpoint="/ocsp/<path:encoded>",method="GET",status="200"} 1.0' in text
     assert 'govca_ocsp_responses_total{source="presigned",status="successful"}' in text

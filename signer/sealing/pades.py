@@ -24,7 +24,7 @@ from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from hsm import Mechanism
+from hsm import default_mechanism
 
 from ..errors import BadInputError, ConflictError, UnavailableError
 from ..page_box import STAMP_MARGIN, STAMP_SIZE, check_stamp_box, visible_area
@@ -76,21 +76,13 @@ class SigningMaterial:
     key: Any
 
 
-def _mechanism(key: Any) -> tuple[str, Mechanism]:
-    if key.key_type.is_rsa:
-        return "sha256", Mechanism.RSA_PKCS1V15_SHA256
-    if key.key_type.value == "ec-p384":
-        return "sha384", Mechanism.ECDSA_SHA384
-    return "sha256", Mechanism.ECDSA_SHA256
-
-
 class HsmPdfSigner(signers.Signer):
     """A pyHanko Signer whose raw signature is made in the HSM: no key material leaves the token."""
 
     def __init__(self, material: SigningMaterial) -> None:
         self.key = material.key
-        self.md_algorithm, self.mechanism = _mechanism(material.key)
-        algo = {"rsa-pkcs1v15": "sha256_rsa", "ecdsa": f"{self.md_algorithm}_ecdsa"}[self.mechanism.family]
+        self.mechanism = default_mechanism(material.key.key_type)  # hsm's one rule for the key's hash
+        self.md_algorithm, algo = self.mechanism.hash_name, self.mechanism.cms_algorithm
         chain = [ax509.Certificate.load(c) for c in material.chain_der]
         super().__init__(signing_cert=ax509.Certificate.load(material.cert_der),
                          cert_registry=SimpleCertificateStore.from_certs(chain),

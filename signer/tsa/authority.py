@@ -17,7 +17,7 @@ from typing import Any
 from asn1crypto import cms, core, tsp
 from asn1crypto import x509 as ax509
 
-from hsm import KeyType, Mechanism
+from hsm import KeyType, default_mechanism
 
 TIME_STAMPING_EKU = "1.3.6.1.5.5.7.3.8"
 # RFC 3161 2.4.1 lets a TSA refuse weak hash algorithms; docs/profile.md, TSA: SHA-256 or stronger.
@@ -26,15 +26,6 @@ ACCEPTED_HASHES = {"sha256": 32, "sha384": 48, "sha512": 64}
 MAX_SERIAL_BITS = 160
 SERIAL_RANDOM_BITS = 127
 
-# How a unit's key signs a token: HSM mechanism, CMS digest algorithm, CMS signature algorithm.
-# docs/profile.md, common rules: ecdsa-with-SHA384 for P-384, SHA-256 for P-256 and RSA.
-_SIGNING: dict[KeyType, tuple[Mechanism, str, str]] = {
-    KeyType.EC_P256: (Mechanism.ECDSA_SHA256, "sha256", "sha256_ecdsa"),
-    KeyType.EC_P384: (Mechanism.ECDSA_SHA384, "sha384", "sha384_ecdsa"),
-    KeyType.RSA2048: (Mechanism.RSA_PKCS1V15_SHA256, "sha256", "sha256_rsa"),
-    KeyType.RSA3072: (Mechanism.RSA_PKCS1V15_SHA256, "sha256", "sha256_rsa"),
-    KeyType.RSA4096: (Mechanism.RSA_PKCS1V15_SHA256, "sha256", "sha256_rsa"),
-}
 
 
 class FailInfo(str, enum.Enum):
@@ -111,7 +102,7 @@ class TsaUnit:
         if (len(eku) != 1 or not eku[0]["critical"].native
                 or [p.dotted for p in eku[0]["extn_value"].parsed] != [TIME_STAMPING_EKU]):
             raise ValueError("a TSA certificate needs extendedKeyUsage timeStamping only, critical (RFC 3161 2.3)")
-        if self.key.key_type not in _SIGNING:
+        if not isinstance(self.key.key_type, KeyType):
             raise ValueError(f"no TSA signature algorithm for a {self.key.key_type} key")
         if self.key.public_key_der() != cert.public_key.dump():
             raise ValueError("the TSA key does not match the TSA certificate")
@@ -269,7 +260,9 @@ def build_token(query: ParsedQuery, unit: TsaUnit, now: dt.datetime, serial: int
 
     Raises whatever ``unit.key.sign`` raises (an ``hsm.HsmError``): that is not bad input.
     """
-    mechanism, digest_name, signature_algorithm = _SIGNING[unit.key.key_type]
+    # How the unit's key signs: hsm's one rule (ecdsa-with-SHA384 for P-384, SHA-256 for P-256 and RSA).
+    mechanism = default_mechanism(unit.key.key_type)
+    digest_name, signature_algorithm = mechanism.hash_name, mechanism.cms_algorithm
     tst_info_der = build_tst_info(query, unit, now, serial)
     signed_attrs = build_signed_attributes(unit, tst_info_der, digest_name)
     # RFC 5652 5.4: the signature covers the DER of the attributes as a SET OF, not [0] IMPLICIT.
