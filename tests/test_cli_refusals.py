@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
@@ -59,8 +60,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     pin.chmod(0o600)
     cli("official", "enrol", str(gone), "--pin-file", str(pin), "--no-qr")
     cli("official", "revoke", str(gone))
+    short_pin, open_pin, junk_csr = tmp / "short.pin", tmp / "open.pin", tmp / "junk.csr"
+    short_pin.write_text("12ab\n")
+    short_pin.chmod(0o600)
+    open_pin.write_text("246810\n")
+    open_pin.chmod(0o644)
+    junk_csr.write_bytes(b"not a certification request")
     return {"cli": cli, "revoked_cert": revoked_cert, "client": client, "registered": registered, "gone": gone,
-            "pin": pin}
+            "pin": pin, "short_pin": short_pin, "open_pin": open_pin, "junk_csr": junk_csr,
+            "missing": tmp / "no-such-file"}
 
 
 def snapshot(home: Path) -> dict[str, int]:
@@ -137,6 +145,59 @@ MISTAKES: list[tuple] = [
     ("unknown option of a command", ["official", "list", "--bogus"], 2, "No such option"),
     ("extra argument", ["official", "list", "extra"], 2, "unexpected extra argument"),
     ("audit list limit not a number", ["audit", "list", "--limit", "many"], 2, "not a valid integer"),
+    # Issue 11 acceptance 7: every command group, every workflow's refusals -----------------------
+    ("unknown CA for an OCSP responder", ["ocsp", "setup", "--ca", "nope"], 1, "unknown CA 'nope'"),
+    ("bad key type for an OCSP responder", ["ocsp", "setup", "--ca", "issuing", "--key-type", "dsa"], 2,
+     "'--key-type'"),
+    ("renew window not a number", ["ocsp", "renew", "--within-days", "soon"], 2, "not a valid integer"),
+    ("unknown option of ocsp refresh", ["ocsp", "refresh", "--bogus"], 2, "No such option"),
+    ("unknown CA for the TSA", ["tsa", "setup", "--ca", "nope"], 1, "unknown CA 'nope'"),
+    ("TSA key type not offered", ["tsa", "setup", "--ca", "issuing", "--key-type", "rsa4096"], 2, "'--key-type'"),
+    ("unknown CA for a seal", ["agency", "seal", "issue", "--agency", "A", "--ca", "nope"], 1, "unknown CA 'nope'",
+     "cert.issue"),
+    ("API client without a name", ["apiclient", "create", "--agency", "A"], 2, "Missing option '--name'"),
+    ("issue with neither a CSR nor a key", ["cert", "issue", "--ca", "issuing", "--profile", "eseal"], 2,
+     "exactly one of --csr or --generate-key"),
+    ("a CSR file that is no CSR", ["cert", "issue", "--ca", "issuing", "--profile", "eseal", "--csr", "{junk_csr}"],
+     1, "malformed CSR", "cert.issue"),
+    ("a CSR file that does not exist", ["cert", "issue", "--ca", "issuing", "--profile", "eseal", "--csr",
+                                        "{missing}"], 2, "does not exist"),
+    ("a generated key without a subject", ["cert", "issue", "--ca", "issuing", "--profile", "eseal",
+                                           "--generate-key", "ec-p256"], 1, "needs --subject", "cert.issue"),
+    ("a CA profile for an end-entity issue", ["cert", "issue", "--ca", "issuing", "--profile", "root-ca",
+                                              "--generate-key", "ec-p256", "--subject", SUBJECT], 1, "is for CAs",
+     "cert.issue"),
+    ("unknown revocation reason", ["cert", "revoke", "--ca", "issuing", "01", "--reason", "boredom"], 1,
+     "unknown revocation reason", "cert.revoke"),
+    ("cert show without a serial", ["cert", "show", "--ca", "issuing"], 2, "Missing argument 'SERIAL'"),
+    ("duplicate CA name", ["ca", "create-root", "--name", "root", "--subject", "/C=TH/CN=x", "--key-type", "ec-p256"],
+     1, "already exists", "ca.create"),
+    ("CA name not fit for a URL", ["ca", "create-root", "--name", "Bad Name", "--subject", "/C=TH/CN=x",
+                                   "--key-type", "ec-p256"], 1, "lower-case", "ca.create"),
+    ("subject not in the slash form", ["ca", "create-root", "--name", "x", "--subject", "CN=x", "--key-type",
+                                       "ec-p256"], 1, "slash form", "ca.create"),
+    ("an issuing CA under an issuing CA", ["ca", "create-issuing", "--name", "sub", "--parent", "issuing",
+                                           "--subject", "/C=TH/CN=sub", "--key-type", "ec-p256"], 1,
+     "path length", "ca.create"),
+    ("CRL refresh age not a number", ["crl", "refresh", "--max-age-hours", "old"], 2, "not a valid integer"),
+    ("unknown profile to show", ["profiles", "show", "nope"], 1, "unknown profile 'nope'"),
+    ("unknown option of hsm keys", ["hsm", "keys", "--bogus"], 2, "No such option"),
+    ("database roles on SQLite", ["db", "grant-web-role", "web"], 1, "PostgreSQL"),
+    ("init over an existing data directory", ["init"], 1, "already a govca data directory"),
+    ("serve port not a number", ["serve", "--port", "eighty"], 2, "not a valid integer"),
+    ("demo with an extra argument", ["demo", "extra"], 2, "unexpected extra argument"),
+    ("an official's PIN that is not 6 to 12 digits", ["official", "enrol", "{registered}", "--pin-file",
+                                                      "{short_pin}"], 1, "6 to 12 digits"),
+    ("an official's PIN file readable by others", ["official", "enrol", "{registered}", "--pin-file", "{open_pin}"],
+     1, "must be mode 0600"),
+    ("an official enrolled twice", ["official", "enrol", "{gone}", "--pin-file", "{pin}"], 1, "already enrolled"),
+    ("an official enrolled twice, refused before the PIN is asked for", ["official", "enrol", "{gone}"], 1,
+     "already enrolled"),
+    ("unknown CA for an official", ["official", "enrol", "{registered}", "--ca", "nope", "--pin-file", "{pin}"], 1,
+     "unknown CA 'nope'", "cert.issue"),
+    ("suspend a revoked official", ["official", "suspend", "{gone}"], 1, "revoked; it cannot become suspended"),
+    ("suspend an official never enrolled", ["official", "suspend", "{registered}"], 1,
+     "registered; it cannot become suspended"),
 ]
 
 
@@ -146,6 +207,13 @@ def _fill(argv: list[str], world: dict) -> list[str]:
 
 def test_the_table_is_at_least_thirty_mistakes() -> None:
     assert len(MISTAKES) >= 30 and len({m[0] for m in MISTAKES}) == len(MISTAKES)
+
+
+def test_the_table_covers_every_command_group() -> None:
+    """Issue 11 acceptance 7: a refusal of every command group of `govca` is in the table."""
+    from cli.main import main
+
+    assert set(main.commands) <= {m[1][0] for m in MISTAKES}, set(main.commands) - {m[1][0] for m in MISTAKES}
 
 
 def _audit(cli: Cli) -> list[dict]:
@@ -200,6 +268,85 @@ def test_help_still_works(world: dict) -> None:
     for argv in (["--help"], ["official", "--help"], ["official", "unlock", "--help"]):
         result = cli(*argv)
         assert result.exit_code == 0 and "Usage:" in result.stdout and result.stderr == ""
+
+
+# Every package's error base reaches the administrator as one line ----------------------------------
+
+def govca_error_bases() -> dict[type, str]:
+    """The error bases of every govca package: each exception class defined in a module of a root
+    package of setup.cfg's [importlinter] (so a new package is walked too) none of whose bases is
+    another govca exception. Module-private classes (a leading '_': control flow inside one module)
+    and the Alembic scripts (run on import) are left out."""
+    import configparser
+    import importlib
+    import pkgutil
+
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    found: dict[type, str] = {}
+    for root in cfg["importlinter"]["root_packages"].split():
+        package = importlib.import_module(root)
+        names = [root] + [m.name for m in pkgutil.walk_packages(package.__path__, f"{root}.")]
+        for name in names:
+            if ".migrations" in name:
+                continue
+            module = importlib.import_module(name)
+            for obj in vars(module).values():
+                if (isinstance(obj, type) and issubclass(obj, Exception) and obj.__module__ == name
+                        and not obj.__name__.startswith("_")):
+                    found[obj] = name
+    return {c: m for c, m in found.items() if not any(b in found for b in c.__mro__[1:])}
+
+
+def test_every_packages_error_base_is_mapped_to_a_one_line_cli_error() -> None:
+    """Issue 11: every package's error base is in the CLI's map (cli/runtime.py EXPECTED), so no
+    refusal of any package is reported as an internal error; a new package's base fails this test."""
+    from ca.errors import CaError
+    from cli.config import ConfigError
+    from cli.runtime import EXPECTED
+    from hsm import HsmError
+    from ocsp.errors import OcspError
+    from policies import PolicyError
+    from signer.errors import SignerError
+    from signer.remote.csc import CscError
+    from workflows import WorkflowError
+
+    bases = govca_error_bases()
+    assert {CaError, HsmError, OcspError, PolicyError, ConfigError, SignerError, CscError, WorkflowError} <= set(bases)
+    assert {b.__module__.split(".")[0] for b in bases} >= {"ca", "hsm", "ocsp", "policies", "cli", "signer",
+                                                           "workflows"}
+    unmapped = sorted(f"{m}.{c.__name__}" for c, m in bases.items() if not issubclass(c, EXPECTED))
+    assert unmapped == []
+
+
+def test_every_packages_error_base_raised_in_a_command_prints_one_line_and_exits_1() -> None:
+    """Each base, raised by a command of a GovcaGroup, is one `govca: error:` line with its own
+    message, exit 1, never "internal error"."""
+    from click.testing import CliRunner
+
+    from cli.runtime import GovcaGroup
+
+    for base, module in govca_error_bases().items():
+        @click.group(cls=GovcaGroup)
+        def group() -> None:
+            pass
+
+        @group.command("refuse")
+        def refuse() -> None:
+            exc = base.__new__(base)
+            Exception.__init__(exc, f"refused by {module}\nsecond line")
+            raise exc
+
+        result = CliRunner().invoke(group, ["refuse"], catch_exceptions=False)
+        assert result.exit_code == 1, (base, result.output)
+        assert result.stderr == f"govca: error: refused by {module}; second line\n", (base, result.stderr)
+        assert result.stdout == ""
+
+
+def test_an_unknown_api_client_is_refused_in_one_line_not_an_internal_error(world: dict) -> None:
+    """Issue 11 acceptance 7, as the issue names it: `govca apiclient revoke 42` (no such client)."""
+    result = world["cli"]("apiclient", "revoke", "42", ok=False)
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", "govca: error: no API client 42\n")
 
 
 # Thai 13-digit identification numbers ------------------------------------------------------------
