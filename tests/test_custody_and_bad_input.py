@@ -19,6 +19,9 @@ def test_acceptance4_private_keys_are_sensitive_non_extractable_and_no_key_file_
     objects = json.loads(hierarchy("hsm", "keys", "--json").stdout)
     private = [o for o in objects if o["object_class"] == "private"]
     assert len(private) == 3  # root, issuing CA, e-seal
+    # Issue 11 custody by context: CA keys in the CA token, the e-seal's key in the service token.
+    assert sorted((o["token"], o["label"].split("-")[0]) for o in private) == [
+        ("govca-ca", "issuing"), ("govca-ca", "root"), ("govca-service", "eseal")]
     for o in private:
         assert o["sensitive"] is True and o["extractable"] is False, o
     # No file in the data directory, outside SoftHSM's encrypted object store, holds a private key.
