@@ -20,6 +20,13 @@ def _child_exit(server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
+def _post_worker_init(worker: Any) -> None:
+    """SIGUSR2 makes this worker write what it holds to the private run directory (cli/contexts.py)."""
+    from .contexts import install_report
+
+    install_report(worker.app.home, worker.app.pool_name)
+
+
 def _post_fork(server: Any, worker: Any) -> None:
     """A worker dies with its arbiter (were the arbiter killed, it would linger until its next
     poll of the parent pid, serving nothing)."""
@@ -50,8 +57,10 @@ class Pool:
 
 
 class GovcaApplication(BaseApplication):
-    def __init__(self, home: Path, options: dict[str, Any], behind_front: bool = False) -> None:
+    def __init__(self, home: Path, options: dict[str, Any], behind_front: bool = False,
+                 pool_name: str = "main") -> None:
         self.home = home
+        self.pool_name = pool_name
         self.options = options
         self.behind_front = behind_front
         super().__init__()
@@ -85,6 +94,7 @@ def options(pool: Pool) -> dict[str, Any]:
         "backlog": 1024,
         "child_exit": _child_exit,
         "post_fork": _post_fork,
+        "post_worker_init": _post_worker_init,
         "accesslog": "-" if pool.access_log else None,
         "errorlog": "-",
         "loglevel": "info",
@@ -98,7 +108,7 @@ def run(home: Path, pool: Pool) -> None:
     # worker that is recycled or replaced is back within a fraction of a second.
     import cli.web  # noqa: F401
 
-    GovcaApplication(home, options(pool), pool.behind_front).run()
+    GovcaApplication(home, options(pool), pool.behind_front, pool.name).run()
 
 
 def main() -> None:
