@@ -47,10 +47,28 @@ def _command_path(ctx: click.Context | None) -> str:
     return " ".join(["govca", *reversed(names)])
 
 
-def _usage_failure(exc: click.UsageError) -> None:
+def _path_of_args(group: click.Group, args: list[str]) -> str:
+    """The command path the words of ``args`` name (`govca audit list`), for a usage mistake click
+    reports without its context (an option missing its value)."""
+    names: list[str] = []
+    command: click.Command = group
+    i = 0
+    while i < len(args) and isinstance(command, click.Group) and args[i] != "--":
+        if args[i].startswith("-"):
+            i += 2 if args[i] == "--home" and not names else 1
+            continue
+        found = command.commands.get(args[i])
+        if found is None:
+            break
+        names.append(args[i])
+        command, i = found, i + 1
+    return " ".join(["govca", *names])
+
+
+def _usage_failure(exc: click.UsageError, fallback: str = "govca") -> None:
     """A usage mistake (missing option, bad type or choice, unknown command or option): one line
     naming the command and where its help is, exit 2, as click's own usage errors exit."""
-    path = _command_path(exc.ctx)
+    path = _command_path(exc.ctx) if exc.ctx is not None else fallback
     where = path.removeprefix("govca").strip()  # the line already starts with "govca:"
     _fail(f"{where + ': ' if where else ''}{_one_line(exc.format_message())} (see '{path} --help')",
           code=exc.exit_code or 2)
@@ -64,6 +82,7 @@ class GovcaGroup(click.Group):
                      **extra: Any) -> click.Context:
         if parent is None:
             args = self._pass_json_down(list(args))
+            extra.setdefault("obj", {})["argv"] = list(args)
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.exceptions.NoArgsIsHelpError:
@@ -109,7 +128,7 @@ class GovcaGroup(click.Group):
         except click.exceptions.NoArgsIsHelpError:
             raise                               # `govca agency` alone: its help
         except click.UsageError as exc:
-            _usage_failure(exc)
+            _usage_failure(exc, _path_of_args(self, (ctx.obj or {}).get("argv", [])))
         except click.ClickException as exc:
             _fail(_one_line(exc.format_message()), code=exc.exit_code or 1)
         except (click.exceptions.Abort, EOFError, KeyboardInterrupt):

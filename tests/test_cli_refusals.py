@@ -145,6 +145,8 @@ MISTAKES: list[tuple] = [
     ("unknown option of a command", ["official", "list", "--bogus"], 2, "No such option"),
     ("extra argument", ["official", "list", "extra"], 2, "unexpected extra argument"),
     ("audit list limit not a number", ["audit", "list", "--limit", "many"], 2, "not a valid integer"),
+    ("an option without its value names its command", ["audit", "list", "--action"], 2,
+     "audit list: Option '--action' requires an argument. (see 'govca audit list --help')"),
     # Issue 11 acceptance 7: every command group, every workflow's refusals -----------------------
     ("unknown CA for an OCSP responder", ["ocsp", "setup", "--ca", "nope"], 1, "unknown CA 'nope'"),
     ("bad key type for an OCSP responder", ["ocsp", "setup", "--ca", "issuing", "--key-type", "dsa"], 2,
