@@ -236,3 +236,48 @@ def test_acceptance3_on_sqlite_and_postgresql_revocation_reaches_the_next_answer
     nonce = ocsp.load_der_ocsp_response(client.post("/ocsp", data=request_der(
         load(f["victim"]), load(f["issuing"]), os.urandom(16))).data)
     assert nonce.certificate_status is ocsp.OCSPCertStatus.REVOKED
+
+
+def test_read_interface_reads_and_writes_only_presigned_responses(pki: dict) -> None:
+    """ca/status.py, the public process's view of the CA database: every method reads; the one
+    documented exception, PresignedResponses.put, writes ocsp_responses and nothing else."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from ca.context import utcnow
+    from ca.status import PresignedResponses, StatusReader, _HotQueries
+    from ca.storage.db import Database
+    from cli.config import load_config
+
+    db = Database(load_config(pki["cli"].home).database_url)
+    reader = StatusReader(db, utcnow)
+    presigned = PresignedResponses(reader)
+    serial = pki["serials"]["good"]
+    assert get(pki, _req(pki, "good")).status_code == 200  # signs and stores one (SHA-1 CertID)
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, sql, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(" ".join(sql.split()).upper())
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        assert [i.ca_name for i in reader.served_issuers()] == ["issuing", "root"]
+        assert reader.status("issuing", serial).status.rfc6960_name == "good"
+        assert serial in reader.serials("issuing") and set(reader.ca_names()) == {"root", "issuing"}
+        assert len(reader.root_certificates()) == 1 and reader.ca_certificate("issuing")
+        assert reader.latest_crl("issuing") and reader.newest_crl_this_update()
+        reader.ping()
+        stored = presigned.get("issuing", serial, "sha1")
+        assert stored is not None and presigned.oldest_this_update() is not None
+        reads = list(statements)
+        statements.clear()
+        assert presigned.put("issuing", serial, "sha1", stored) is True
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+        db.dispose()
+    # The hot path's statements go through a raw DB-API connection (no engine event): constants.
+    assert all(sql.startswith("SELECT ") for sql in (_HotQueries.RESPONSE, _HotQueries.STATUS))
+    assert reads and all(sql.startswith("SELECT ") for sql in reads), reads
+    writes = [sql for sql in statements if not sql.startswith(("SELECT ", "BEGIN"))]  # BEGIN IMMEDIATE: SQLite
+    assert [sql.split(" (")[0].split(" WHERE")[0] for sql in writes] == [
+        "DELETE FROM OCSP_RESPONSES", "INSERT INTO OCSP_RESPONSES"], statements

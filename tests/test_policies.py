@@ -87,3 +87,34 @@ def test_rfc5280_appendix_a_upper_bounds_count_characters_not_utf8_bytes() -> No
     # X.520 ub-common-name (64) bounds characters; a 40-letter Thai name is 120 UTF-8 bytes.
     name = build_name((("CN", "ก" * 64),))
     assert len(str(name.rdns[0].get_attributes_for_oid(name.rdns[0]._attributes[0].oid)[0].value)) == 64
+
+
+# --- one status vocabulary (policies/status.py), shared by ca/ and ocsp/ -------------------------
+def test_rfc6960_4_2_1_one_cert_status_names_good_revoked_unknown() -> None:
+    from policies.status import CertStatus
+
+    assert [s.rfc6960_name for s in CertStatus] == ["good", "revoked", "unknown"]
+    assert CertStatus.GOOD is CertStatus.VALID  # RFC 6960's name and the stored one are one member
+
+
+def test_stored_spellings_read_back_as_the_same_status() -> None:
+    """Certificate records and `govca cert list --status` say "valid"; pre-signed responses stored
+    before the shared vocabulary said "good": both read as VALID, anything else is refused."""
+    from policies.status import CertStatus
+
+    assert CertStatus("valid") is CertStatus("good") is CertStatus.VALID
+    assert [s.value for s in CertStatus.of_record()] == ["valid", "revoked"]
+    with pytest.raises(ValueError):
+        CertStatus("suspended")  # RFC 5280 certificateHold is not a status govca stores
+
+
+def test_ca_and_ocsp_speak_the_same_classes() -> None:
+    import ca.records
+    import ca.status
+    import ocsp.interfaces
+    import policies.status
+
+    for name in ("CertStatus", "StatusInfo", "ServedIssuer", "PresignedResponse"):
+        assert getattr(ocsp.interfaces, name) is getattr(policies.status, name)
+    assert ca.records.CertStatus is policies.status.CertStatus
+    assert ca.status.StatusInfo is policies.status.StatusInfo
