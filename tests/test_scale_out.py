@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import ocsp
 
 from cli.config import load_config
@@ -20,6 +21,9 @@ from conftest import Cli
 from ocsp_helpers import LiveServer, free_port
 from test_web_role import (PG_ONLY, Demo, assert_signs, demo_home, http, multipart, ocsp_get, ocsp_post_nonce,
                            official_credential, post_json, sign_hash_v1)
+
+
+CERT_ID_HASHES = (hashes.SHA1(), hashes.SHA256(), hashes.SHA384())  # RFC 6960 4.1.1 CertID hashAlgorithm
 
 
 def second_node(home_a: Path, home_b: Path) -> Path:
@@ -103,15 +107,19 @@ def test_acceptance5_rfc6960_a_cli_revocation_is_answered_revoked_by_the_next_re
         nodes: dict) -> None:
     demo = nodes["demo"]
     seal = demo.cert(demo.valid_seal)
-    for node in ("a", "b"):  # a pre-signed "good" served (and its lookups warm) on both nodes first
-        resp, _ = ocsp_get(nodes[node], seal, demo.issuing)
-        assert resp.certificate_status == ocsp.OCSPCertStatus.GOOD
+    # A pre-signed "good" served (and its lookups warm) on both nodes first: SHA-1 and SHA-256
+    # CertIDs pre-signed by the CLI, a SHA-384 one signed by a worker on first request and stored.
+    for node in ("a", "b"):
+        for algorithm in CERT_ID_HASHES:
+            resp, _ = ocsp_get(nodes[node], seal, demo.issuing, algorithm)
+            assert resp.certificate_status == ocsp.OCSPCertStatus.GOOD, (node, algorithm.name)
         assert ocsp_post_nonce(nodes[node], seal, demo.issuing).certificate_status == ocsp.OCSPCertStatus.GOOD
     Cli(nodes["home"])("cert", "revoke", "--ca", "govca-issuing", demo.valid_seal, "--reason", "keyCompromise")
     for node in ("b", "a"):
-        resp, _ = ocsp_get(nodes[node], seal, demo.issuing)
-        assert resp.certificate_status == ocsp.OCSPCertStatus.REVOKED, node
-        assert resp.revocation_reason is not None and resp.revocation_reason.name == "key_compromise"
+        for algorithm in CERT_ID_HASHES:
+            resp, _ = ocsp_get(nodes[node], seal, demo.issuing, algorithm)
+            assert resp.certificate_status == ocsp.OCSPCertStatus.REVOKED, (node, algorithm.name)
+            assert resp.revocation_reason is not None and resp.revocation_reason.name == "key_compromise"
         assert ocsp_post_nonce(nodes[node], seal, demo.issuing).certificate_status == ocsp.OCSPCertStatus.REVOKED
     # And sealing with the revoked seal is refused on both (the status is read, not remembered).
     for node in ("a", "b"):

@@ -40,9 +40,11 @@ def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
     return status, json.loads(data or b"{}")
 
 
-def ocsp_get(base: str, cert: x509.Certificate, issuer: x509.Certificate) -> tuple[ocsp.OCSPResponse, dict]:
-    """An RFC 5019 GET (no nonce: the pre-signed answer)."""
-    encoded = urllib.parse.quote(base64.b64encode(request_der(cert, issuer)).decode(), safe="")
+def ocsp_get(base: str, cert: x509.Certificate, issuer: x509.Certificate,
+             algorithm: hashes.HashAlgorithm | None = None) -> tuple[ocsp.OCSPResponse, dict]:
+    """An RFC 5019 GET (no nonce: the pre-signed answer), CertID hashed with ``algorithm`` (SHA-1)."""
+    der = request_der(cert, issuer, algorithm=algorithm)
+    encoded = urllib.parse.quote(base64.b64encode(der).decode(), safe="")
     status, headers, body = http(f"{base}/ocsp/{encoded}")
     assert status == 200, body[:200]
     resp = ocsp.load_der_ocsp_response(body)
