@@ -14,8 +14,8 @@ import click
 from ca.revocation import ALLOWED_REASONS
 from hsm import KeyType
 from signer.remote.officials import LockState, OfficialStatus
-from workflows.officials import (add_official, enrol_official, revoke_official, set_official_status,
-                                 unlock_official)
+from workflows.officials import (add_official, enrol_official, officials_and_locks, revoke_official,
+                                 set_official_status, unlock_official)
 
 from .admin import admin_of
 from .runtime import actor, check_thai_id, emit, ts
@@ -135,11 +135,10 @@ def official_revoke(ctx, official_id, reason):  # type: ignore[no-untyped-def]
 @click.pass_context
 def official_list(ctx, as_json):  # type: ignore[no-untyped-def]
     """The officials, their status and the PIN/OTP lock (`locked until <UTC time>`, failed attempts)."""
-    admin = admin_of(ctx)
-    items, locks = admin.officials.list(), admin.officials.lock_states(admin.now())
-    emit([_json(o, locks.get(o.id)) for o in items], as_json, "\n".join(
-        f"{o.id:>5} {o.agency_code:<8} {o.status.value:<10} {o.name_th} / {o.name_en}, {o.title}"
-        f"{_lock_text(locks.get(o.id))}" for o in items) or "no officials")
+    items = officials_and_locks(admin_of(ctx))
+    emit([_json(o, lock) for o, lock in items], as_json, "\n".join(
+        f"{o.id:>5} {o.agency_code:<8} {o.status.value:<10} {o.name_th} / {o.name_en}, {o.title}{_lock_text(lock)}"
+        for o, lock in items) or "no officials")
 
 
 @official_group.command("unlock")

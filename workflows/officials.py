@@ -111,3 +111,9 @@ def unlock_official(admin: Admin, official_id: int, actor: str) -> LockState:
                 {"official": official_id, "previous_locked_until": utc_text(previous.locked_until),
                  "previous_failed_attempts": previous.failed_attempts})
     return previous
+
+
+def officials_and_locks(admin: Admin) -> list[tuple[Any, LockState | None]]:
+    """Every official with the lock wrong PINs or OTPs put on their credential (read only)."""
+    locks = admin.officials.lock_states(admin.now())
+    return [(o, locks.get(o.id)) for o in admin.officials.list()]
