@@ -18,7 +18,7 @@ import hashlib
 import os
 import threading
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, or_, select, text
 
 from policies.status import CertStatus, PresignedResponse, ServedIssuer, StatusInfo
 
@@ -187,10 +187,10 @@ class PresignedResponses:
 
         Puts of one certificate take turns (a transaction-scoped advisory lock on PostgreSQL; the
         one writer at a time on SQLite) and re-read the status in their turn; a "revoked" put
-        replaces the responses of every CertID hash. A revocation commits before its responses
-        are re-signed, so a "good" stored by a worker that read the status just before it is
-        replaced by that re-signing, whatever its hash. No row lock on certificates: the web
-        role may not lock (UPDATE) them (ca/storage/roles.py).
+        also removes every "good" of the certificate, whatever its CertID hash. A revocation
+        commits before its responses are re-signed, so a "good" stored by a worker that read the
+        status just before it is replaced by that re-signing, whatever its hash. No row lock on
+        certificates: the web role may not lock (UPDATE) them (ca/storage/roles.py).
         """
         with self.db.unit_of_work() as s:
             ca_id = self.ca_ids.in_session(s, ca_name)
@@ -201,10 +201,11 @@ class PresignedResponses:
                 CertificateRow.ca_id == ca_id, CertificateRow.serial_hex == serial_hex)).scalar_one_or_none()
             if current is None or CertStatus(current) is not response.status:
                 return False
-            same = [OcspResponseRow.ca_id == ca_id, OcspResponseRow.serial_hex == serial_hex]
-            if response.status is not CertStatus.REVOKED:
-                same.append(OcspResponseRow.hash_alg == hash_alg)
-            s.execute(delete(OcspResponseRow).where(*same))
+            replaced = OcspResponseRow.hash_alg == hash_alg
+            if response.status is CertStatus.REVOKED:  # and a "good" of any other CertID hash
+                replaced = or_(replaced, OcspResponseRow.status != CertStatus.REVOKED.value)
+            s.execute(delete(OcspResponseRow).where(OcspResponseRow.ca_id == ca_id,
+                                                    OcspResponseRow.serial_hex == serial_hex, replaced))
             s.add(OcspResponseRow(ca_id=ca_id, serial_hex=serial_hex, hash_alg=hash_alg,
                                   status=response.status.value, der=response.der, this_update=response.this_update,
                                   next_update=response.next_update, produced_at=response.produced_at))

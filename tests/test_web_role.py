@@ -254,6 +254,48 @@ def test_acceptance4_under_the_web_role_the_whole_served_surface_works(web: dict
     assert "audit chain intact" in Cli(web["home"])("audit", "verify").stdout
 
 
+@PG_ONLY
+def test_rfc6960_a_good_response_stored_while_a_revocation_is_re_signed_is_replaced_for_every_cert_id_hash(
+        web: dict) -> None:
+    """The web role may not lock certificate rows, so puts of one certificate take turns on an
+    advisory lock (ca/status.py): a worker's put that read "valid" just before a revocation holds
+    its turn; the CLI's re-signing waits for it, then replaces what it stored, whatever its hash."""
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    demo, admin = web["demo"], web["admin"]
+    serial = demo.valid_seal
+    turn = int.from_bytes(hashlib.sha256(serial.encode()).digest()[:4], "big", signed=True)
+    with admin.connect() as worker:  # a worker's put, half done: its turn taken, status read
+        tx = worker.begin()
+        ca_id = worker.execute(text("SELECT id FROM cas WHERE name = 'govca-issuing'")).scalar_one()
+        worker.execute(text("SELECT pg_advisory_xact_lock(:c, :t)"), {"c": ca_id, "t": turn})
+        assert worker.execute(text("SELECT status FROM certificates WHERE serial_hex = :s"),
+                              {"s": serial}).scalar_one() == "valid"
+        revoke = subprocess.Popen([sys.executable, "-m", "cli.main", "--home", str(web["home"]), "cert", "revoke",
+                                   "--ca", "govca-issuing", serial, "--reason", "keyCompromise"],
+                                  cwd=REPO, env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120  # until the CLI's re-signing waits for the worker's turn
+        with admin.connect() as watch:
+            while not watch.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                         "AND NOT granted")).scalar_one():
+                assert revoke.poll() is None and time.monotonic() < deadline, revoke.communicate()[0]
+                time.sleep(0.1)
+        worker.execute(text("INSERT INTO ocsp_responses SELECT ca_id, serial_hex, 'sha384', status, der, this_update, "
+                            "next_update, produced_at FROM ocsp_responses WHERE serial_hex = :s AND hash_alg = 'sha1'"),
+                       {"s": serial})
+        tx.commit()
+    assert revoke.wait(timeout=120) == 0, revoke.communicate()[0]
+    with admin.connect() as conn:
+        stored = dict(conn.execute(text("SELECT hash_alg, status FROM ocsp_responses WHERE serial_hex = :s"),
+                                   {"s": serial}).all())
+    assert stored == {"sha1": "revoked", "sha256": "revoked"}, stored
+
+
 FORBIDDEN = {
     "certificates": ("INSERT INTO certificates (serial_hex) VALUES ('00')",
                      "UPDATE certificates SET status = 'revoked'", "DELETE FROM certificates"),
