@@ -94,8 +94,9 @@ def test_acceptance1_after_demo_ca_keys_are_only_in_the_ca_token_and_every_other
             assert k["sensitive"] is True and k["extractable"] is False, k
 
 
-def test_acceptance2_serve_works_without_the_ca_pin_and_ca_signing_commands_fail_naming_it(tmp_path: Path) -> None:
-    home = make_home(tmp_path)
+def test_acceptance2_serve_works_without_the_ca_pin_and_ca_signing_commands_fail_naming_it(
+        tmp_path: Path, database_url: str | None) -> None:
+    home = make_home(tmp_path, database_url)
     cli = Cli(home)
     info = setup_sealing(cli, tmp_path)
     oid, seed, pin = enrol(cli, tmp_path)
