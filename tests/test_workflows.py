@@ -97,3 +97,44 @@ def test_enrolment_asks_for_the_pin_only_for_an_enrollable_official_and_checks_i
         admin.close()
     assert len(json.loads(cli("cert", "list", "--json").stdout)) == certificates
     assert _listed(cli, fresh)["status"] == "registered" and _listed(cli, fresh)["key_uri"] is None
+
+
+def _service_keys(home: Path) -> list:
+    from cli.compose import service_token
+    from cli.config import load_config
+
+    return sorted(o.label for o in service_token(load_config(home)).list_key_objects())
+
+
+def test_en_319_411_1_each_workflow_opens_only_the_token_it_needs(cli: Cli, tmp_path: Path) -> None:
+    """Custody by context (ETSI EN 319 411-1; issue 11): with the CA token's PIN source unavailable,
+    the workflows that need no CA signature run (agencies, API clients, officials' states, OCSP
+    responses signed with responder keys in the service token), and those that need one (a seal,
+    the TSA, an OCSP responder certificate, a CRL) are refused in one line naming the CA token's
+    PIN source, with no row written and no key generated in the service token."""
+    from test_cli_refusals import snapshot
+
+    create_hierarchy(cli)
+    oid = _official(cli, tmp_path)
+    cli("ocsp", "setup", "--ca", "issuing")
+    client = json.loads(cli("apiclient", "create", "--agency", "A", "--name", "A system", "--json").stdout)["id"]
+    ca_pin = cli.home / "hsm" / "ca.pin"
+    ca_pin.rename(tmp_path / "ca.pin.aside")
+    for argv in (["agency", "add", "--code", "B", "--name-th", "ข", "--name-en", "B", "--juristic-id",
+                  "0994000165510"],
+                 ["apiclient", "create", "--agency", "B", "--name", "B system"],
+                 ["apiclient", "revoke", str(client)],
+                 ["official", "suspend", str(oid)], ["official", "resume", str(oid)],
+                 ["ocsp", "refresh", "--force"], ["official", "list"], ["cert", "list"], ["audit", "verify"]):
+        cli(*argv)
+    for argv in (["agency", "seal", "issue", "--agency", "A", "--ca", "issuing"],
+                 ["tsa", "setup", "--ca", "issuing"],
+                 ["ocsp", "setup", "--ca", "issuing"],
+                 ["ocsp", "renew", "--force"],
+                 ["crl", "refresh", "--max-age-hours", "0"]):
+        rows, keys = snapshot(cli.home), _service_keys(cli.home)
+        refused = cli(*argv, ok=False)
+        lines = refused.stderr.splitlines()
+        assert refused.exit_code == 1 and len(lines) == 1 and refused.stdout == "", (argv, refused.stderr)
+        assert lines[0].startswith("govca: error: CA token") and str(ca_pin) in lines[0], lines[0]
+        assert (snapshot(cli.home), _service_keys(cli.home)) == (rows, keys), argv
