@@ -205,11 +205,34 @@ def test_an_unreadable_pin_source_is_one_error_naming_the_tokens_role_and_source
     assert "govca-ca" not in __import__("hsm").sessions_open()
 
 
-def test_hmac_key_uses_only_public_token_methods() -> None:
-    """hsm/mac.py drives the token through call(), find_secret_key() and generate_secret_key()."""
+def test_token_state_is_per_instance_and_hmac_keys_use_only_public_token_methods() -> None:
+    """Issue 11: hsm/token.py keeps no module-level dicts or sets (each Pkcs11Token owns its session,
+    handles and index), and hsm/mac.py drives the token through call(), find_secret_key() and
+    generate_secret_key() rather than private state."""
     import inspect
 
     import hsm.mac
+    import hsm.token
 
+    assert not [name for name, value in vars(hsm.token).items()
+                if isinstance(value, (dict, set)) and not name.startswith("__")]
     source = inspect.getsource(hsm.mac)
     assert "_LOCK" not in source and "._find" not in source and "._session" not in source
+
+
+def test_tokens_of_two_softhsm_configurations_take_turns_in_one_process(token: Pkcs11Token, tmp_path: Path) -> None:
+    """SoftHSM reads its conf at C_Initialize: switching to another token directory re-initialises
+    the library (hsm/library.py), and each token instance then drops its stale session and handles
+    and logs in again, so both keep signing."""
+    conf = write_softhsm_conf(tmp_path / "other-hsm")
+    pin = secrets.token_urlsafe(12)
+    init_softhsm_token(conf, "other", secrets.token_urlsafe(12), pin)
+    write_pin_file(tmp_path / "other.pin", pin)
+    other = Pkcs11Token(TokenConfig(token.config.module, "other", PinSource.parse("file:other.pin", tmp_path),
+                                    str(conf)))
+    a, b = token.generate_key_pair(KeyType.EC_P256, "a"), other.generate_key_pair(KeyType.EC_P256, "b")
+    for _ in range(2):
+        for key in (a, b):
+            _verify(key, b"turns", key.sign(b"turns", Mechanism.ECDSA_SHA256), Mechanism.ECDSA_SHA256)
+    assert [o.label for o in token.list_key_objects()] == ["a", "a"]
+    assert [o.label for o in other.list_key_objects()] == ["b", "b"]
