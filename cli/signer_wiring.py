@@ -112,7 +112,28 @@ def secret_vault(keys: Any, create_key: bool = False):  # type: ignore[no-untype
     from hsm.mac import mac_key
     from signer.credentials import KEY_LABEL, SecretVault
 
-    return SecretVault(lambda: mac_key(keys, KEY_LABEL, create=create_key).mac)
+    def factory():  # type: ignore[no-untyped-def]
+        if create_key:
+            create_authorisation_keys(keys)
+        return mac_key(keys, KEY_LABEL, create=create_key).mac
+    return SecretVault(factory)
+
+
+def create_authorisation_keys(keys: Any) -> None:
+    """The service token's keys that authorise remote signatures, each made when absent (sensitive,
+    not extractable): the SAD MAC, the CSC access-token MAC and the TOTP seed AES key. Made by
+    administrator commands only (enrolment, `apiclient create`, `official upgrade-keys`, demo),
+    one process at a time; `govca serve` only looks them up, so two workers never race to make
+    two keys under one label."""
+    from hsm.aead import aead_key
+    from hsm.mac import mac_key
+    from signer.credentials import ACCESS_TOKEN_KEY_LABEL
+    from signer.remote.csc import SAD_KEY_LABEL
+    from signer.remote.officials import TOTP_KEY_LABEL
+
+    mac_key(keys, SAD_KEY_LABEL, create=True)
+    mac_key(keys, ACCESS_TOKEN_KEY_LABEL, create=True)
+    aead_key(keys, TOTP_KEY_LABEL, create=True)
 
 
 def secret_verifier(db: Database, keys: Any):  # type: ignore[no-untyped-def]
@@ -191,20 +212,30 @@ def build_verifier(cfg: GovcaConfig, db: Database, revocation: InProcessRevocati
 
 
 def official_repository(home: Path, db: Database, keys: Any, create_pin_key: bool = False):  # type: ignore[no-untyped-def]
-    """Officials, their TOTP seeds sealed under secrets/server.key and their PINs checked with the
-    HSM's PIN key (created by enrolment, the one single-process path; servers only look it up)."""
+    """Officials, their TOTP seeds encrypted with the service token's AES key (seeds of the earlier
+    format read with secrets/server.key while it exists) and their PINs checked with the HSM's PIN
+    key (these keys are created by enrolment, the one single-process path; servers only look them up)."""
+    from hsm.aead import aead_key
     from hsm.mac import mac_key
-    from signer.remote.officials import OfficialRepository, SecretBox
+    from signer.remote.officials import TOTP_KEY_LABEL, OfficialRepository, SecretBox, TotpSeeds
     from signer.pins import KEY_LABEL, PinVault
 
-    box = SecretBox(home / "secrets" / "server.key")
-    pins = PinVault(lambda: mac_key(keys, KEY_LABEL, create=create_pin_key).mac)
-    return OfficialRepository(db.unit_of_work, db.reader, box, pins)
+    def pin_mac():  # type: ignore[no-untyped-def]
+        if create_pin_key:
+            create_authorisation_keys(keys)
+        return mac_key(keys, KEY_LABEL, create=create_pin_key).mac
+    seeds = TotpSeeds(lambda: aead_key(keys, TOTP_KEY_LABEL, create=create_pin_key),
+                      SecretBox(home / "secrets" / "server.key"))
+    return OfficialRepository(db.unit_of_work, db.reader, seeds, PinVault(pin_mac))
 
 
 def build_remote_signing(cfg: GovcaConfig, db: Database, keys: Any, sealing: SealingService, reader: StatusReader):  # type: ignore[no-untyped-def]
-    from signer.remote.csc import RemoteSigning
+    from hsm.mac import mac_key
+    from signer.credentials import ACCESS_TOKEN_KEY_LABEL, AccessTokens
+    from signer.pins import LazyMac
+    from signer.remote.csc import SAD_KEY_LABEL, RemoteSigning
 
     officials = official_repository(cfg.home, db, keys)
-    return RemoteSigning(officials, sealing.repo, keys, lambda ca, serial: reader.status(ca, serial)[0],
-                         sealing.audit, audit_in, officials.box, utcnow)
+    tokens = AccessTokens(LazyMac(lambda: mac_key(keys, ACCESS_TOKEN_KEY_LABEL).mac))
+    return RemoteSigning(officials, sealing.repo, keys, status_lookup(reader), sealing.audit, audit_in,
+                         tokens, LazyMac(lambda: mac_key(keys, SAD_KEY_LABEL).mac), utcnow)

@@ -138,3 +138,41 @@ class SecretVerifier:
                 log.warning("API client %s: scrypt record not upgraded to the HMAC record (%s; the key %s is "
                             "made by `govca apiclient create`; the web database role may not write api_clients)",
                             client_id, type(exc).__name__, getattr(self.vault, "key_label", "?"))
+
+
+ACCESS_TOKEN_KEY_LABEL = "govca-token-mac-v1"
+ACCESS_TOKEN_MAX_SECONDS = 3600
+_ACCESS_TOKEN = re.compile(r"^csc1\.([0-9]{1,12})\.([0-9]{1,12})\.([A-Za-z0-9_-]{43})$")
+
+
+class AccessTokens:
+    """CSC access tokens (auth/login, v1 and v2): ``csc1.<client id>.<expiry>.<mac>``, the MAC an
+    HMAC-SHA256 computed in the HSM (key ``govca-token-mac-v1``, sensitive, not extractable) over a
+    version tag, the client id and the expiry (Unix seconds). Nothing in the data directory outside
+    the token (no server secret, configuration value or database row) can make one. A token lives
+    at most an hour (:data:`ACCESS_TOKEN_MAX_SECONDS`); one whose expiry lies further ahead is
+    refused even when its MAC checks, and so is an expired one."""
+
+    def __init__(self, mac: Mac) -> None:
+        self._mac = mac
+
+    @staticmethod
+    def _message(client_id: int, expires: int) -> bytes:
+        return b"govca CSC access token v2\x00" + f"{client_id}\x00{expires}".encode()
+
+    def issue(self, client_id: int, now: float, lifetime: int = ACCESS_TOKEN_MAX_SECONDS) -> tuple[str, int]:
+        lifetime = max(1, min(int(lifetime), ACCESS_TOKEN_MAX_SECONDS))
+        expires = int(now) + lifetime
+        mac = base64.urlsafe_b64encode(self._mac(self._message(client_id, expires))).rstrip(b"=").decode()
+        return f"csc1.{client_id}.{expires}.{mac}", lifetime
+
+    def client_of(self, token: str, now: float) -> int | None:
+        """The API client id of a genuine token that is unexpired and expires within the hour."""
+        m = _ACCESS_TOKEN.match(token)
+        if m is None:
+            return None
+        client_id, expires = int(m.group(1)), int(m.group(2))
+        if not now < expires <= now + ACCESS_TOKEN_MAX_SECONDS:
+            return None
+        mac = base64.urlsafe_b64decode(m.group(3) + "=")
+        return client_id if hmac.compare_digest(self._mac(self._message(client_id, expires)), mac) else None

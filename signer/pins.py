@@ -23,23 +23,30 @@ KEY_LABEL = "govca-pin-mac-v1"
 Mac = Callable[[bytes], bytes]
 
 
-class HsmMacRecords:
-    """Records ``hsm-hmac-sha256$<key label>$<salt>$<mac>`` made with an HMAC key held in the HSM
-    (sensitive, not extractable). ``mac_factory`` returns the HSM's HMAC function; it is called on
-    first use only, so a server whose token has no such key yet starts all the same. Subclasses
-    say what message a secret and a salt make."""
+class LazyMac:
+    """The HSM's HMAC function, looked up on first use (thread-safe): ``factory`` returns it, so a
+    server whose token has no such key yet starts all the same and fails only where it is used."""
 
-    def __init__(self, mac_factory: Callable[[], Mac], key_label: str) -> None:
-        self._factory, self.key_label = mac_factory, key_label
+    def __init__(self, factory: Callable[[], Mac]) -> None:
+        self._factory = factory
         self._mac: Mac | None = None
         self._lock = threading.Lock()
 
-    def _compute(self, message: bytes) -> bytes:
+    def __call__(self, message: bytes) -> bytes:
         if self._mac is None:
             with self._lock:
                 if self._mac is None:
                     self._mac = self._factory()
         return self._mac(message)
+
+
+class HsmMacRecords:
+    """Records ``hsm-hmac-sha256$<key label>$<salt>$<mac>`` made with an HMAC key held in the HSM
+    (sensitive, not extractable). ``mac_factory`` returns the HSM's HMAC function; it is called on
+    first use only (:class:`LazyMac`). Subclasses say what message a secret and a salt make."""
+
+    def __init__(self, mac_factory: Callable[[], Mac], key_label: str) -> None:
+        self._compute, self.key_label = LazyMac(mac_factory), key_label
 
     def _make(self, message: Callable[[bytes], bytes]) -> str:
         salt = os.urandom(16)

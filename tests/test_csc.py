@@ -45,6 +45,13 @@ def call(env: dict, method: str, body: dict, agency: str = "A"):  # type: ignore
     return env["client"].post(f"/csc/v1/{method}", json=body, headers={"Authorization": f"Bearer {env['tokens'][agency]}"})
 
 
+def wrong_otp(seed: str) -> str:
+    """A six-digit code that is none of the codes valid now (one step of drift either way) or at the next step."""
+    totp, now = pyotp.TOTP(seed), dt.datetime.now(dt.timezone.utc)
+    valid = {totp.at(now + dt.timedelta(seconds=30 * k)) for k in (-1, 0, 1, 2)}
+    return next(c for c in ("000000", "111111", "222222", "333333", "444444") if c not in valid)
+
+
 def fresh_otp(env: dict) -> str:
     """A code not used before: RFC 6238 5.2 accepts each code once, and the verifier allows one
     step of drift, so a test can authorise twice per 30-second step (codes of t and t+1; t-1
@@ -110,10 +117,7 @@ def test_acceptance3_scal2_sad_is_bound_to_its_hashes_count_expiry_and_credentia
 
 def test_acceptance2_five_wrong_otps_lock_the_credential_then_the_lock_expires(env: dict) -> None:
     h = hashlib.sha256(b"x").digest()
-    totp = pyotp.TOTP(env["seed"])
-    now = dt.datetime.now(dt.timezone.utc)
-    valid = {totp.at(now + dt.timedelta(seconds=30 * k)) for k in (-1, 0, 1, 2)}
-    wrong = next(c for c in ("000000", "111111", "222222", "333333", "444444") if c not in valid)
+    wrong = wrong_otp(env["seed"])
     for _ in range(5):
         r = authorize(env, [h], otp=wrong)
         assert r.status_code == 400 and r.json["error"] == "invalid_request"  # v1: not which factor

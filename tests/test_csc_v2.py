@@ -15,7 +15,7 @@ from asn1crypto import x509 as ax509
 from cli.web import create_app
 from conftest import Cli
 from sealing_helpers import sample_pdf, setup_sealing
-from test_csc import enrol
+from test_csc import enrol, wrong_otp
 
 
 @pytest.fixture
@@ -63,10 +63,7 @@ def test_v2_authorize_and_sign_hash_with_v2_field_names(env: dict) -> None:
 
 def test_v2_error_model_invalid_authentication_data_then_credential_locked(env: dict) -> None:
     h = hashlib.sha256(b"lock").digest()
-    now = dt.datetime.now(dt.timezone.utc)
-    totp = pyotp.TOTP(env["seed"])
-    valid = {totp.at(now + dt.timedelta(seconds=30 * k)) for k in (-1, 0, 1, 2)}
-    wrong = next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
+    wrong = wrong_otp(env["seed"])
     for _ in range(5):
         r = authorize(env, [h], code=wrong)
         assert r.status_code == 400 and r.json["error"] == "invalid_authentication_data"

@@ -1,5 +1,5 @@
 """Issue 6, enrolment: officials with one HSM key and one person certificate each (ขมธอ. 36-2566
-SRG_KM.11), a PIN kept as a slow hash and a TOTP seed kept encrypted outside the database's reach."""
+SRG_KM.11), a PIN kept as an HMAC made in the HSM and a TOTP seed encrypted under an AES key in the HSM."""
 from __future__ import annotations
 
 import datetime as dt
@@ -18,6 +18,7 @@ from cli.config import load_config
 from cli.signer_wiring import official_repository
 from conftest import Cli, make_home, run, tool
 from sealing_helpers import setup_sealing
+from test_csc import wrong_otp
 from signer.remote.officials import OfficialRepository, SecretBox
 
 
@@ -82,13 +83,14 @@ def test_totp_seed_is_encrypted_with_a_key_outside_the_database_and_the_pin_chec
     assert row[1].startswith("hsm-hmac-sha256$govca-pin-mac-v1$")
     pin_keys = [k for k in json.loads(cli("hsm", "keys", "--json").stdout) if k["label"] == "govca-pin-mac-v1"]
     assert [(k["object_class"], k["sensitive"], k["extractable"]) for k in pin_keys] == [("secret", True, False)]
-    secret_file = cli.home / "secrets" / "server.key"
-    assert secret_file.stat().st_mode & 0o777 == 0o600
+    # The seed is AES-256-GCM under the service token's AES key (hsm/aead.py); a data directory
+    # made now has no server secret at all, and a server secret does not open the seed.
+    assert bytes(row[0]).startswith(b"hsm-aes-gcm$govca-totp-aes-v1$")
+    assert not (cli.home / "secrets" / "server.key").exists()
     assert seed not in json.dumps(json.loads(cli("audit", "list", "--limit", "200", "--json").stdout))
-    # Without the server secret the seed cannot be recovered: a different secret fails to decrypt.
-    other = SecretBox(env["tmp"] / "other.key")
+    SecretBox.create(env["tmp"] / "other.key")
     with pytest.raises(Exception):
-        other.open(bytes(row[0]), b"govca totp seed v1", str(env["id"]).encode())
+        SecretBox(env["tmp"] / "other.key").open(bytes(row[0]), b"govca totp seed v1", str(env["id"]).encode())
 
 
 def test_a_pin_record_verifies_only_with_the_hsm_key_that_made_it(env: dict, tmp_path: Path) -> None:
@@ -153,9 +155,7 @@ def test_five_wrong_otps_through_csc_lock_the_official_official_list_shows_it_an
             "credentialID": f"official-{env['id']}", "numSignatures": 1, "hash": [h], "PIN": "246810", "OTP": otp},
             headers={"Authorization": f"Bearer {env['tokens']['A']}"})
 
-    now = dt.datetime.now(dt.timezone.utc)
-    valid = {totp.at(now + dt.timedelta(seconds=30 * k)) for k in (-1, 0, 1, 2)}
-    wrong = next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
+    wrong = wrong_otp(seed)
     for _ in range(5):
         assert authorize(wrong).status_code == 400
     assert authorize(totp.at(dt.datetime.now(dt.timezone.utc))).json["error_description"] == "PIN locked"

@@ -4,27 +4,39 @@ Credentials are officials (SCAL 2: PIN + TOTP, the SAD bound to the exact hashes
 numSignatures signatures, a short expiry) and agency seals (SCAL 1). Five wrong PIN/OTP
 attempts lock an official's credential for a configurable time. Every authorisation attempt and
 every signature is audited with the credential, the hashes and the outcome.
+
+Whatever authorises a signature is bound to keys in the service token (sensitive, not
+extractable): a SAD row counts only with an HMAC computed in the HSM over its content (the SAD's
+digest, the credential, the hashes, the budget, the expiry), made only after the official's PIN
+and OTP were checked (EN 419 241-1 SCAL2 sole control, ขมธอ. 36-2566); an access token only with
+an HSM MAC over its client and expiry (signer/credentials.py). The database keeps the remaining
+budget, the consumed hashes and the locks, never the authority to sign: a row written by hand, or
+one whose hashes, budget or expiry were raised, signs nothing.
 """
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, Iterator, NoReturn
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import delete
 
-from hsm import Mechanism
+from hsm import HsmError, KeyNotFoundError, Mechanism
 
-from .officials import CscSadRow, Official, OfficialRepository, OfficialStatus, SecretBox
+from .officials import CscSadRow, Official, OfficialRepository, OfficialStatus
+from ..credentials import AccessTokens
 from ..errors import SignerError
+from ..pins import Mac
 from ..registry import ApiClient, SignerRepository
 
 RSA_ALGOS = {"1.2.840.113549.1.1.11": Mechanism.RSA_PKCS1V15_SHA256, "1.2.840.113549.1.1.12": Mechanism.RSA_PKCS1V15_SHA384,
@@ -39,6 +51,10 @@ V1_INVALID_FACTORS = "The PIN or OTP is invalid"
 # RFC 6238 5.2: a right code already used, with the right PIN (v1 and v2 alike).
 OTP_REUSED = "The OTP was already used; wait for the next code"
 CURVES = {"secp256r1": "1.2.840.10045.3.1.7", "secp384r1": "1.3.132.0.34"}
+SAD_KEY_LABEL = "govca-sad-mac-v1"
+KEYS_MISSING = ("Remote signing is not set up: the service token lacks its authorisation keys (an administrator "
+                "runs `govca official upgrade-keys`)")
+log = logging.getLogger("govca.csc")
 
 
 class CscError(Exception):
@@ -97,33 +113,25 @@ class RemoteSigning:
     def __init__(self, officials: OfficialRepository, repo: SignerRepository, keys: Any,
                  cert_status: Callable[[str, str], str], audit: Callable[[str, str, str, str, dict], None],
                  audit_in: Callable[[Any, str, str, str, str, dict], None],
-                 box: SecretBox, clock: Callable[[], dt.datetime], settings: CscSettings = CscSettings()) -> None:
+                 tokens: AccessTokens, sad_mac: Mac, clock: Callable[[], dt.datetime],
+                 settings: CscSettings = CscSettings()) -> None:
         """``audit`` writes an audit event in its own transaction; ``audit_in(session, ...)`` in the
-        caller's, so a state change and its audit record commit together."""
+        caller's, so a state change and its audit record commit together. ``tokens`` and ``sad_mac``
+        compute their MACs in the service token (keys govca-token-mac-v1, govca-sad-mac-v1)."""
         self.officials, self.repo, self.keys, self.cert_status = officials, repo, keys, cert_status
-        self.audit, self.audit_in, self.box, self.clock, self.settings = audit, audit_in, box, clock, settings
+        self.audit, self.audit_in, self.clock, self.settings = audit, audit_in, clock, settings
+        self.tokens, self.sad_mac = tokens, sad_mac
 
     # --- service authorisation (auth/login) -------------------------------------------------
-    def _token_key(self) -> bytes:
-        return self.box._key(b"govca csc access token v1")
-
     def login(self, client: ApiClient, lifetime: int = 3600) -> tuple[str, int]:
-        expires = int(self.clock().timestamp()) + lifetime
-        body = f"{client.id}.{expires}"
-        mac = hmac.new(self._token_key(), body.encode(), hashlib.sha256).hexdigest()
-        return f"csc1.{body}.{mac}", lifetime
+        """An access token of at most an hour, MAC'd in the HSM (signer/credentials.py)."""
+        with keys_present():
+            return self.tokens.issue(client.id, self.clock().timestamp(), lifetime)
 
     def client_of_token(self, token: str) -> int | None:
-        """The API client id of a CSC access token, if it is genuine and unexpired."""
-        parts = token.split(".")
-        if len(parts) != 4 or parts[0] != "csc1" or not parts[1].isdigit() or not parts[2].isdigit():
-            return None
-        body = f"{parts[1]}.{parts[2]}"
-        if not hmac.compare_digest(parts[3], hmac.new(self._token_key(), body.encode(), hashlib.sha256).hexdigest()):
-            return None
-        if int(parts[2]) < self.clock().timestamp():
-            return None
-        return int(parts[1])
+        """The API client id of a CSC access token, if its HSM MAC checks and it expires within the hour."""
+        with keys_present():
+            return self.tokens.client_of(token, self.clock().timestamp())
 
     # --- credentials ---------------------------------------------------------------------------
     def credentials(self, client: ApiClient) -> list[Credential]:
@@ -213,12 +221,13 @@ class RemoteSigning:
             assert cred.official_id is not None
         sad = secrets.token_urlsafe(32)
         now = self.clock()
+        expires = (now + dt.timedelta(seconds=self.settings.sad_seconds)).replace(microsecond=0)
         refused: CscError | None = None
         # One transaction, the official's row locked FOR UPDATE from the factor check on: the lock,
         # the check, the failure count (or the TOTP code consumed), the SAD and the audit record
         # commit together, one request at a time per official, so no more than lock_after wrong
         # factors are ever judged (EN 419 241-1; RFC 6238 5.2: a code is accepted once).
-        with self.officials.write() as s:
+        with keys_present(), self.officials.write() as s:  # a key missing from the token: 503, nothing written
             s.execute(delete(CscSadRow).where(CscSadRow.expires_at <= now))  # expired SADs purged
             if cred.scal == "2":
                 official_id: int = cred.official_id  # type: ignore[assignment]
@@ -232,10 +241,15 @@ class RemoteSigning:
                           and self.officials.consume_step(s, official_id, check.step, now)):
                     refused = self._failed(s, actor, cred, version, detail, check.pin_ok, now)
             if refused is None:
-                s.add(CscSadRow(sad_sha256=hashlib.sha256(sad.encode()).hexdigest(), credential_id=cred.id,
-                                hashes=json.dumps(sorted({h.hex() for h in hashes or []}) if cred.scal == "2" else []),
-                                remaining=num_signatures,
-                                expires_at=now + dt.timedelta(seconds=self.settings.sad_seconds), created_at=now))
+                # Only now, the factors checked and the code consumed, does the HSM MAC the SAD.
+                digest = hashlib.sha256(sad.encode()).hexdigest()
+                bound = sorted({h.hex() for h in hashes or []}) if cred.scal == "2" else []
+                mac = self.sad_mac(sad_message(digest, cred.id, bound, num_signatures, expires))
+                s.add(CscSadRow(sad_sha256=digest, credential_id=cred.id, hashes=json.dumps(bound),
+                                remaining=num_signatures, budget=num_signatures, consumed="[]", mac=mac.hex(),
+                                expires_at=expires, created_at=now))
+                if cred.scal == "2":
+                    self.officials.upgrade_seed(s, cred.official_id)  # type: ignore[arg-type]
                 self.audit_in(s, actor, "csc.authorize", cred.id, "success",
                               {**detail, "numSignatures": num_signatures})
         if refused is not None:
@@ -298,19 +312,38 @@ class RemoteSigning:
                 row = s.get(CscSadRow, digest, with_for_update=True)
                 if row is None or row.credential_id != cred.id:
                     raise CscError("invalid_request", "Invalid parameter SAD")
-                if row.expires_at <= now:
+                if row.expires_at <= now:  # a lowered expiry only shortens the SAD: told as such
                     raise CscError("invalid_request", "SAD expired")
+                if not self._genuine(row, digest):
+                    detail["sad_error"] = "no HSM MAC over this row's content"
+                    raise CscError("invalid_request", "Invalid parameter SAD")
                 if row.remaining < len(hashes):
                     raise CscError("invalid_request", "Numbers of signatures is too high")
-                bound = set(json.loads(row.hashes))
-                if cred.scal == "2" and not {h.hex() for h in hashes} <= bound:
+                open_hashes = set(json.loads(row.hashes)) - set(json.loads(row.consumed or "[]"))
+                if cred.scal == "2" and not {h.hex() for h in hashes} <= open_hashes:
                     raise error or CscError("invalid_request", "Hash is not authorized by the SAD.")
                 row.remaining -= len(hashes)
                 if cred.scal == "2":
-                    row.hashes = json.dumps(sorted(bound - {h.hex() for h in hashes}))
+                    row.consumed = json.dumps(sorted(set(json.loads(row.consumed or "[]")) | {h.hex() for h in hashes}))
         except CscError as exc:
             self.audit(f"api:client-{client.id}", action, cred.id, "refused", {**detail, "error": exc.description})
             raise
+
+    def _genuine(self, row: CscSadRow, digest: str) -> bool:
+        """The row's authority: an HSM MAC over the SAD's digest, its credential, the exact hashes,
+        the budget and the expiry as issued. The remaining count may only be lower than the budget."""
+        if row.mac is None or row.budget is None or not 0 <= row.remaining <= row.budget:
+            return False
+        try:
+            hashes, mac = json.loads(row.hashes), bytes.fromhex(row.mac)
+        except ValueError:
+            return False
+        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+            return False
+        with keys_present():
+            expected = self.sad_mac(sad_message(digest, row.credential_id, sorted(hashes), row.budget,
+                                                row.expires_at))
+        return hmac.compare_digest(expected, mac)
 
     def material(self, cred: Credential) -> Any:
         from ..sealing.pades import SigningMaterial
@@ -332,6 +365,27 @@ class RemoteSigning:
                                if not hash_algo else "Invalid parameter hashAlgo")
             return Mechanism(f"rsa-pkcs1v15-{HASH_OIDS[hash_algo]}")
         raise CscError("invalid_request", "Invalid parameter signAlgo")
+
+
+def sad_message(sad_sha256: str, credential_id: str, hashes: list[str], budget: int, expires: dt.datetime) -> bytes:
+    """What the HSM MACs for a SAD: a version tag, the SHA-256 of the SAD, the credential, the
+    sorted hex digests it may sign (empty for SCAL1), numSignatures and the expiry (Unix seconds),
+    as one unambiguous JSON array."""
+    return json.dumps(["govca CSC SAD v1", sad_sha256, credential_id, hashes, budget, int(expires.timestamp())],
+                      separators=(",", ":")).encode()
+
+
+@contextlib.contextmanager
+def keys_present() -> Iterator[None]:
+    """A missing authorisation key in the service token is a 503 naming the administrator's
+    command, not an internal error (keys are made by administrator commands, never by serve)."""
+    try:
+        yield
+    except HsmError as exc:
+        log.error("remote signing refused: %s", exc)
+        missing = isinstance(exc, KeyNotFoundError)
+        raise CscError("invalid_request", KEYS_MISSING if missing else "The service token is not available",
+                       503) from None
 
 
 def b64_list(value: Any, name: str) -> list[bytes]:

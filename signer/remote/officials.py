@@ -1,16 +1,20 @@
 """Officials who sign remotely (ขมธอ. 36-2566): one HSM key and one certificate each
 (SRG_KM.11), authorised by their PIN and a TOTP second factor (RFC 6238).
 
-The TOTP seed is stored encrypted with AES-256-GCM under a key derived (HKDF-SHA256, RFC 5869)
-from a server secret kept outside the database; the PIN only as an HMAC made in the HSM
-(signer/pins.py). Nothing here signs: no administrator path reaches an official's key
-(SRA_SKM.14).
+The TOTP seed is stored encrypted with AES-256-GCM under an AES key held in the service token
+(hsm/aead.py, sensitive, not extractable; the AAD names the official), so no file or row outside
+the token opens it; the PIN only as an HMAC made in the HSM (signer/pins.py). Seeds encrypted
+before under a key derived from ``secrets/server.key`` (:class:`SecretBox`) are read with it while
+that file exists and re-encrypted under the HSM key on the official's first successful
+authorisation, or by ``govca official upgrade-keys``. Nothing here signs: no administrator path
+reaches an official's key (SRA_SKM.14).
 """
 from __future__ import annotations
 
 import datetime as dt
 import enum
 import hmac
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pyotp
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -30,6 +35,7 @@ from ..registry import SignerRepository, UnitOfWork, split_chain
 from ..storage import AgencyRow, SignerBase, UtcDateTime
 
 TOTP_ISSUER = "govca"
+log = logging.getLogger("govca.officials")
 
 
 class OfficialStatus(str, enum.Enum):
@@ -97,7 +103,8 @@ class Official:
 
 
 class SecretBox:
-    """AES-256-GCM under a key derived from the server secret file (mode 0600, outside the database)."""
+    """The earlier seed encryption, kept to read (never to write) seeds made before: AES-256-GCM
+    under a key derived (HKDF-SHA256, RFC 5869) from the server secret file (mode 0600)."""
 
     def __init__(self, secret_file: Path) -> None:
         self.secret_file = secret_file
@@ -112,8 +119,6 @@ class SecretBox:
             fh.write(secrets.token_bytes(32))
 
     def _key(self, purpose: bytes) -> bytes:
-        if not self.secret_file.exists():
-            self.create(self.secret_file)
         if self.secret_file.stat().st_mode & 0o077:
             raise PermissionError(f"{self.secret_file} must be mode 0600")
         return HKDF(hashes.SHA256(), 32, salt=None, info=purpose).derive(self.secret_file.read_bytes())
@@ -127,6 +132,44 @@ class SecretBox:
 
 
 TOTP_PURPOSE = b"govca totp seed v1"
+TOTP_KEY_LABEL = "govca-totp-aes-v1"
+HSM_SEED = b"hsm-aes-gcm$" + TOTP_KEY_LABEL.encode() + b"$"
+
+
+class TotpSeeds:
+    """Officials' TOTP seeds (RFC 6238) encrypted in the HSM: ``hsm-aes-gcm$<key label>$`` then the
+    AES-256-GCM blob of hsm/aead.py, the AAD a purpose tag and the official's id (a blob moved to
+    another official does not open). ``aead`` returns the token's AES key (looked up per use);
+    ``legacy`` reads seeds of the earlier format when ``secrets/server.key`` exists."""
+
+    def __init__(self, aead: Callable[[], Any], legacy: SecretBox | None = None) -> None:
+        self.aead, self.legacy = aead, legacy
+
+    @staticmethod
+    def _aad(official_id: int) -> bytes:
+        return b"govca totp seed v2\x00" + str(official_id).encode()
+
+    @staticmethod
+    def is_hsm(blob: bytes) -> bool:
+        return bytes(blob).startswith(HSM_SEED)
+
+    def seal(self, official_id: int, seed: str) -> bytes:
+        return HSM_SEED + self.aead().encrypt(seed.encode(), self._aad(official_id))
+
+    def open(self, official_id: int, blob: bytes) -> str | None:
+        """The seed, or None when the blob does not open (tampered, another official's, another key).
+        A missing key in the token raises (hsm.KeyNotFoundError)."""
+        from hsm.aead import DecryptionError
+
+        blob = bytes(blob)
+        try:
+            if self.is_hsm(blob):
+                return self.aead().decrypt(blob[len(HSM_SEED):], self._aad(official_id)).decode()
+            if self.legacy is not None and self.legacy.secret_file.exists():
+                return self.legacy.open(blob, TOTP_PURPOSE, str(official_id).encode()).decode()
+        except (DecryptionError, InvalidTag, UnicodeDecodeError):
+            pass
+        return None
 
 
 def _official(row: OfficialRow, code: str) -> Official:
@@ -136,8 +179,8 @@ def _official(row: OfficialRow, code: str) -> Official:
 
 
 class OfficialRepository:
-    def __init__(self, write: UnitOfWork, read: UnitOfWork, box: SecretBox, pins: PinVault) -> None:
-        self.write, self.read, self.box, self.pins = write, read, box, pins
+    def __init__(self, write: UnitOfWork, read: UnitOfWork, seeds: TotpSeeds, pins: PinVault) -> None:
+        self.write, self.read, self.seeds, self.pins = write, read, seeds, pins
 
     def add(self, agency_code: str, given_name_th: str, surname_th: str, given_name_en: str, surname_en: str,
             title: str, id_number: str | None, now: dt.datetime) -> Official:
@@ -171,6 +214,7 @@ class OfficialRepository:
         """Record the key and certificate, set the PIN, and return a fresh TOTP seed (base32)."""
         seed = pyotp.random_base32(32)
         pin_record = self.pins.record(official_id, pin)
+        sealed_seed = self.seeds.seal(official_id, seed)
         with self.write() as s:
             row = s.get(OfficialRow, official_id, with_for_update=True)
             if row is None:
@@ -180,7 +224,7 @@ class OfficialRepository:
                                     "official (ขมธอ. 36-2566 SRG_KM.11)")
             row.ca_name, row.cert_serial, row.key_uri, row.cert_der = ca_name, cert_serial, key_uri, cert_der
             row.chain_der = b"".join(chain_der)
-            row.totp_secret_enc = self.box.seal(seed.encode(), TOTP_PURPOSE, str(official_id).encode())
+            row.totp_secret_enc = sealed_seed
             row.pin_hash = pin_record
             row.status = OfficialStatus.ACTIVE.value
             row.failed_attempts, row.locked_until = 0, None
@@ -246,8 +290,10 @@ class OfficialRepository:
             return FactorCheck(False, False, None)
         if row.locked_until is not None and row.locked_until > now:
             return FactorCheck(True, False, None)
-        seed = self.box.open(row.totp_secret_enc, TOTP_PURPOSE, str(official_id).encode()).decode()
+        seed = self.seeds.open(official_id, row.totp_secret_enc)
         pin_ok = self.pins.verify(official_id, pin, row.pin_hash)
+        if seed is None:  # a seed that does not open authorises nothing: a wrong factor
+            return FactorCheck(False, pin_ok, None)
         totp = pyotp.TOTP(seed)
         current = totp.timecode(now)
         step = next((c for c in (current - 1, current, current + 1)
@@ -256,6 +302,48 @@ class OfficialRepository:
         # A right code of a step already taken (RFC 6238 5.2: accepted once) is told apart, so
         # that a client that sent it again is not counted towards the lock when its PIN was right.
         return FactorCheck(False, pin_ok, fresh, reused=step is not None and fresh is None)
+
+    def upgrade_seed(self, session: Any, official_id: int) -> bool:
+        """In the caller's write transaction (after a successful authorisation): re-encrypt a seed
+        of the earlier format under the HSM key, in a savepoint. A database role that may not
+        write the seed (PostgreSQL web role: officials' lockout columns only) leaves it as it is,
+        and the authorisation stands; `govca official upgrade-keys` does it. True when re-encrypted."""
+        from sqlalchemy.exc import DBAPIError
+
+        row = session.get(OfficialRow, official_id, with_for_update=True)
+        if row is None or row.totp_secret_enc is None or self.seeds.is_hsm(row.totp_secret_enc):
+            return False
+        seed = self.seeds.open(official_id, row.totp_secret_enc)
+        if seed is None:
+            return False
+        sealed = self.seeds.seal(official_id, seed)
+        try:
+            with session.begin_nested():
+                session.execute(update(OfficialRow).where(OfficialRow.id == official_id)
+                                .values(totp_secret_enc=sealed))
+        except DBAPIError as exc:
+            session.expire(row)
+            log.warning("official %s: TOTP seed not re-encrypted under the HSM key (%s); run `govca official "
+                        "upgrade-keys`", official_id, type(exc.orig).__name__)
+            return False
+        return True
+
+    def upgrade_seeds(self) -> tuple[int, int]:
+        """Every seed of the earlier format re-encrypted under the HSM key, each row locked while
+        it is: (re-encrypted, left because it does not open with secrets/server.key)."""
+        with self.read() as s:
+            ids = list(s.scalars(select(OfficialRow.id).where(OfficialRow.totp_secret_enc.is_not(None))))
+        done = left = 0
+        for official_id in ids:
+            with self.write() as s:
+                row = s.get(OfficialRow, official_id, with_for_update=True)
+                if row is None or row.totp_secret_enc is None or self.seeds.is_hsm(row.totp_secret_enc):
+                    continue
+                if self.upgrade_seed(s, official_id):
+                    done += 1
+                else:
+                    left += 1
+        return done, left
 
     @staticmethod
     def count_failure(session: Any, official_id: int, now: dt.datetime, lock_after: int,
@@ -328,12 +416,18 @@ def otpauth_uri(seed: str, official: Official) -> str:
 
 class CscSadRow(SignerBase):
     """A Signature Activation Data (SAD) issued by credentials/authorize, stored only as its
-    SHA-256; bound to the hashes it was issued for (SCAL2) and to a signature budget."""
+    SHA-256; bound to the hashes it was issued for (SCAL2) and to a signature budget. ``mac`` (hex)
+    is the HSM's HMAC over the digest, credential, ``hashes``, ``budget`` and ``expires_at``
+    (signer/remote/csc.py ``sad_message``): without it the row is nothing. ``remaining`` and
+    ``consumed`` (hashes already signed) are the database's bookkeeping, never authority."""
 
     __tablename__ = "csc_sads"
     sad_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     credential_id: Mapped[str] = mapped_column(String(64))
-    hashes: Mapped[str] = mapped_column(Text)  # JSON list of hex digests; empty for SCAL1
+    hashes: Mapped[str] = mapped_column(Text)  # JSON list of hex digests as authorised; empty for SCAL1
     remaining: Mapped[int] = mapped_column(Integer)
+    budget: Mapped[int | None] = mapped_column(Integer)         # numSignatures as authorised
+    consumed: Mapped[str | None] = mapped_column(Text)          # JSON list of hex digests signed
+    mac: Mapped[str | None] = mapped_column(String(64))         # HMAC-SHA256 in the HSM, hex
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
