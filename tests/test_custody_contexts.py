@@ -233,3 +233,24 @@ def test_a_legacy_data_directory_with_one_token_keeps_working_and_serve_says_the
     assert ("govca serve: warning: CA keys share token 'govca' with the service; see README "
             "'Separate the CA token'") in log.splitlines()
     cli("cert", "revoke", "--ca", "issuing", issued["serial"], "--reason", "superseded")
+
+
+def test_init_refuses_one_label_for_both_contexts_and_writes_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "same"
+    result = Cli(home)("init", "--ca-token-label", "govca", "--service-token-label", "govca", ok=False)
+    assert result.exit_code != 0 and len(result.stderr.strip().splitlines()) == 1
+    assert "--ca-token-label and --service-token-label must differ" in result.stderr
+    assert not home.exists()
+
+
+def test_init_writes_one_table_per_context_with_its_own_pin_source(tmp_path: Path) -> None:
+    home = tmp_path / "two"
+    Cli(home)("init", "--ca-token-label", "agency-ca", "--service-token-label", "agency-svc")
+    cfg = load_config(home)
+    assert not cfg.tokens_shared
+    assert (cfg.hsm_ca.token_label, cfg.hsm_ca.pin_source) == ("agency-ca", "file:hsm/ca.pin")
+    assert (cfg.hsm_service.token_label, cfg.hsm_service.pin_source) == ("agency-svc", "file:hsm/service.pin")
+    assert cfg.hsm_ca.softhsm_conf == cfg.hsm_service.softhsm_conf == str(home / "hsm" / "softhsm2.conf")
+    assert (home / "hsm" / "ca.pin").read_text() != (home / "hsm" / "service.pin").read_text()
+    assert not (home / "secrets" / "server.key").exists()
+    assert Cli(home)("hsm", "keys").stdout.strip() == "no keys"
