@@ -1,7 +1,8 @@
 """Issue 11, acceptance 4: `govca serve` under its own PostgreSQL role (`govca db grant-web-role`,
 `[serve] database_url`) serves everything, and that role cannot write certificates, serials, CAs,
-CRLs, agencies, seals, API clients or TSA units, nor rewrite the audit log (ETSI EN 319 411-1
-6.4.2: CA functions only by the CA's operators; ขมธอ. 36-2566: the signing service never issues).
+CRLs, agencies, seals, API clients or TSA units, nor rewrite the audit log (ETSI EN 319 401 7.4
+access control, required by EN 319 411-1: CA functions only by the CA's operators; ขมธอ. 36-2566:
+the signing service never issues).
 Real PostgreSQL (skipped, saying so, where none answers), real SoftHSM, real `govca serve`."""
 from __future__ import annotations
 

@@ -3,9 +3,10 @@
 The public process answers OCSP, seals, stamps time, verifies and signs for officials. It never
 issues, revokes, publishes a CRL or registers an agency, a seal or an API client; with its own
 role (``[serve] database_url``) a code-execution bug in a route cannot do those through the
-database either (ETSI EN 319 411-1 6.4.2 / ขมธอ. 36-2566: CA functions only by the CA's
-operators). The audit log stays append-only for it: INSERT of records, and the one head row
-locked and moved on (ca/audit.py), never UPDATE or DELETE of a record.
+database either (ETSI EN 319 401 7.4 access control, required by EN 319 411-1; ขมธอ. 36-2566:
+CA functions only by the CA's operators). The audit log stays append-only for it: INSERT of
+records, and the one head row locked and moved on (ca/audit.py), never UPDATE or DELETE of a
+record.
 
 Every table of the schema is classified here. A table the code does not know gets no privilege
 at all and is named in the result, so that a new table is a decision, not an accident.
