@@ -152,3 +152,27 @@ def test_report_names_ca_code_once_loaded_and_is_private(served: dict) -> None:
     assert set(report["ca_modules"]) <= set(CA_CODE)
     assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
     path.unlink()
+
+
+def _fresh_modules(code: str) -> list[str]:
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print('\\n'.join(sorted(sys.modules)))"],
+                         cwd=REPO, capture_output=True, text=True, check=True).stdout
+    return out.split()
+
+
+def test_importing_ca_loads_nothing_and_a_name_loads_only_its_module() -> None:
+    """ca/__init__.py imports nothing eagerly (PEP 562): `from ca import Database` loads ca.storage.db."""
+    assert not [m for m in _fresh_modules("import ca") if m.startswith("ca.")]
+    loaded = _fresh_modules("from ca import Database, utcnow")
+    assert "ca.storage.db" in loaded and not set(CA_CODE) & set(loaded)
+
+
+def test_the_serve_application_imports_no_ca_code() -> None:
+    """What the gunicorn arbiter imports before forking (cli/gunicorn_app.run) and each worker's app."""
+    loaded = _fresh_modules("import cli.gunicorn_app, cli.web")
+    assert "cli.web" in loaded and not set(CA_CODE) & set(loaded)
