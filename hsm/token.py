@@ -134,16 +134,16 @@ class Pkcs11Token:
 
     def call(self, fn: Callable[[Any], T]) -> T:
         """``fn(session)`` under the library lock, with this token logged in."""
-        with self.locked_session() as session:
-            return fn(session)
+        with self._library.lock:
+            return fn(self._session())
 
     # --- secret keys (HMAC, AES) ----------------------------------------------------------
     def find_secret_key(self, label: str) -> Any | None:
         """The handle of the secret key labelled ``label``, or None. Use inside :meth:`call`."""
         import pkcs11
 
-        with self.locked_session() as session:
-            return self._find(session, label, pkcs11.ObjectClass.SECRET_KEY)
+        with self._library.lock:
+            return self._find(self._session(), label, pkcs11.ObjectClass.SECRET_KEY)
 
     def generate_secret_key(self, label: str, key_type: Any, bits: int, template: dict) -> Any:
         """Generate and store a secret key (a pkcs11.KeyType, e.g. GENERIC_SECRET or AES) with a
@@ -208,14 +208,15 @@ class Pkcs11Token:
         """The key pair at ``uri``. Looked up (and its public key exported) once per process."""
         import pkcs11
 
+        text = uri if isinstance(uri, str) else str(uri)
+        cached = self._state.keys.get(text)  # the hot path (every OCSP answer, seal, CSC signature)
+        if cached is not None:
+            return cached
         if isinstance(uri, str):
             uri = KeyUri.parse(uri)
         if uri.token != self.config.token_label:
             raise KeyNotFoundError(f"key URI names token {uri.token!r}, this is {self.config.token_label!r}")
         with self.locked_session() as session:
-            cached = self._state.keys.get(str(uri))
-            if cached is not None:
-                return cached
             private = self._find(session, uri.label, pkcs11.ObjectClass.PRIVATE_KEY, uri.key_id)
             public = self._find(session, uri.label, pkcs11.ObjectClass.PUBLIC_KEY, uri.key_id)
             if private is None or public is None:
@@ -223,7 +224,7 @@ class Pkcs11Token:
             key_type, public_key = _export_public(private, public)
             key_id = bytes(private[pkcs11.Attribute.ID])
             key = HsmKey(self, KeyUri(uri.token, uri.label, key_id), key_type, public_key)
-            self._state.keys[str(uri)] = key
+            self._state.keys[text] = key
         return key
 
     def list_key_objects(self) -> list[KeyObjectInfo]:
@@ -297,7 +298,8 @@ class Pkcs11Token:
                                             f"{hashlib.new(mechanism.hash_name).digest_size} bytes")
         if call.prepare == "digest_info":
             payload = DIGEST_INFO_PREFIX[mechanism.hash_name] + payload
-        with self.locked_session() as session:
+        with self._library.lock:
+            session = self._session()
             # Object handles are per process; looking the key up once saves a C_FindObjects
             # round trip on every signature.
             handles = self._state.handles
