@@ -9,7 +9,7 @@ CKA_SENSITIVE true, CKA_EXTRACTABLE false, usable for CKM_AES_GCM encryption and
 A blob is ``nonce (12 bytes) || ciphertext || tag (16 bytes)``. The 96-bit nonce is random per
 encryption (NIST SP 800-38D 8.2.2: at most 2^32 encryptions under one key; a seed is encrypted
 once per enrolment). SoftHSM2 2.6 takes the caller's IV for CKM_AES_GCM and reports a wrong tag
-or AAD as CKR_GENERAL_ERROR, not CKR_ENCRYPTED_DATA_INVALID (docs/field-notes.md): any failure to
+or AAD as CKR_GENERAL_ERROR, not CKR_ENCRYPTED_DATA_INVALID (docs/csc.md): any failure to
 decrypt is one :class:`DecryptionError`.
 """
 from __future__ import annotations
