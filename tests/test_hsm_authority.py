@@ -301,3 +301,32 @@ def test_official_upgrade_keys_re_encrypts_legacy_seeds_under_the_hsm_key(env: d
     (env["cli"].home / "secrets" / "server.key").unlink()
     assert authorize_v1(env, [hashlib.sha256(b"z").digest()]).status_code == 200
     assert json.loads(env["cli"]("official", "upgrade-keys", "--json").stdout)["seeds_reencrypted"] == 0
+
+
+def test_without_its_authorisation_keys_remote_signing_answers_503_and_writes_nothing(env: dict) -> None:
+    """`govca serve` never makes these keys: with the SAD and access-token MAC keys gone from the
+    service token, auth/login and authorize answer 503 naming the administrator's command, no SAD
+    row is written and the TOTP code is not consumed; after `govca official upgrade-keys` the
+    same code authorises."""
+    from cli.compose import service_token
+    from cli.config import load_config
+    from signer.credentials import ACCESS_TOKEN_KEY_LABEL
+    from signer.remote.csc import KEYS_MISSING, SAD_KEY_LABEL
+
+    token = service_token(load_config(env["cli"].home))
+    for label in (SAD_KEY_LABEL, ACCESS_TOKEN_KEY_LABEL):
+        token.call(lambda _s, label=label: token.find_secret_key(label).destroy())
+    env["client"] = create_app(env["cli"].home).test_client()  # a fresh worker: its index has neither key
+    client_id = env["tokens"]["A"].split("_")[1]
+    basic = {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{env['tokens']['A']}".encode()).decode()}
+    login = env["client"].post("/csc/v1/auth/login", headers=basic)
+    assert (login.status_code, login.json["error_description"]) == (503, KEYS_MISSING)
+    code = otp(env)
+    refused = authorize_v1(env, [hashlib.sha256(b"k").digest()], code=code)
+    assert (refused.status_code, refused.json["error_description"]) == (503, KEYS_MISSING)
+    with env["db"].connect() as c:
+        assert c.execute(text("SELECT count(*) FROM csc_sads")).scalar() == 0
+        assert c.execute(text("SELECT last_totp_step, failed_attempts FROM officials")).one() == (0, 0)
+    env["cli"]("official", "upgrade-keys")
+    assert env["client"].post("/csc/v1/auth/login", headers=basic).status_code == 200
+    assert authorize_v1(env, [hashlib.sha256(b"k").digest()], code=code).status_code == 200
