@@ -15,20 +15,14 @@ import datetime as dt
 import enum
 import hmac
 import logging
-import os
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import pyotp
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .seeds import HSM_SEED, TOTP_KEY_LABEL, TOTP_PURPOSE, SecretBox, TotpSeeds  # noqa: F401 - re-exported
 from ..pins import PinVault
 from ..errors import ConflictError, NotFoundError
 from ..registry import SignerRepository, UnitOfWork, split_chain
@@ -100,76 +94,6 @@ class Official:
         return (("C", "TH"), ("GN", self.given_name_th), ("SN", self.surname_th), ("CN", self.name_th[:64]),
                 ("serialNumber", f"GOVCA-OFFICIAL-{self.id:06d}"), ("O", agency_name_en[:64]),
                 ("title", self.title[:64]))
-
-
-class SecretBox:
-    """The earlier seed encryption, kept to read (never to write) seeds made before: AES-256-GCM
-    under a key derived (HKDF-SHA256, RFC 5869) from the server secret file (mode 0600)."""
-
-    def __init__(self, secret_file: Path) -> None:
-        self.secret_file = secret_file
-
-    @staticmethod
-    def create(secret_file: Path) -> None:
-        if secret_file.exists():
-            return
-        secret_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(32))
-
-    def _key(self, purpose: bytes) -> bytes:
-        if self.secret_file.stat().st_mode & 0o077:
-            raise PermissionError(f"{self.secret_file} must be mode 0600")
-        return HKDF(hashes.SHA256(), 32, salt=None, info=purpose).derive(self.secret_file.read_bytes())
-
-    def seal(self, plaintext: bytes, purpose: bytes, aad: bytes) -> bytes:
-        nonce = secrets.token_bytes(12)
-        return nonce + AESGCM(self._key(purpose)).encrypt(nonce, plaintext, aad)
-
-    def open(self, blob: bytes, purpose: bytes, aad: bytes) -> bytes:
-        return AESGCM(self._key(purpose)).decrypt(blob[:12], blob[12:], aad)
-
-
-TOTP_PURPOSE = b"govca totp seed v1"
-TOTP_KEY_LABEL = "govca-totp-aes-v1"
-HSM_SEED = b"hsm-aes-gcm$" + TOTP_KEY_LABEL.encode() + b"$"
-
-
-class TotpSeeds:
-    """Officials' TOTP seeds (RFC 6238) encrypted in the HSM: ``hsm-aes-gcm$<key label>$`` then the
-    AES-256-GCM blob of hsm/aead.py, the AAD a purpose tag and the official's id (a blob moved to
-    another official does not open). ``aead`` returns the token's AES key (looked up per use);
-    ``legacy`` reads seeds of the earlier format when ``secrets/server.key`` exists."""
-
-    def __init__(self, aead: Callable[[], Any], legacy: SecretBox | None = None) -> None:
-        self.aead, self.legacy = aead, legacy
-
-    @staticmethod
-    def _aad(official_id: int) -> bytes:
-        return b"govca totp seed v2\x00" + str(official_id).encode()
-
-    @staticmethod
-    def is_hsm(blob: bytes) -> bool:
-        return bytes(blob).startswith(HSM_SEED)
-
-    def seal(self, official_id: int, seed: str) -> bytes:
-        return HSM_SEED + self.aead().encrypt(seed.encode(), self._aad(official_id))
-
-    def open(self, official_id: int, blob: bytes) -> str | None:
-        """The seed, or None when the blob does not open (tampered, another official's, another key).
-        A missing key in the token raises (hsm.KeyNotFoundError)."""
-        from hsm.aead import DecryptionError
-
-        blob = bytes(blob)
-        try:
-            if self.is_hsm(blob):
-                return self.aead().decrypt(blob[len(HSM_SEED):], self._aad(official_id)).decode()
-            if self.legacy is not None and self.legacy.secret_file.exists():
-                return self.legacy.open(blob, TOTP_PURPOSE, str(official_id).encode()).decode()
-        except (DecryptionError, InvalidTag, UnicodeDecodeError):
-            pass
-        return None
 
 
 def _official(row: OfficialRow, code: str) -> Official:
