@@ -335,10 +335,10 @@ class RemoteSigning:
         if row.mac is None or row.budget is None or not 0 <= row.remaining <= row.budget:
             return False
         try:
-            hashes, mac = json.loads(row.hashes), bytes.fromhex(row.mac)
+            hashes, consumed, mac = json.loads(row.hashes), json.loads(row.consumed or "[]"), bytes.fromhex(row.mac)
         except ValueError:
             return False
-        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+        if not all(isinstance(v, list) and all(isinstance(h, str) for h in v) for v in (hashes, consumed)):
             return False
         with keys_present():
             expected = self.sad_mac(sad_message(digest, row.credential_id, sorted(hashes), row.budget,
