@@ -330,3 +330,30 @@ def test_without_its_authorisation_keys_remote_signing_answers_503_and_writes_no
     env["cli"]("official", "upgrade-keys")
     assert env["client"].post("/csc/v1/auth/login", headers=basic).status_code == 200
     assert authorize_v1(env, [hashlib.sha256(b"k").digest()], code=code).status_code == 200
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_under_the_web_role_a_legacy_seed_still_authorises_and_is_left_for_upgrade_keys(env: dict) -> None:
+    """The PostgreSQL web role may write officials' lockout columns only (README, database roles):
+    a seed of the earlier format authorises under it and stays as it is (the re-encryption is a
+    savepoint that gives way), and `govca official upgrade-keys`, run as the owner, re-encrypts it."""
+    from test_web_role import role_url, set_serve_url
+
+    _legacy_seed(env)
+    home: Path = env["cli"].home
+    role = f"govca_web_{secrets.token_hex(4)}"
+    env["cli"]("db", "grant-web-role", role)
+    try:
+        set_serve_url(home, role_url(str(env["db"].url.render_as_string(hide_password=False)), role))
+        env["client"] = create_app(home).test_client()
+        assert authorize_v1(env, [hashlib.sha256(b"web").digest()]).status_code == 200
+        with env["db"].connect() as c:
+            blob, step = c.execute(text("SELECT totp_secret_enc, last_totp_step FROM officials")).one()
+        assert not bytes(blob).startswith(HSM_SEED) and step > 0   # the step is taken; the seed left
+        assert json.loads(env["cli"]("official", "upgrade-keys", "--json").stdout)["seeds_reencrypted"] == 1
+        assert authorize_v1(env, [hashlib.sha256(b"web2").digest()]).status_code == 200
+    finally:
+        env["client"] = None
+        with env["db"].begin() as c:
+            c.exec_driver_sql(f'DROP OWNED BY "{role}"')
+            c.exec_driver_sql(f'DROP ROLE "{role}"')
