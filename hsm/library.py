@@ -49,6 +49,17 @@ class _Library:
             self.conf = conf
         return lib
 
+    def reinitialise(self) -> Any:
+        """Re-initialise the library now (SoftHSM re-reads its token directory), dropping every
+        session and handle opened through it (``generation`` bumped). Caller holds ``self.lock``."""
+        import pkcs11
+
+        lib = pkcs11.lib(self.module)
+        lib.reinitialize()
+        self.generation += 1
+        self.logged_in = set()
+        return lib
+
     def current(self) -> bool:
         """Whether sessions opened through this library belong to this process."""
         return self.pid == os.getpid()

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -26,6 +27,7 @@ from .pin import PinSource
 from .uri import KeyUri
 
 T = TypeVar("T")
+OPEN_ATTEMPTS = 6  # finding the token and logging in, against SoftHSM's multi-process file store
 
 
 @dataclass(frozen=True)
@@ -96,25 +98,45 @@ class Pkcs11Token:
         lib = library_.load(conf)
         if state.session is not None and state.pid == library_.pid and state.generation == library_.generation:
             return state.session
-        state = self._state = _State(self._library.pid, self._library.generation)
+        pin: str | None = None
+        for attempt in range(1, OPEN_ATTEMPTS + 1):
+            state = self._state = _State(self._library.pid, self._library.generation)
+            try:
+                token = lib.get_token(token_label=self.config.token_label)
+                pin = self._pin() if pin is None else pin
+                session = self._login(token, pin)
+                break
+            except (pkcs11.NoSuchToken, pkcs11.GeneralError, pkcs11.UserPinNotInitialized) as exc:
+                # SoftHSM's file store, read while another process writes it (a login rewrites the
+                # token's files), fails its integrity check: the token is missing or looks blank
+                # until the library re-reads its directory (SoftHSMv2 issue #757). Other causes
+                # stay: a token that is not there is still not there after the last attempt.
+                if attempt == OPEN_ATTEMPTS:
+                    if isinstance(exc, pkcs11.NoSuchToken):
+                        raise TokenNotFoundError(f"no PKCS#11 token labelled {self.config.token_label!r}") from exc
+                    raise HsmError(f"{self._where()} could not be opened ({type(exc).__name__})") from exc
+                time.sleep(0.02 * attempt)
+                lib = self._library.reinitialise()
+        state.session = session
+        self._library.logged_in.add(self.config.token_label)
+        return session
+
+    def _pin(self) -> str:
         try:
-            token = lib.get_token(token_label=self.config.token_label)
-        except pkcs11.NoSuchToken as exc:
-            raise TokenNotFoundError(f"no PKCS#11 token labelled {self.config.token_label!r}") from exc
-        try:
-            pin = self.config.pin_source.read()
+            return self.config.pin_source.read()
         except PinSourceError as exc:
             raise PinSourceError(f"{self._where()}: {exc}") from None
+
+    def _login(self, token: Any, pin: str) -> Any:
+        import pkcs11
+
         try:
-            session = token.open(user_pin=pin, rw=True)
+            return token.open(user_pin=pin, rw=True)
         except pkcs11.PinIncorrect as exc:
             raise HsmError(f"login to {self._where()} refused: wrong user PIN") from exc
         except pkcs11.UserAlreadyLoggedIn:
             # Login is per token and process: another instance (a legacy shared token) logged in.
-            session = token.open(rw=True)
-        state.session = session
-        self._library.logged_in.add(self.config.token_label)
-        return session
+            return token.open(rw=True)
 
     def open(self) -> None:
         """Log in now (reading the PIN source), so a command fails before it writes anything."""
