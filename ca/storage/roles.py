@@ -111,14 +111,10 @@ def grant_web_role(conn: Connection, role: str) -> GrantResult:
     tables = list(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": schema}).scalars())
     qschema = _ident(schema)
     database = conn.execute(text("SELECT current_database()")).scalar_one()
+    # A table's REVOKE ALL takes its column privileges with it (PostgreSQL REVOKE).
     conn.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA {qschema} FROM {quoted}"))
     conn.execute(text(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {qschema} FROM {quoted}"))
     conn.execute(text(f"REVOKE CREATE ON SCHEMA {qschema} FROM {quoted}"))
-    for table in tables:  # column privileges are not revoked by the table-level REVOKE ALL above
-        columns = conn.execute(text("SELECT column_name FROM information_schema.columns WHERE table_schema = :s "
-                                    "AND table_name = :t"), {"s": schema, "t": table}).scalars()
-        conn.execute(text(f"REVOKE ALL ({', '.join(_quoted(c) for c in columns)}) ON TABLE "
-                          f"{qschema}.{_quoted(table)} FROM {quoted}"))
     conn.execute(text(f'GRANT CONNECT ON DATABASE {_quoted(database)} TO {quoted}'))
     conn.execute(text(f"GRANT USAGE ON SCHEMA {qschema} TO {quoted}"))
     sequences: list[str] = []
