@@ -62,7 +62,7 @@ AREAS = [
      r"\(pyhanko_certvalidator/|\(sign/validation/|InProcessRevocation|validation_context|\(ocsp/responder"),
     ("TSA tokens (signer/tsa/authority.py, pyHanko timestamps)", r"\(signer/tsa\.py|InProcessTimeStamper|\(sign/timestamps/"),
     ("stamp: font load + subset + CFF (fontTools)", r"\(fontTools/|\(pdf_utils/font/"),
-    ("stamp: QR code + text layout", r"\(stamp/|\(qrcode/|\(pdf_utils/(qr|text|layout)\.py|\(signer/stamp\.py"),
+    ("stamp: QR code + text layout", r"\(stamp/|\(qrcode/|\(pdf_utils/(qr|text|layout)\.py|\(signer/sealing/stamp\.py"),
     ("input check: check_pdf parses the upload", r"\(signer/pdf_checks\.py"),
     ("pyHanko CMS (pdf_cms, asn1crypto)", r"\(sign/signers/pdf_cms\.py|\(asn1crypto/|\(sign/attributes\.py"),
     ("pyHanko PDF read/write + byte-range hash", r"\(pdf_utils/|\(sign/signers/|\(sign/fields"),
@@ -73,9 +73,9 @@ AREAS = [
 # Frames worth an inclusive figure: govca's steps and pyHanko's big pieces (not the call chain between).
 # py-spy 0.4 names a frame by its bare function name, so a method is told apart by its file.
 _KEY_FRAMES = re.compile(
-    r"^(_read_request \(signer|(authenticate|choose_seal|_seal|timestamp) \(signer/service|check_pdf \(|sign_pdf \("
+    r"^(_read_request \(signer|(authenticate|choose_seal|_seal|timestamp) \(signer/sealing/service|check_pdf \(|sign_pdf \("
     r"|default_stamp \(|validation_context \(|__call__ \(cli/signer_wiring|\w+ \(signer/registry|write \(cli/signer_wiring"
-    r"|async_sign_raw \(signer/pades|sign \(hsm/token|(prepare_write|_extract_subset|create_font_engine) \(pdf_utils/font"
+    r"|async_sign_raw \(signer/sealing/pades|sign \(hsm/token|(prepare_write|_extract_subset|create_font_engine) \(pdf_utils/font"
     r"|render \(stamp/|_qr_xobject \(stamp/|async_sign \(sign/signers/pdf_cms|_ensure_dummy \(sign/timestamps"
     r"|build_token \(|perform_presign_validation \(|post_signature_processing \(|async_timestamp_pdf \("
     r"|__init__ \(pdf_utils/incremental_writer|write \(pdf_utils/|parse \(werkzeug/formparser)")

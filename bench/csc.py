@@ -48,11 +48,11 @@ AREAS = [  # bare function names with their files (py-spy 0.4 frames: "function 
     ("PIN check: HMAC in the HSM (signer/pins.py)", r"\(signer/pins\.py|\(hsm/mac\.py"),
     ("TOTP: seed decrypt, codes (check_factors), step consumed (consume_step)",
      r"\(pyotp/|check_factors \(|consume_step \("),
-    ("credential lookup (official row, certificate status)", r"credential \(signer/csc|_official_credential \(|\(ca/status"),
-    ("API client auth (bearer token, client row)", r"authenticate \(signer/service|__call__ \(signer/csc_http|get_client \("),
+    ("credential lookup (official row, certificate status)", r"credential \(signer/remote/csc|_official_credential \(|\(ca/status"),
+    ("API client auth (bearer token, client row)", r"authenticate \(signer/sealing/service|__call__ \(signer/remote/csc_http|get_client \("),
     ("HSM key lookup (get_key, first use per worker)", r"get_key \(hsm/"),
     ("HSM sign (hsm/, python-pkcs11, SoftHSM)", r"\((hsm|pkcs11)/"),
-    ("DB: SAD insert + redeem, commits, other SQL", r"\(sqlalchemy/|sqlite3|redeem \(signer/csc"),
+    ("DB: SAD insert + redeem, commits, other SQL", r"\(sqlalchemy/|sqlite3|redeem \(signer/remote/csc"),
     ("JSON/HTTP (json, base64, gunicorn, Flask, werkzeug)", r"\((json|base64|gunicorn|flask|werkzeug)/|b64_list"),
 ]
 KEY_FRAMES = re.compile(r"^(\w+) \((signer|ca|hsm|cli)/")

@@ -38,7 +38,7 @@ from sign import free_port, multipart, setup_ca, start_server, stop, workers  # 
 WARMUP_S, PROFILE_S, GOAL = 2.0, 5, 1.5
 # py-spy frames are "function (path:line)"; a sample goes to the first area matching any of its frames.
 AREAS = [
-    ("govca today's status (Verifier._current, OCSP responder)", r"_current \(signer/verify|\(ocsp/responder"),
+    ("govca today's status (Verifier._current, OCSP responder)", r"_current \(signer/verification/verify|\(ocsp/responder"),
     ("pyHanko diff analysis (incremental updates)", r"\(sign/diff_analysis/|evaluate_modifications"),
     ("certvalidator revocation checks (OCSP/CRL)", r"\(pyhanko_certvalidator/revinfo/|_check_revocation"),
     ("ValidationContext build (DSS -> context, cert registry)",
@@ -47,13 +47,13 @@ AREAS = [
     ("PDF open: parse, xref, signature fields (load_checked, read_dss)", r"^load_checked|read_dss"),
     ("pyHanko rest: CMS signature, digest, coverage, TST checks", r"\(sign/validation/"),
     ("PDF parse elsewhere (pdf_utils)", r"\(pdf_utils/"),
-    ("our report building (signer/verification/verify.py, texts, dates)", r"\(signer/(verify|verify_text|stamp)\.py"),
+    ("our report building (signer/verification/verify.py, texts, dates)", r"\(signer/(verification/(verify|text)|thai|sealing/stamp)\.py"),
     ("HTTP: JSON response (jsonify)", r"jsonify|\(json/"),
     ("HTTP: gunicorn/Flask/werkzeug rest (request read, routing)", r"\((gunicorn|flask|werkzeug)/"),
 ]
 # py-spy 0.4 names a frame by its bare function name, so a method is told apart by its file.
 KEY_FRAMES = re.compile(
-    r"^((verify|_one|_context|_current|_cert_status|_level) \(signer/verify|load_checked \(|_uploaded \(|jsonify \("
+    r"^((verify|_one|_context|_current|_cert_status|_level) \(signer/verification/verify|load_checked \(|_uploaded \(|jsonify \("
     r"|validate_pdf_(signature|timestamp) \(|compute_integrity_info \(|review_file \(|read_dss \("
     r"|as_validation_context \(|__init__ \(\S*certvalidator/context\.py|async_validate_path \(|_check_revocation \("
     r"|verify_ocsp_response \(|async_build_paths \(|validate_tst_signed_data \(|cms_basic_validation \("

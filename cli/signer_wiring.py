@@ -101,8 +101,8 @@ def build_sealing_service(cfg: GovcaConfig, db: Database, keys: Any, responder: 
 
 
 def status_lookup(reader: StatusReader):  # type: ignore[no-untyped-def]
-    """signer's StatusLookup: (CA name, serial hex) -> the RFC 6960 4.2.1 name of its status."""
-    return lambda ca, serial: reader.status(ca, serial).status.rfc6960_name
+    """signer's StatusLookup: (CA name, serial hex) -> its status (policies/status.py)."""
+    return lambda ca, serial: reader.status(ca, serial).status
 
 
 def secret_vault(keys: Any, create_key: bool = False):  # type: ignore[no-untyped-def]

@@ -176,3 +176,30 @@ def test_the_serve_application_imports_no_ca_code() -> None:
     """What the gunicorn arbiter imports before forking (cli/gunicorn_app.run) and each worker's app."""
     loaded = _fresh_modules("import cli.gunicorn_app, cli.web")
     assert "cli.web" in loaded and not set(CA_CODE) & set(loaded)
+
+
+def test_the_serve_modules_name_the_ca_module_they_import_so_the_contract_sees_it() -> None:
+    """`from ca import X` resolves X lazily (PEP 562), which import-linter cannot follow: a serve
+    module writing `from ca import CaService` would load the CA code without breaking the
+    serve-no-ca-code contract. So the modules that contract names import `ca.<module>` explicitly."""
+    import ast
+    import configparser
+
+    from conftest import REPO
+
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    sources = cfg["importlinter:contract:serve-no-ca-code"]["source_modules"].split()
+    files: list[Path] = []
+    for module in sources:
+        path = REPO / module.replace(".", "/")
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path.with_suffix(".py")]
+    assert len(files) > len(sources)  # the packages (ocsp, signer) were walked, not only named
+    offenders = []
+    for file in files:
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "ca" and node.level == 0:
+                offenders.append(f"{file.relative_to(REPO)}:{node.lineno}")
+            if isinstance(node, ast.Import) and any(alias.name == "ca" for alias in node.names):
+                offenders.append(f"{file.relative_to(REPO)}:{node.lineno}")
+    assert offenders == []

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import delete
 
 from hsm import HsmError, KeyNotFoundError, Mechanism
+from policies.status import CertStatus
 
 from .officials import CscSadRow, Official, OfficialRepository, OfficialStatus
 from ..credentials import AccessTokens
@@ -111,7 +112,7 @@ def _not_after(cert_der: bytes) -> dt.datetime:
 
 class RemoteSigning:
     def __init__(self, officials: OfficialRepository, repo: SignerRepository, keys: Any,
-                 cert_status: Callable[[str, str], str], audit: Callable[[str, str, str, str, dict], None],
+                 cert_status: Callable[[str, str], CertStatus], audit: Callable[[str, str, str, str, dict], None],
                  audit_in: Callable[[Any, str, str, str, str, dict], None],
                  tokens: AccessTokens, sad_mac: Mac, clock: Callable[[], dt.datetime],
                  settings: CscSettings = CscSettings()) -> None:
@@ -140,7 +141,7 @@ class RemoteSigning:
             if o.key_uri and o.cert_der:
                 creds.append(self._official_credential(o))
         for seal in self.repo.seals_of(client.agency_code):
-            usable = self.cert_status(seal.ca_name, seal.serial_hex) == "good" and seal.not_after > self.clock()
+            usable = self.cert_status(seal.ca_name, seal.serial_hex) is CertStatus.GOOD and seal.not_after > self.clock()
             creds.append(Credential(f"seal-{seal.serial_hex}", "seal", seal.agency_code, seal.serial_hex, seal.key_uri,
                                     seal.cert_der, seal.chain_der, "1", self.settings.seal_multisign, usable))
         return creds
@@ -150,7 +151,7 @@ class RemoteSigning:
         certificate is good and unexpired (RFC 5280 6.1.3 (a)(2)-(3): a relying party would refuse
         a signature made with a revoked or expired certificate, so none is made)."""
         assert o.key_uri and o.cert_der and o.ca_name and o.cert_serial
-        usable = (o.status is OfficialStatus.ACTIVE and self.cert_status(o.ca_name, o.cert_serial) == "good"
+        usable = (o.status is OfficialStatus.ACTIVE and self.cert_status(o.ca_name, o.cert_serial) is CertStatus.GOOD
                   and _not_after(o.cert_der) > self.clock())
         return Credential(f"official-{o.id}", "official", o.agency_code, o.name_en, o.key_uri, o.cert_der,
                           o.chain_der, "2", self.settings.official_multisign, usable, o.id)
@@ -175,7 +176,7 @@ class RemoteSigning:
                 seal = self.repo.get_seal(ident)
                 owner = seal.agency_code
                 if seal.agency_code == client.agency_code:
-                    usable = self.cert_status(seal.ca_name, seal.serial_hex) == "good" and seal.not_after > self.clock()
+                    usable = self.cert_status(seal.ca_name, seal.serial_hex) is CertStatus.GOOD and seal.not_after > self.clock()
                     return Credential(credential_id, "seal", seal.agency_code, seal.serial_hex, seal.key_uri,
                                       seal.cert_der, seal.chain_der, "1", self.settings.seal_multisign, usable)
         except SignerError:

@@ -13,6 +13,7 @@ from typing import Any, Callable
 from cryptography import x509
 
 import policies.names  # noqa: F401 - its warnings filter covers Thai names read below
+from policies.status import CertStatus
 
 from .. import throttle
 from ..credentials import SecretVerifier, is_slow, parse_token
@@ -26,7 +27,7 @@ from ..tsa.authority import TsaUnit, build_response, new_serial
 
 # (certificate DER, issuer DER) pairs in, OCSP responses and CRLs for them out.
 RevocationSource = Callable[[list[tuple[bytes, bytes]]], RevocationData]
-StatusLookup = Callable[[str, str], str]  # (CA name, serial hex) -> "good" | "revoked" | "unknown"
+StatusLookup = Callable[[str, str], CertStatus]  # (CA name, serial hex) -> its status (policies/status.py)
 Audit = Callable[[str, str, str, str, dict], None]  # actor, action, subject, outcome, details
 
 
@@ -147,11 +148,11 @@ class SealingService:
         reasons = []
         for seal in candidates:
             state = self.status(seal.ca_name, seal.serial_hex)
-            if state == "revoked":
+            if state is CertStatus.REVOKED:
                 reasons.append(f"the seal certificate {seal.serial_hex} of agency {seal.agency_code} is revoked")
             elif seal.not_after <= now:
                 reasons.append(f"the seal certificate {seal.serial_hex} expired on {seal.not_after:%Y-%m-%d}")
-            elif state != "good":
+            elif state is not CertStatus.GOOD:
                 reasons.append(f"the status of seal certificate {seal.serial_hex} is unknown")
             else:
                 return seal
