@@ -162,6 +162,12 @@ class StatusReader:
             newest = select(CrlRow.ca_id, func.max(CrlRow.this_update).label("t")).group_by(CrlRow.ca_id).subquery()
             return s.execute(select(func.min(newest.c.t))).scalar_one_or_none()
 
+    def newest_crl_id(self) -> int | None:
+        """The id of the newest CRL of any CA (a primary-key lookup). It changes with every CRL
+        published, so with every revocation: revocation data cached in a worker is keyed by it."""
+        with self.db.reader() as s:
+            return s.execute(select(func.max(CrlRow.id))).scalar_one_or_none()
+
     def ping(self) -> None:
         with self.db.reader() as s:
             s.execute(select(1)).scalar_one()

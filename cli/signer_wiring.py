@@ -47,21 +47,24 @@ def with_client_address(details: dict) -> dict:
 
 class InProcessRevocation:
     """OCSP responses from govca's own responder (called directly, not over HTTP) and every CA's
-    newest CRL, kept for a few minutes per process."""
+    newest CRL, kept for a few minutes per process, and only while no CRL has been published
+    since: a revocation publishes one, so no worker embeds, or judges a document by, a "good"
+    fetched before it (the cache is keyed by the newest CRL's id, one primary-key lookup)."""
 
     TTL = 300.0
 
     def __init__(self, responder: OcspResponder, reader: StatusReader) -> None:
         self.responder, self.reader = responder, reader
-        self._cache: dict[tuple, tuple[float, RevocationData]] = {}
+        self._cache: dict[tuple, tuple[float, int | None, RevocationData]] = {}
         self._lock = threading.Lock()
 
     def __call__(self, pairs: list[tuple[bytes, bytes]]) -> RevocationData:
         key = tuple(pairs)
+        epoch = self.reader.newest_crl_id()
         with self._lock:
             hit = self._cache.get(key)
-        if hit and time.monotonic() - hit[0] < self.TTL:
-            return hit[1]
+        if hit and time.monotonic() - hit[0] < self.TTL and hit[1] == epoch:
+            return hit[2]
         ocsps = []
         for cert_der, issuer_der in pairs:
             req = ocsp.OCSPRequestBuilder().add_certificate(
@@ -76,7 +79,7 @@ class InProcessRevocation:
                 crls.append(found[0])
         data = RevocationData(tuple(ocsps), tuple(crls))
         with self._lock:
-            self._cache[key] = (time.monotonic(), data)
+            self._cache[key] = (time.monotonic(), epoch, data)
         return data
 
 

@@ -12,6 +12,7 @@ from asn1crypto import ocsp as aocsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -281,3 +282,37 @@ def test_read_interface_reads_and_writes_only_presigned_responses(pki: dict) -> 
     writes = [sql for sql in statements if not sql.startswith(("SELECT ", "BEGIN"))]  # BEGIN IMMEDIATE: SQLite
     assert [sql.split(" (")[0].split(" WHERE")[0] for sql in writes] == [
         "DELETE FROM OCSP_RESPONSES", "INSERT INTO OCSP_RESPONSES"], statements
+
+
+def test_revocation_data_a_worker_embeds_is_never_older_than_the_last_revocation(pki: dict) -> None:
+    """A worker keeps the OCSP responses and CRLs it embeds in sealed documents (B-LT, B-LTA) and
+    judges documents by for a few minutes (cli/signer_wiring.InProcessRevocation), but a revocation
+    publishes a CRL and the cache is keyed by the newest CRL: the next call after `cert revoke`
+    carries the `revoked` answer (RFC 6960 2.2) and the CRL listing it, not the `good` fetched before."""
+    from ca.status import StatusReader
+    from ca.storage.db import Database
+    from cli.config import load_config
+    from cli.ocsp_wiring import build_responder
+    from cli.signer_wiring import InProcessRevocation
+
+    cfg = load_config(pki["cli"].home)
+    db = Database(cfg.database_url)
+    responder, reader = build_responder(cfg, db)
+    assert isinstance(reader, StatusReader)
+    revocation = InProcessRevocation(responder, reader)
+    victim, issuing = load(pki["files"]["victim"]), load(pki["files"]["issuing"])
+    pair = [(victim.public_bytes(Encoding.DER), issuing.public_bytes(Encoding.DER))]
+
+    def status_of(data):  # type: ignore[no-untyped-def]
+        (der,) = data.ocsps
+        return ocsp.load_der_ocsp_response(der).certificate_status
+
+    before = revocation(pair)
+    assert status_of(before) is ocsp.OCSPCertStatus.GOOD
+    assert revocation(pair) is before  # kept while nothing was published
+    pki["cli"]("cert", "revoke", "--ca", "issuing", pki["serials"]["victim"], "--reason", "keyCompromise")
+    after = revocation(pair)
+    assert status_of(after) is ocsp.OCSPCertStatus.REVOKED
+    crls = [x509.load_der_x509_crl(c) for c in after.crls]
+    assert any(c.get_revoked_certificate_by_serial_number(victim.serial_number) is not None for c in crls)
+    db.dispose()
