@@ -224,7 +224,14 @@ class Pkcs11Token:
                 )
             self._remember(pkcs11.ObjectClass.PUBLIC_KEY, label, key_id, public)
             self._remember(pkcs11.ObjectClass.PRIVATE_KEY, label, key_id, private)
-        return self.get_key(KeyUri(self.config.token_label, label, key_id))
+            # Built from the handles just made: no read of the token's index (which costs a pass
+            # over every key object, thousands with officials' keys) to find what is in hand.
+            key_type_made, public_key = _export_public(private, public)
+            uri = KeyUri(self.config.token_label, label, key_id)
+            key = HsmKey(self, uri, key_type_made, public_key)
+            self._state.keys[str(uri)] = key
+            self._state.handles[(label, key_id)] = private
+        return key
 
     def get_key(self, uri: KeyUri | str) -> "HsmKey":
         """The key pair at ``uri``. Looked up (and its public key exported) once per process."""
