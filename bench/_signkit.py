@@ -102,7 +102,7 @@ def summarise(raw: Path, areas_rules: list[tuple[str, str]] | None = None, key_f
     areas_rules, key_frames = areas_rules or AREAS, key_frames or _KEY_FRAMES
     total, areas, frames = 0, Counter(), Counter()
     rules = [(label, re.compile(rx)) for label, rx in areas_rules]
-    for line in raw.read_text().splitlines():
+    for line in raw.read_text(errors="replace").splitlines():  # a frame may cut a UTF-8 name
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
