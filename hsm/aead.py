@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import HsmError, KeyNotFoundError
+from .errors import HsmError
+from .secret_key import SecretKey, find_or_create
 from .token import Pkcs11Token
 
 NONCE_BYTES, TAG_BITS = 12, 128
@@ -27,11 +28,8 @@ class DecryptionError(HsmError):
     """The blob does not open under this key with this AAD (tampered, another key, or another AAD)."""
 
 
-class HsmAeadKey:
+class HsmAeadKey(SecretKey):
     """An AES-256 key in the token whose only operations are :meth:`encrypt` and :meth:`decrypt`."""
-
-    def __init__(self, token: Pkcs11Token, label: str) -> None:
-        self.token, self.label = token, label
 
     def encrypt(self, plaintext: bytes, aad: bytes) -> bytes:
         import pkcs11
@@ -58,29 +56,12 @@ class HsmAeadKey:
                 raise DecryptionError(f"does not open under {self.label!r}: {type(exc).__name__}") from None
         return self.token.call(open_)
 
-    def _handle(self) -> Any:
-        """The object handle, from the token's index. Valid inside token.call() only."""
-        key = self.token.find_secret_key(self.label)
-        if key is None:
-            raise KeyNotFoundError(f"no secret key {self.label!r} in token {self.token.config.token_label!r}")
-        return key
-
 
 def aead_key(token: Pkcs11Token, label: str, create: bool = False) -> HsmAeadKey:
     """The AES-256 key labelled ``label``; generated in the token first when ``create`` and absent."""
     import pkcs11
     from pkcs11 import Attribute
 
-    key = HsmAeadKey(token, label)
-
-    def find_or_make(_session: Any) -> None:
-        if token.find_secret_key(label) is not None:
-            return
-        if not create:
-            raise KeyNotFoundError(f"no secret key {label!r} in token {token.config.token_label!r}")
-        token.generate_secret_key(label, pkcs11.KeyType.AES, 256, {
-            Attribute.ENCRYPT: True, Attribute.DECRYPT: True, Attribute.SIGN: False, Attribute.VERIFY: False,
-            Attribute.WRAP: False, Attribute.UNWRAP: False, Attribute.DERIVE: False})
-
-    token.call(find_or_make)
-    return key
+    return find_or_create(HsmAeadKey, token, label, create, pkcs11.KeyType.AES, 256, {
+        Attribute.ENCRYPT: True, Attribute.DECRYPT: True, Attribute.SIGN: False, Attribute.VERIFY: False,
+        Attribute.WRAP: False, Attribute.UNWRAP: False, Attribute.DERIVE: False})
