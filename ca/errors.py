@@ -25,6 +25,15 @@ class IssuanceRefusedError(CaError):
         self.findings = findings or []
 
 
+class CaStateError(CaError):
+    """The CA's state does not allow the operation (pending, retiring, external: ca/records.py CaState)."""
+
+
+class ExternalDataError(CaError):
+    """A certificate, chain or CRL from outside (the parent, an offline root) is refused: it does
+    not parse, verify, or fit what it claims to be. Nothing is recorded."""
+
+
 class UnknownCertificateError(CaError):
     pass
 

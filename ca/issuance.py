@@ -29,8 +29,8 @@ from policies.lint import lint_certificate, relax_for_loopback
 from .audit import AuditEvent, append
 from .builders import IssuerInfo, build_certificate, hash_for_key, ski_of
 from .context import CaContext
-from .errors import CaError, CsrError, IssuanceRefusedError
-from .records import CaRecord, CertificateRecord, SerialState, serial_to_hex
+from .errors import CaError, CaStateError, CsrError, IssuanceRefusedError
+from .records import CaRecord, CaState, CertificateRecord, SerialState, serial_to_hex
 from .storage.repositories import CertificateRepository, SerialRepository
 
 # Which profiles an issuer of a given kind may issue (RFC 5280 4.2.1.9: an issuing CA has
@@ -92,6 +92,16 @@ class Issuance:
         """Checks that need no serial: issuer may issue this profile, key type, subject. Refusals are audited."""
         shown = format_attrs(subject.attrs)
         if issuer is not None:
+            if issuer.state is CaState.EXTERNAL:
+                self._refuse(actor, action, shown, CaStateError(
+                    f"CA {issuer.name} is external: its key is not in this data directory's HSM, so it issues "
+                    "nothing here"))
+            if issuer.state is CaState.RETIRING and profile.kind is not ProfileKind.OCSP:
+                # A retiring CA keeps answering OCSP for what it issued (RFC 6960 4.2.2.2: its
+                # delegated responder must be issued by the CA itself), and issues nothing else.
+                self._refuse(actor, action, shown, CaStateError(
+                    f"CA {issuer.name} is retiring (rolled over): it issues nothing more; use its successor "
+                    "(`govca ca list`)"))
             issuer_kind = self.ctx.profiles.get(issuer.profile).kind
             if profile.kind not in ISSUABLE.get(issuer_kind, set()):
                 self._refuse(actor, action, shown, IssuanceRefusedError(

@@ -9,7 +9,7 @@ from cryptography import x509
 
 from policies.status import CertStatus  # the one status vocabulary (RFC 6960 4.2.1), shared with ocsp/
 
-__all__ = ["CertStatus", "SerialState", "CaRecord", "CertificateRecord", "CrlRecord", "AuditRecord",
+__all__ = ["CertStatus", "SerialState", "CaState", "CaRecord", "PendingCaRecord", "CertificateRecord", "CrlRecord", "AuditRecord",
            "normalise_serial", "serial_to_hex"]
 
 
@@ -18,6 +18,25 @@ class SerialState(str, enum.Enum):
     INTENT = "intent"
     ISSUED = "issued"
     BURNED = "burned"
+
+
+class CaState(str, enum.Enum):
+    """The life of a CA (``govca ca list``).
+
+    PENDING   its key is in the CA token; its request waits for the parent's certificate; issues nothing
+    ACTIVE    issues certificates, publishes CRLs, answers OCSP
+    RETIRING  a successor took over issuance: issues only its own OCSP responders, keeps publishing
+              CRLs and answering OCSP until its last certificate expires
+    EXTERNAL  its certificate is here and its key is not (a national root, an offline root): it
+              issues nothing here; its CRLs/ARLs are imported or fetched, never generated
+    EXPIRED   shown for a CA past its notAfter (not stored: it follows from the time)
+    """
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    RETIRING = "retiring"
+    EXTERNAL = "external"
+    EXPIRED = "expired"
 
 
 @dataclass(frozen=True)
@@ -34,6 +53,7 @@ class CaRecord:
     not_before: dt.datetime
     not_after: dt.datetime
     crl_number: int
+    state: CaState = CaState.ACTIVE
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -42,6 +62,33 @@ class CaRecord:
     @property
     def is_root(self) -> bool:
         return self.parent_name is None
+
+    @property
+    def holds_key(self) -> bool:
+        """Whether this CA's key is in this data directory's CA token (not an external CA)."""
+        return self.state is not CaState.EXTERNAL
+
+    def shown_state(self, now: dt.datetime) -> CaState:
+        """The state ``ca list`` shows: a CA past its notAfter is expired, whatever is stored."""
+        return CaState.EXPIRED if self.not_after <= now else self.state
+
+
+@dataclass(frozen=True)
+class PendingCaRecord:
+    """A CA whose key is in the CA token and whose PKCS#10 request waits for its certificate."""
+
+    name: str
+    profile: str
+    key_uri: str
+    key_type: str
+    subject: str
+    request_der: bytes
+    successor_of: str | None
+    created_at: dt.datetime
+
+    @property
+    def request(self) -> x509.CertificateSigningRequest:
+        return x509.load_der_x509_csr(self.request_der)
 
 
 @dataclass(frozen=True)

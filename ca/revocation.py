@@ -13,7 +13,7 @@ from policies.lint import lint_crl
 from .audit import AuditEvent, append
 from .builders import REASONS, RevokedEntry, build_crl, hash_for_key, ski_of
 from .context import CaContext
-from .errors import AlreadyRevokedError, CaError, RevocationError
+from .errors import AlreadyRevokedError, CaError, CaStateError, RevocationError
 from .records import CertificateRecord, CertStatus, CrlRecord, normalise_serial
 from .storage.models import OcspResponseRow
 from .storage.repositories import CaRepository, CertificateRepository, CrlRepository
@@ -71,6 +71,10 @@ class Revocation:
             # always lists at least the revocations of a lower one.
             with ctx.db.unit_of_work() as s:
                 ca = CaRepository(s).get(ca_name)
+                if not ca.holds_key:
+                    raise CaStateError(f"CA {ca_name} is external: its key is not here, so govca cannot sign its "
+                                       f"CRL; import the one it publishes with `govca crl import --ca {ca_name} FILE` "
+                                       "(or `govca ca refresh-parent`)")
                 number = CaRepository(s).next_crl_number(ca_name)
                 rows = CertificateRepository(s).revoked_entries(ca)
         except CaError as exc:

@@ -23,10 +23,12 @@ from .context import CaContext
 from .csr import load_csr
 from .errors import CaError, CaExistsError
 from .issuance import Issuance, Subject, subject_from_csr
-from .records import AuditRecord, CaRecord, CertificateRecord, CertStatus, CrlRecord, normalise_serial, serial_to_hex
+from .records import (AuditRecord, CaRecord, CertificateRecord, CertStatus, CrlRecord, PendingCaRecord, normalise_serial,
+                      serial_to_hex)
 from .responders import ResponderInfo, Responders
 from .revocation import Revocation
-from .storage.repositories import CaRepository, CertificateRepository, CrlRepository, SerialRepository
+from .storage.repositories import (CaRepository, CertificateRepository, CrlRepository, PendingCaRepository,
+                                  SerialRepository)
 
 # CA names appear in URLs (/crl/<name>.crl) and key labels.
 CA_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -122,6 +124,8 @@ class CaService:
         now = self.ctx.clock()
         fresh = []
         for ca in self.list_cas():
+            if not ca.holds_key:
+                continue  # an external CA's CRL is imported or fetched (`crl import`, `ca refresh-parent`)
             latest = self.latest_crl(ca.name)
             if latest is None or now - latest.this_update >= max_age:
                 fresh.append(self.generate_crl(ca.name, actor))
@@ -146,6 +150,10 @@ class CaService:
     def list_cas(self) -> list[CaRecord]:
         with self.ctx.db.reader() as s:
             return CaRepository(s).list()
+
+    def list_pending(self) -> list[PendingCaRecord]:
+        with self.ctx.db.reader() as s:
+            return PendingCaRepository(s).list()
 
     def chain(self, name: str) -> list[CaRecord]:
         """The CA and its ancestors, issuing CA first, root last."""

@@ -141,9 +141,13 @@ class StatusReader:
             return list(s.execute(select(CaRow.name).order_by(CaRow.id)).scalars())
 
     def root_certificates(self) -> list[bytes]:
-        """DER of every self-signed CA of this database (the trust anchors govca serves)."""
+        """DER of every self-signed CA of this database whose key is here (the trust anchors govca
+        serves). An external root (a national root, an offline root) is trusted only when the
+        configuration lists it (``signer.extra_roots``, the trust list): recording its certificate
+        as a parent does not make it an anchor."""
         with self.db.reader() as s:
-            return list(s.execute(select(CaRow.certificate).where(CaRow.parent_id.is_(None))).scalars())
+            return list(s.execute(select(CaRow.certificate).where(
+                CaRow.parent_id.is_(None), CaRow.state != "external")).scalars())
 
     def ca_certificate(self, ca_name: str) -> bytes | None:
         with self.db.reader() as s:

@@ -50,7 +50,7 @@ def seal_group() -> None:
 
 @seal_group.command("issue")
 @click.option("--agency", "code", required=True)
-@click.option("--ca", "ca_name", required=True)
+@click.option("--ca", "ca_name", help="issuing CA (default: the active issuing CA)")
 @click.option("--key-type", type=click.Choice(["ec-p256", "rsa3072", "ec-p384", "rsa2048"]), default="ec-p256",
               show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -58,6 +58,7 @@ def seal_group() -> None:
 def seal_issue(ctx, code, ca_name, key_type, as_json):  # type: ignore[no-untyped-def]
     """Issue an e-seal for the agency: key generated in the HSM, e-seal profile (EN 319 412-3)."""
     seal, issued = issue_seal(admin_of(ctx), code, ca_name, KeyType(key_type), actor())
+    ca_name = issued.record.ca_name
     emit({"agency": code, "serial": seal.serial_hex, "ca": ca_name, "key_uri": seal.key_uri,
           "not_after": seal.not_after, "subject": issued.record.subject}, as_json,
          f"seal {seal.serial_hex} issued for {code} by {ca_name}: {issued.record.subject}, "
@@ -102,7 +103,7 @@ def tsa_group() -> None:
 
 
 @tsa_group.command("setup")
-@click.option("--ca", "ca_name", required=True)
+@click.option("--ca", "ca_name", help="issuing CA (default: the active issuing CA)")
 @click.option("--key-type", type=click.Choice(["ec-p256", "ec-p384", "rsa3072"]), default="ec-p256", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -110,5 +111,6 @@ def tsa_setup(ctx, ca_name, key_type, as_json):  # type: ignore[no-untyped-def]
     """Issue the TSA certificate (EKU timeStamping only, critical; RFC 3161 2.3), key in the HSM."""
     issued = set_up_tsa(admin_of(ctx), ca_name, KeyType(key_type), actor())
     rec = issued.record
+    ca_name = rec.ca_name
     emit({"ca": ca_name, "serial": rec.serial_hex, "subject": rec.subject, "not_after": rec.not_after},
          as_json, f"TSA certificate {rec.serial_hex} issued by {ca_name}, until {ts(rec.not_after)}")

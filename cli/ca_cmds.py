@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ca import CaService, CertStatus
+from ca.context import utcnow
 from hsm import KeyType
 from workflows.revocation import revoke_certificate
 
@@ -39,10 +40,17 @@ def _write_or_print(der: bytes, out: Path | None, pem: bool) -> None:
         click.echo(f"written to {out}", err=True)
 
 
-def _ca_json(ca) -> dict:  # type: ignore[no-untyped-def]
+def _ca_json(ca, now=None) -> dict:  # type: ignore[no-untyped-def]
     return {"name": ca.name, "parent": ca.parent_name, "profile": ca.profile, "subject": ca.subject,
-            "serial": ca.serial_hex, "key_type": ca.key_type, "key_uri": ca.key_uri, "not_before": ca.not_before,
-            "not_after": ca.not_after, "crl_number": ca.crl_number}
+            "serial": ca.serial_hex, "key_type": ca.key_type, "key_uri": ca.key_uri or None,
+            "not_before": ca.not_before, "not_after": ca.not_after, "crl_number": ca.crl_number,
+            "state": ca.shown_state(now or utcnow()).value}
+
+
+def _pending_json(p) -> dict:  # type: ignore[no-untyped-def]
+    return {"name": p.name, "parent": None, "profile": p.profile, "subject": p.subject, "serial": None,
+            "key_type": p.key_type, "key_uri": p.key_uri, "not_before": None, "not_after": None,
+            "crl_number": None, "state": "pending", "successor_of": p.successor_of}
 
 
 def _cert_json(c) -> dict:  # type: ignore[no-untyped-def]
@@ -97,11 +105,13 @@ def ca_create_issuing(ctx, name, parent, subject, key_type, validity_years, as_j
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def ca_list(ctx, as_json):  # type: ignore[no-untyped-def]
-    """List the CAs."""
-    cas = _service(ctx).list_cas()
-    emit([_ca_json(c) for c in cas], as_json, "\n".join(
-        f"{c.name:<20} {c.profile:<11} parent={c.parent_name or '-':<12} {c.key_type:<8} until {ts(c.not_after)}  "
-        f"{c.subject}" for c in cas) or "no CAs yet")
+    """List the CAs and their states: pending, active, retiring, external or expired."""
+    svc = _service(ctx)
+    now = utcnow()
+    rows = [_ca_json(c, now) for c in svc.list_cas()] + [_pending_json(p) for p in svc.list_pending()]
+    emit(rows, as_json, "\n".join(
+        f"{r['name']:<20} {r['state']:<9} {r['profile']:<11} parent={r['parent'] or '-':<12} {r['key_type']:<8} "
+        f"until {ts(r['not_after']):<20} {r['subject']}" for r in rows) or "no CAs yet")
 
 
 @ca_group.command("export")

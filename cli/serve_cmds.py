@@ -17,7 +17,7 @@ def ocsp_group() -> None:
 
 
 @ocsp_group.command("setup")
-@click.option("--ca", "ca_name", required=True)
+@click.option("--ca", "ca_name", help="CA (default: the active issuing CA)")
 @click.option("--key-type", type=click.Choice(["ec-p256", "ec-p384", "rsa2048", "rsa3072"]), default="ec-p256",
               show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -26,6 +26,7 @@ def ocsp_setup(ctx, ca_name, key_type, as_json):  # type: ignore[no-untyped-def]
     """Issue a delegated responder certificate for CA (key in the HSM) and pre-sign its responses."""
     done = set_up_responder(admin_of(ctx), ca_name, KeyType(key_type), actor())
     info = done.info
+    ca_name = info.ca_name
     emit({"ca": info.ca_name, "serial": info.serial_hex, "key_uri": info.key_uri, "not_after": info.not_after,
           "presigned": done.presigned}, as_json,
          f"OCSP responder for {ca_name}: serial {info.serial_hex}, valid until {ts(info.not_after)}; "

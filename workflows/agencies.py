@@ -9,6 +9,7 @@ from hsm import KeyType
 from policies import name_attributes
 
 from .context import Admin
+from .hierarchy import default_issuing_ca
 from .errors import BadValueError
 
 AGENCY_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
@@ -58,9 +59,10 @@ def issue_seal_certificate(admin: Admin, code: str, ca_name: str, key_type: KeyT
     return issue_generated(admin, ca_name, "eseal", key_type, seal_subject(admin.registry.get_agency(code), note), actor)
 
 
-def issue_seal(admin: Admin, code: str, ca_name: str, key_type: KeyType, actor: str) -> tuple[Any, Issued]:
+def issue_seal(admin: Admin, code: str, ca_name: str | None, key_type: KeyType, actor: str) -> tuple[Any, Issued]:
     """An e-seal for agency ``code``: key generated in the service token, certificate, registered as
-    the agency's seal: (seal, issued)."""
+    the agency's seal: (seal, issued). No ``ca_name``: the active issuing CA."""
+    ca_name = ca_name or default_issuing_ca(admin)
     issued = issue_seal_certificate(admin, code, ca_name, key_type, actor)
     rec = issued.record
     seal = admin.registry.add_seal(code, ca_name, rec.serial_hex, rec.key_uri, rec.der, issued.chain,
@@ -68,9 +70,10 @@ def issue_seal(admin: Admin, code: str, ca_name: str, key_type: KeyType, actor: 
     return seal, issued
 
 
-def set_up_tsa(admin: Admin, ca_name: str, key_type: KeyType, actor: str) -> Issued:
+def set_up_tsa(admin: Admin, ca_name: str | None, key_type: KeyType, actor: str) -> Issued:
     """The TSA certificate (profile tsa: EKU timeStamping only, critical; RFC 3161 2.3), key in the
-    service token, registered as the current TSA unit."""
+    service token, registered as the current TSA unit. No ``ca_name``: the active issuing CA."""
+    ca_name = ca_name or default_issuing_ca(admin)
     issued = issue_generated(admin, ca_name, "tsa", key_type, tsa_subject(admin.ca.get_ca(ca_name)), actor)
     rec = issued.record
     admin.registry.add_tsa(ca_name, rec.serial_hex, rec.key_uri, rec.der, issued.chain, rec.not_after, admin.now())

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from hsm import KeyType
 
 from .context import Admin
+from .hierarchy import default_issuing_ca
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,11 @@ def refresh_responses(admin: Admin, force: bool = False) -> int:
     return admin.responder().refresh(force=force)
 
 
-def set_up_responder(admin: Admin, ca_name: str, key_type: KeyType, actor: str) -> ResponderSetUp:
+def set_up_responder(admin: Admin, ca_name: str | None, key_type: KeyType, actor: str) -> ResponderSetUp:
     """A delegated responder certificate for CA (RFC 6960 4.2.2.2; key generated in the service
-    token), then every response of the CA's certificates pre-signed with it."""
+    token), then every response of the CA's certificates pre-signed with it. No ``ca_name``: the
+    active issuing CA."""
+    ca_name = ca_name or default_issuing_ca(admin)
     info = admin.ca.setup_ocsp_responder(ca_name, actor, key_type)
     return ResponderSetUp(info, refresh_responses(admin, force=True))
 

@@ -16,7 +16,8 @@ from signer.remote.officials import LockState, OfficialStatus, otpauth_uri
 
 from .agencies import Issued, issue_generated
 from .context import Admin, utc_text
-from .errors import BadValueError, ChoiceNeededError, WrongStateError
+from .errors import BadValueError, WrongStateError
+from .hierarchy import default_issuing_ca
 from .revocation import Revoked, revoke_certificate
 
 PIN_RULE = re.compile(r"[0-9]{6,12}")
@@ -30,13 +31,6 @@ def add_official(admin: Admin, code: str, names: tuple[str, str, str, str], titl
     o = admin.officials.add(code, given_th, surname_th, given_en, surname_en, title.strip(), id_number, admin.now())
     admin.audit(actor, "official.add", f"official:{o.id}", "success", {"agency": code})
     return o
-
-
-def only_issuing_ca(admin: Admin) -> str:
-    issuing = [c.name for c in admin.ca.list_cas() if c.profile == "issuing-ca"]
-    if len(issuing) != 1:
-        raise ChoiceNeededError(f"name the issuing CA with --ca (there are {len(issuing)})")
-    return issuing[0]
 
 
 @dataclass(frozen=True)
@@ -57,7 +51,7 @@ def enrol_official(admin: Admin, official_id: int, ca_name: str | None, key_type
     new_pin = pin()
     if not PIN_RULE.fullmatch(new_pin):
         raise BadValueError("the PIN must be 6 to 12 digits")
-    ca_name = ca_name or only_issuing_ca(admin)
+    ca_name = ca_name or default_issuing_ca(admin)
     agency = admin.registry.get_agency(official.agency_code)
     issued = issue_generated(admin, ca_name, "person", key_type, official.subject(agency.name_en), actor)
     rec = issued.record

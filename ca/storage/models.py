@@ -44,6 +44,40 @@ class CaRow(Base):
     not_after: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     crl_number: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # active | retiring | external (ca/records.py CaState; "pending" CAs live in pending_cas)
+    state: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+
+
+class PendingCaRow(Base):
+    """A CA whose key was generated here and whose request waits for its parent's certificate."""
+
+    __tablename__ = "pending_cas"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    profile: Mapped[str] = mapped_column(String(64))
+    key_uri: Mapped[str] = mapped_column(Text)
+    key_type: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(Text)
+    request: Mapped[bytes] = mapped_column(LargeBinary)  # the PKCS#10 request, DER
+    successor_of: Mapped[str | None] = mapped_column(String(64))  # the CA it rolls over, if any
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ParentStatusRow(Base):
+    """The parent's status of one CA certificate (the CA row ``ca_id``): a CRL or an OCSP response
+    fetched from the URLs in that certificate, verified, newest per (CA, kind, URL)."""
+
+    __tablename__ = "parent_status"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ca_id: Mapped[int] = mapped_column(ForeignKey("cas.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # "crl" | "ocsp"
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # policies/status.py CertStatus value
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    this_update: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    next_update: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    fetched_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    __table_args__ = (UniqueConstraint("ca_id", "kind", "url"),)
 
 
 class SerialRow(Base):

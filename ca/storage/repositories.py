@@ -8,8 +8,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from ..errors import CaExistsError, UnknownCaError, UnknownCertificateError
-from ..records import CaRecord, CertificateRecord, CertStatus, CrlRecord, SerialState
-from .models import CaRow, CertificateRow, CrlRow, SerialRow
+from ..records import CaRecord, CaState, CertificateRecord, CertStatus, CrlRecord, PendingCaRecord, SerialState
+from .models import CaRow, CertificateRow, CrlRow, PendingCaRow, SerialRow
+
+
+def _insert_named(session: Session, row: object, name: str) -> None:
+    """Insert a CA or pending CA row; a taken name (unique index) is CaExistsError."""
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise CaExistsError(f"a CA named {name!r} already exists") from exc
 
 
 class CaRepository:
@@ -30,28 +39,41 @@ class CaRepository:
         return CaRecord(id=row.id, name=row.name, parent_name=parent, profile=row.profile, key_uri=row.key_uri,
                         key_type=row.key_type, subject=row.subject, serial_hex=row.serial_hex,
                         certificate_der=row.certificate, not_before=row.not_before, not_after=row.not_after,
-                        crl_number=row.crl_number)
+                        crl_number=row.crl_number, state=CaState(row.state))
 
     def get(self, name: str) -> CaRecord:
         return self._record(self._row(name))
 
     def exists(self, name: str) -> bool:
-        return self.s.execute(select(CaRow.id).where(CaRow.name == name)).first() is not None
+        """Whether the name is taken, by a CA or by a pending one (the names share URLs and labels)."""
+        return (self.s.execute(select(CaRow.id).where(CaRow.name == name)).first() is not None
+                or self.s.execute(select(PendingCaRow.id).where(PendingCaRow.name == name)).first() is not None)
+
+    def by_certificate(self, der: bytes) -> CaRecord | None:
+        """The CA whose certificate is exactly ``der`` (an external parent imported before)."""
+        for row in self.s.execute(select(CaRow).where(CaRow.certificate == der)).scalars():
+            return self._record(row)
+        return None
+
+    def set_state(self, name: str, state: CaState) -> CaRecord:
+        if state in (CaState.PENDING, CaState.EXPIRED):
+            raise ValueError(f"{state.value} is not a stored CA state")
+        row = self._row(name, lock=True)
+        row.state = state.value
+        self.s.flush()
+        return self._record(row)
 
     def list(self) -> list[CaRecord]:
         return [self._record(r) for r in self.s.execute(select(CaRow).order_by(CaRow.id)).scalars()]
 
     def add(self, *, name: str, parent: str | None, profile: str, key_uri: str, key_type: str, subject: str,
-            serial_hex: str, der: bytes, not_before: dt.datetime, not_after: dt.datetime, now: dt.datetime) -> CaRecord:
+            serial_hex: str, der: bytes, not_before: dt.datetime, not_after: dt.datetime, now: dt.datetime,
+            state: CaState = CaState.ACTIVE) -> CaRecord:
         parent_id = self._row(parent).id if parent else None
         row = CaRow(name=name, parent_id=parent_id, profile=profile, key_uri=key_uri, key_type=key_type,
                     subject=subject, serial_hex=serial_hex, certificate=der, not_before=not_before,
-                    not_after=not_after, crl_number=0, created_at=now)
-        self.s.add(row)
-        try:
-            self.s.flush()
-        except IntegrityError as exc:
-            raise CaExistsError(f"a CA named {name!r} already exists") from exc
+                    not_after=not_after, crl_number=0, created_at=now, state=state.value)
+        _insert_named(self.s, row, name)
         return self._record(row)
 
     def next_crl_number(self, name: str) -> int:
@@ -60,6 +82,44 @@ class CaRepository:
         row.crl_number += 1
         self.s.flush()
         return row.crl_number
+
+
+class PendingCaRepository:
+    """CAs waiting for their certificate (``govca ca create-issuing --external``, ``ca rollover``)."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    @staticmethod
+    def _record(row: PendingCaRow) -> PendingCaRecord:
+        return PendingCaRecord(name=row.name, profile=row.profile, key_uri=row.key_uri, key_type=row.key_type,
+                               subject=row.subject, request_der=row.request, successor_of=row.successor_of,
+                               created_at=row.created_at)
+
+    def add(self, *, name: str, profile: str, key_uri: str, key_type: str, subject: str, request_der: bytes,
+            now: dt.datetime, successor_of: str | None = None) -> PendingCaRecord:
+        if CaRepository(self.s).exists(name):
+            raise CaExistsError(f"a CA named {name!r} already exists")
+        row = PendingCaRow(name=name, profile=profile, key_uri=key_uri, key_type=key_type, subject=subject,
+                           request=request_der, successor_of=successor_of, created_at=now)
+        _insert_named(self.s, row, name)
+        return self._record(row)
+
+    def get(self, name: str, lock: bool = False) -> PendingCaRecord | None:
+        q = select(PendingCaRow).where(PendingCaRow.name == name)
+        if lock:
+            q = q.with_for_update()
+        row = self.s.execute(q).scalar_one_or_none()
+        return None if row is None else self._record(row)
+
+    def list(self) -> list[PendingCaRecord]:
+        return [self._record(r) for r in self.s.execute(select(PendingCaRow).order_by(PendingCaRow.id)).scalars()]
+
+    def remove(self, name: str) -> None:
+        """The pending CA became a CA (its certificate was imported), in the caller's transaction."""
+        row = self.s.execute(select(PendingCaRow).where(PendingCaRow.name == name)).scalar_one()
+        self.s.delete(row)
+        self.s.flush()
 
 
 class SerialRepository:

@@ -50,6 +50,8 @@ READ_WRITE = TableGrant(insert=True, delete=True, update=("*",))
 WEB_GRANTS: dict[str, TableGrant] = {
     # Status, CRLs and CA certificates: read only (ca/status.py, the repository routes).
     "cas": READ, "certificates": READ, "crls": READ, "ocsp_responders": READ,
+    # The parent's status of each CA certificate (`govca ca refresh-parent`): embedded at B-LT.
+    "parent_status": READ,
     # Pre-signed OCSP responses: re-signed by a worker when stale (RFC 5019 4 / RFC 6960 2.4).
     "ocsp_responses": READ_WRITE,
     # Agencies, seals, API clients, TSA units: registered by administrator commands only.
@@ -64,8 +66,9 @@ WEB_GRANTS: dict[str, TableGrant] = {
     "audit_log": TableGrant(select=False, insert=True),
     "audit_head": TableGrant(update=("last_seq", "last_hash")),
 }
-# Tables `govca serve` never touches: serials (issuance only) and the schema version.
-ADMIN_ONLY: frozenset[str] = frozenset({"serials", "alembic_version"})
+# Tables `govca serve` never touches: serials (issuance only), CAs waiting for their parent's
+# certificate (their requests) and the schema version.
+ADMIN_ONLY: frozenset[str] = frozenset({"serials", "pending_cas", "alembic_version"})
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
