@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -22,6 +21,7 @@ from .audit import AuditEvent
 from .context import CaContext
 from .csr import load_csr
 from .errors import CaError, CaExistsError
+from .external import ExternalParent, check_ca_name
 from .issuance import Issuance, Subject, subject_from_csr
 from .records import (AuditRecord, CaRecord, CertificateRecord, CertStatus, CrlRecord, PendingCaRecord, normalise_serial,
                       serial_to_hex)
@@ -30,9 +30,6 @@ from .revocation import Revocation
 from .storage.repositories import (CaRepository, CertificateRepository, CrlRepository, PendingCaRepository,
                                   SerialRepository)
 
-# CA names appear in URLs (/crl/<name>.crl) and key labels.
-CA_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-
 
 class CaService:
     def __init__(self, ctx: CaContext) -> None:
@@ -40,6 +37,7 @@ class CaService:
         self.issuance = Issuance(ctx)
         self.revocation = Revocation(ctx)
         self.responders = Responders(ctx, self.issuance)
+        self.external = ExternalParent(ctx)
 
     # --- hierarchy -------------------------------------------------------------------------
     def create_root(self, *, name: str, subject: Attrs | str, key_type: KeyType, actor: str,
@@ -56,8 +54,7 @@ class CaService:
         try:
             attrs = _attrs(subject_in)
             assert attrs is not None
-            if not CA_NAME.match(name):
-                raise CaError(f"CA name {name!r} must be lower-case letters, digits and '-' (it appears in URLs)")
+            check_ca_name(name)  # CA names appear in URLs (/crl/<name>.crl) and key labels
             with self.ctx.db.unit_of_work() as s:
                 repo = CaRepository(s)
                 if repo.exists(name):
@@ -82,6 +79,34 @@ class CaService:
         # Every certificate the CA issues names its CRL URL: publish one at once, so it resolves.
         self.generate_crl(name, actor)
         return self.get_ca(name)
+
+    # --- issuing CAs certified by an external parent (national root, offline root) -------------
+    def request_issuing(self, *, name: str, subject: Attrs | str, key_type: KeyType, actor: str,
+                        successor_of: str | None = None) -> tuple[PendingCaRecord, bytes]:
+        """A pending issuing CA: key in the CA token, PKCS#10 request (DER) signed in the HSM."""
+        try:
+            attrs = _attrs(subject)
+        except NameSyntaxError as exc:
+            self.ctx.audit(AuditEvent(actor, "ca.request", name, "refused", {"error": str(exc)}))
+            raise
+        assert attrs is not None
+        return self.external.request(name=name, subject=attrs, key_type=key_type, actor=actor,
+                                     successor_of=successor_of)
+
+    def import_certificate(self, *, name: str, certificate: bytes, chain: bytes, anchors: list[bytes], actor: str,
+                           parent_name: str | None = None) -> CaRecord:
+        """Install the parent's certificate for pending CA ``name`` (checked first), then publish its first CRL."""
+        record = self.external.install(name=name, certificate=certificate, chain=chain, anchors=anchors,
+                                       actor=actor, parent_name=parent_name)
+        self.generate_crl(name, actor)  # every certificate it issues names this CRL's URL
+        return self.get_ca(name)
+
+    def pending_request(self, name: str) -> bytes:
+        with self.ctx.db.reader() as s:
+            pending = PendingCaRepository(s).get(name)
+        if pending is None:
+            raise CaError(f"no pending CA named {name!r}")
+        return pending.request_der
 
     # --- certificates ----------------------------------------------------------------------
     def issue(self, *, ca_name: str, profile_name: str, actor: str, csr: bytes | None = None,

@@ -30,7 +30,10 @@ def pem_text(der: bytes, label: str = "CERTIFICATE") -> str:
 
 
 def _write_or_print(der: bytes, out: Path | None, pem: bool) -> None:
-    data = pem_text(der).encode() if pem else der
+    _write_bytes(pem_text(der).encode() if pem else der, out)
+
+
+def _write_bytes(data: bytes, out: Path | None) -> None:
     if out is None:
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
@@ -87,14 +90,27 @@ def ca_create_root(ctx, name, subject, key_type, validity_years, as_json):  # ty
 
 @ca_group.command("create-issuing")
 @click.option("--name", required=True)
-@click.option("--parent", required=True)
+@click.option("--parent", help="the parent CA in this data directory (not with --external)")
+@click.option("--external", is_flag=True, help="the parent is elsewhere (national root, offline root): write a "
+              "request to --csr-out; the CA stays pending until `ca import-certificate`")
+@click.option("--csr-out", type=click.Path(dir_okay=False, path_type=Path), help="with --external: the request file")
 @click.option("--subject", required=True)
 @click.option("--key-type", type=KEY_TYPES, default="ec-p384", show_default=True)
 @click.option("--validity-years", type=int)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def ca_create_issuing(ctx, name, parent, subject, key_type, validity_years, as_json):  # type: ignore[no-untyped-def]
-    """Create an issuing CA under PARENT, its key generated in the HSM."""
+def ca_create_issuing(ctx, name, parent, external, csr_out, subject, key_type, validity_years, as_json):  # type: ignore[no-untyped-def]
+    """Create an issuing CA, its key generated in the HSM: under PARENT here, or --external."""
+    if external:
+        if parent or validity_years:
+            raise click.UsageError("with --external the parent decides; --parent and --validity-years do not apply")
+        from .external_cmds import request_external
+
+        return request_external(ctx, name, subject, key_type, csr_out, as_json)
+    if parent is None:
+        raise click.UsageError("give --parent NAME, or --external --csr-out FILE for a parent elsewhere")
+    if csr_out is not None:
+        raise click.UsageError("--csr-out goes with --external")
     ca = _service(ctx).create_issuing(name=name, parent=parent, subject=subject,
                                       key_type=KeyType(key_type), actor=actor(),
                                       validity_days=_years_to_days(validity_years))
@@ -120,8 +136,13 @@ def ca_list(ctx, as_json):  # type: ignore[no-untyped-def]
 @click.option("--der", is_flag=True, help="DER instead of PEM")
 @click.pass_context
 def ca_export(ctx, name, out, der):  # type: ignore[no-untyped-def]
-    """Export a CA certificate (PEM by default)."""
-    ca = _service(ctx).get_ca(name)
+    """Export a CA certificate (PEM by default); for a pending CA, its PKCS#10 request."""
+    svc = _service(ctx)
+    if any(p.name == name for p in svc.list_pending()):
+        request = svc.pending_request(name)
+        data = request if der else pem_text(request, "CERTIFICATE REQUEST").encode()
+        return _write_bytes(data, out)
+    ca = svc.get_ca(name)
     _write_or_print(ca.certificate_der, out, not der)
 
 

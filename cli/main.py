@@ -14,6 +14,7 @@ from .init_cmd import init_command
 from .runtime import GovcaGroup
 from .agency_cmds import agency_group, apiclient_group, tsa_group
 from .official_cmds import official_group
+from . import external_cmds  # noqa: F401 - registers `ca import-certificate`
 from .serve_cmds import ocsp_group, serve_command
 
 

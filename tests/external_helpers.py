@@ -87,10 +87,13 @@ class StandInRoot:
         assert r.returncode == 0, r.stderr
         return r.stdout
 
-    def certify(self, csr: Path, out: Path, *, days: int = 3700, extensions: str = "issuing_ext") -> Path:
+    def certify(self, csr: Path, out: Path, *, days: int = 3700, extensions: str = "issuing_ext",
+                window: tuple[str, str] | None = None) -> Path:
         """Certify ``csr`` with the issuing-CA extensions (or ``leaf_ext``); the request's own
-        extensions are not copied, as a national root decides them."""
-        self._ca("-in", str(csr), "-out", str(out), "-days", str(days), "-extensions", extensions, "-notext")
+        extensions are not copied, as a national root decides them. ``window``: explicit
+        (startdate, enddate) as YYYYMMDDHHMMSSZ instead of ``days``."""
+        validity = ["-startdate", window[0], "-enddate", window[1]] if window else ["-days", str(days)]
+        self._ca("-in", str(csr), "-out", str(out), *validity, "-extensions", extensions, "-notext")
         return out
 
     def revoke(self, cert: Path, reason: str = "keyCompromise") -> None:
@@ -150,3 +153,38 @@ class FileServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def trust(home: Path, pem: Path) -> None:
+    """List ``pem`` in the data directory's trust list (signer.extra_roots of govca.toml)."""
+    import tomllib
+
+    config = home / "govca.toml"
+    text = config.read_text()
+    current = list(tomllib.loads(text).get("signer", {}).get("extra_roots", []))
+    if str(pem) in current:
+        return
+    if current:
+        import re
+
+        text = re.sub(r"(?m)^extra_roots = .*$", "", text)
+    roots = ", ".join(f'"{p}"' for p in [*current, str(pem)])
+    config.write_text(text.replace("[signer]\n", f"[signer]\nextra_roots = [{roots}]\n", 1))
+
+
+ISSUING_SUBJECT = "/C=TH/O=Government CA of Thailand (Test)/CN=govca Issuing CA under the Stand-in NRCA"
+
+
+def external_issuing(cli, root: StandInRoot, out: Path, name: str = "issuing", parent_name: str = "nrca",  # type: ignore[no-untyped-def]
+                     subject: str = ISSUING_SUBJECT, key_type: str = "ec-p384") -> Path:
+    """govca requests an issuing CA (key in its CA token), the stand-in root certifies it, govca
+    imports it with the root as its chain and trust anchor. Returns the issuing CA's PEM."""
+    out.mkdir(parents=True, exist_ok=True)
+    csr, cert = out / f"{name}.csr", out / f"{name}.pem"
+    cli("ca", "create-issuing", "--name", name, "--external", "--subject", subject, "--key-type", key_type,
+        "--csr-out", str(csr))
+    root.certify(csr, cert)
+    trust(cli.home, root.cert)
+    cli("ca", "import-certificate", "--name", name, "--certificate", str(cert), "--chain", str(root.cert),
+        "--parent-name", parent_name)
+    return cert
