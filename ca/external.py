@@ -33,6 +33,7 @@ from .storage.repositories import CaRepository, PendingCaRepository
 
 CA_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MAX_FILE_BYTES = 1024 * 1024  # a certificate chain is a few kilobytes
+MAX_CHAIN = 8  # certificates in a chain file: a national hierarchy is two or three deep
 
 
 def check_ca_name(name: str) -> None:
@@ -82,6 +83,8 @@ def load_certificates(data: bytes, what: str) -> list[x509.Certificate]:
             ax509.Certificate.load(c.public_bytes(Encoding.DER)).native  # noqa: B018 - full parse
         except ValueError as exc:
             raise ExternalDataError(f"the {what} holds a certificate that does not parse ({exc})") from None
+    if len(certs) > MAX_CHAIN:
+        raise ExternalDataError(f"the {what} holds {len(certs)} certificates; at most {MAX_CHAIN} are accepted")
     return certs
 
 

@@ -200,6 +200,11 @@ def test_import_needs_a_configured_anchor_and_a_pending_ca(tmp_path: Path, paren
     r = cli("ca", "import-certificate", "--name", "issuing", "--certificate", str(both), "--chain",
             str(parent.cert), ok=False)
     assert r.exit_code == 1 and "holds 2 certificates" in r.output
+    flood = tmp_path / "flood.pem"
+    flood.write_bytes(parent.cert.read_bytes() * 50)
+    r = cli("ca", "import-certificate", "--name", "issuing", "--certificate", str(cert), "--chain", str(flood),
+            ok=False)
+    assert r.exit_code == 1 and "holds 50 certificates; at most 8" in r.output
     cli("ca", "import-certificate", "--name", "issuing", "--certificate", str(cert), "--chain", str(parent.cert))
     r = cli("ca", "import-certificate", "--name", "issuing", "--certificate", str(cert), "--chain",
             str(parent.cert), ok=False)
