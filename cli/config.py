@@ -84,6 +84,7 @@ class GovcaConfig:
     signer: SignerConfig = SignerConfig()
     throttle: ThrottleConfig = ThrottleConfig()
     serve: ServeConfig = ServeConfig()
+    offline: bool = False  # an offline root's data directory (govca ceremony): `govca serve` refuses it
 
     @property
     def tokens_shared(self) -> bool:
@@ -98,7 +99,7 @@ class GovcaConfig:
 
 
 _TOP = {"version", "database_url", "base_url", "profiles_file", "policy", "hsm", "ocsp", "signer", "throttle",
-        "serve"}
+        "serve", "offline"}
 _SERVE = {"database_url"}
 _THROTTLE = {"failures_per_window", "window_seconds", "max_addresses", "audit_records_per_window"}
 _SIGNER = {"max_pdf_mb", "tsa_policy_oid", "tsa_accuracy_ms", "extra_roots"}
@@ -163,6 +164,8 @@ def load_config(home: Path) -> GovcaConfig:
     if ocsp.refresh_after_hours * 2 > ocsp.validity_hours:
         raise ConfigError("ocsp.refresh_after_hours must be at most half of validity_hours, so that a missed "
                           "refresh never lets a served response expire")
+    if not isinstance(data.get("offline", False), bool):
+        raise ConfigError("offline must be true or false")
     return GovcaConfig(
         home=home,
         database_url=str(data.get("database_url") or f"sqlite:///{home / 'govca.db'}"),
@@ -176,7 +179,22 @@ def load_config(home: Path) -> GovcaConfig:
         signer=signer,
         throttle=throttle,
         serve=ServeConfig(serve_table.get("database_url")),
+        offline=data.get("offline", False),
     )
+
+
+OFFLINE_LINES = ("# an offline root's data directory, made by `govca ceremony run`: never served\n"
+                 "offline = true\n")
+
+
+def mark_offline(home: Path) -> None:
+    """Mark ``home`` as an offline root's data directory (a top-level key, so it goes before the tables)."""
+    path = home / CONFIG_NAME
+    text = path.read_text(encoding="utf-8")
+    head = "version = 1\n"
+    if head not in text:
+        raise ConfigError(f"{path}: no 'version = 1' line to mark the directory offline after")
+    path.write_text(text.replace(head, head + OFFLINE_LINES, 1), encoding="utf-8")
 
 
 def _hsm_tables(table: object, home: Path) -> tuple[HsmConfig, HsmConfig]:

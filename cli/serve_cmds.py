@@ -86,6 +86,9 @@ def serve_command(ctx, host, port, workers, ocsp_workers, no_front, access_log):
     from .serve_run import ServeError, serve
 
     cfg = load_config(home_of(ctx))
+    if cfg.offline:  # issue 12: an offline root's key never serves
+        raise click.ClickException(f"{home_of(ctx)} is an offline root's data directory (offline = true, made by "
+                                   "`govca ceremony run`): it is never served")
     if cfg.tokens_shared:  # a data directory made before the CA token was split off (issue 11)
         click.echo(f"govca serve: warning: CA keys share token '{cfg.hsm_ca.token_label}' with the service; "
                    "see README 'Separate the CA token'", err=True)

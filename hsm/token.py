@@ -279,6 +279,33 @@ class Pkcs11Token:
                     ))
         return sorted(out, key=lambda o: (o.label, o.object_class))
 
+    def private_key_attributes(self, uri: KeyUri | str) -> dict:
+        """What the token itself reports about the private key at ``uri`` and about itself (for a
+        key ceremony's transcript): PKCS#11 CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE,
+        CKA_NEVER_EXTRACTABLE, CKA_PRIVATE, CKA_SIGN, the key's label and id, the token's label,
+        serial number, manufacturer and model. Read from the token, not from what govca asked for."""
+        import pkcs11
+        from pkcs11 import Attribute
+
+        if isinstance(uri, str):
+            uri = KeyUri.parse(uri)
+        with self.locked_session() as session:
+            found = list(session.get_objects({Attribute.CLASS: pkcs11.ObjectClass.PRIVATE_KEY,
+                                              Attribute.LABEL: uri.label, Attribute.ID: uri.key_id}))
+            if len(found) != 1:
+                raise KeyNotFoundError(f"no private key {uri} in the token ({len(found)} found)")
+            key, token = found[0], session.token
+            flags = {name: bool(key[attr]) for name, attr in (
+                ("CKA_SENSITIVE", Attribute.SENSITIVE), ("CKA_EXTRACTABLE", Attribute.EXTRACTABLE),
+                ("CKA_ALWAYS_SENSITIVE", Attribute.ALWAYS_SENSITIVE),
+                ("CKA_NEVER_EXTRACTABLE", Attribute.NEVER_EXTRACTABLE), ("CKA_PRIVATE", Attribute.PRIVATE),
+                ("CKA_SIGN", Attribute.SIGN))}
+            return {"token_label": token.label, "token_serial": str(token.serial, "ascii", "replace").strip()
+                    if isinstance(token.serial, bytes) else str(token.serial).strip(),
+                    "token_manufacturer": str(token.manufacturer_id).strip(), "token_model": str(token.model).strip(),
+                    "key_label": key[Attribute.LABEL], "key_id": bytes(key[Attribute.ID]).hex(),
+                    "key_type": pkcs11.KeyType(key[Attribute.KEY_TYPE]).name, **flags}
+
     # --- the index of key objects ---------------------------------------------------------------
     def _remember(self, object_class: Any, label: str, key_id: bytes, handle: Any) -> None:
         """Add a key this instance just made to its index (if the index was read already)."""
