@@ -15,6 +15,7 @@ from .runtime import GovcaGroup
 from .agency_cmds import agency_group, apiclient_group, tsa_group
 from .official_cmds import official_group
 from . import external_cmds  # noqa: F401 - registers `ca import-certificate`
+from .ceremony_cmds import ceremony_group  # also registers `crl import`
 from .serve_cmds import ocsp_group, serve_command
 
 
@@ -35,6 +36,7 @@ for command in (init_command, ca_group, cert_group, crl_group, audit_group, prof
                 serve_command, agency_group, apiclient_group, tsa_group, official_group, demo_command):
     main.add_command(command)
 main.add_command(db_group)
+main.add_command(ceremony_group)
 
 if __name__ == "__main__":
     main()
