@@ -67,16 +67,14 @@ def ceremony_verify(transcript, root_certificate, check_outputs, as_json):  # ty
     """Check a ceremony transcript's signature (any changed byte fails it) and report its steps."""
     expected = None
     if root_certificate is not None:
-        from cryptography import x509
         from cryptography.hazmat.primitives.serialization import Encoding
 
-        data = root_certificate.read_bytes()
-        try:
-            cert = (x509.load_pem_x509_certificate(data) if data.lstrip().startswith(b"-----BEGIN")
-                    else x509.load_der_x509_certificate(data))
-        except ValueError:
-            raise click.ClickException(f"{root_certificate} is not a PEM or DER certificate") from None
-        expected = cert.public_bytes(Encoding.DER)
+        from ca.external import load_certificates
+
+        certs = load_certificates(root_certificate.read_bytes(), f"root certificate {root_certificate.name}")
+        if len(certs) != 1:
+            raise click.ClickException(f"{root_certificate} must hold one certificate, the expected root")
+        expected = certs[0].public_bytes(Encoding.DER)
     report = verify_transcript(transcript, expected, check_outputs)
     c = report.content
     emit({"ok": True, "root_subject": report.root_subject, "root_certificate_sha256": report.root_sha256,

@@ -9,7 +9,6 @@ ceremony's outputs are evidence: an earlier one is not replaced by accident)."""
 from __future__ import annotations
 
 import hashlib
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,6 @@ _STEP_KEYS = {
 }
 _INPUTS = ("request", "certificate")
 _OUTPUTS = ("certificate_out", "arl_out")
-CA_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # as ca/service.py: it appears in URLs
 
 
 class CeremonyFileError(BadValueError):
@@ -79,6 +77,8 @@ def load_ceremony(path: Path) -> Ceremony:
     _keys(head, _CEREMONY_KEYS, set(), "[ceremony]")
     name = _text(head, "name", "[ceremony]")
     root = _text(head, "root", "[ceremony]")
+    from ca.external import CA_NAME
+
     if not CA_NAME.match(root):
         raise CeremonyFileError(f"[ceremony] root {root!r} must be lower-case letters, digits and '-' "
                                 "(it names /crl/<root>.crl on the online instance)")
@@ -180,8 +180,8 @@ def _check_request(path: Path, where: str) -> None:
 
 
 def _check_revoke(params: dict, inputs: dict, where: str) -> None:
-    from cryptography import x509
-
+    from ca.errors import CaError
+    from ca.external import load_certificates
     from ca.records import normalise_serial
     from ca.revocation import ALLOWED_REASONS
 
@@ -196,13 +196,13 @@ def _check_revoke(params: dict, inputs: dict, where: str) -> None:
         except ValueError as exc:
             raise CeremonyFileError(f"{where}: {exc}") from None
         return
-    data = inputs["certificate"].read_bytes()
     try:
-        cert = (x509.load_pem_x509_certificate(data) if data.lstrip().startswith(b"-----BEGIN")
-                else x509.load_der_x509_certificate(data))
-    except ValueError:
-        raise CeremonyFileError(f"{where}: certificate {inputs['certificate'].name} is not a PEM or DER "
-                                "certificate") from None
+        certs = load_certificates(inputs["certificate"].read_bytes(), f"certificate {inputs['certificate'].name}")
+    except CaError as exc:
+        raise CeremonyFileError(f"{where}: {exc}") from None
+    if len(certs) != 1:
+        raise CeremonyFileError(f"{where}: certificate {inputs['certificate'].name} must hold one certificate")
+    cert = certs[0]
     params["serial"] = normalise_serial(f"{cert.serial_number:x}")
 
 
