@@ -206,3 +206,78 @@ def test_rollover_refusals_change_nothing_and_are_audited(any_home: Path, tmp_pa
     assert _snapshot(cli) == before and not (tmp_path / "x.csr").exists()
     refusal = _json(cli, "audit", "list", "--action", "ca.rollover", "--limit", "1")[0]
     assert refusal["outcome"] == "refused" and says in refusal["details"]["error"]
+
+
+def test_rollover_under_an_external_parent_requests_the_successor_and_its_import_retires_old(
+        any_home: Path, tmp_path: Path) -> None:
+    from external_helpers import external_issuing, make_standin_root
+
+    cli = Cli(any_home)
+    root = make_standin_root(tmp_path / "nrca", "http://nrca.example.com/root.crl")
+    old_pem = external_issuing(cli, root, tmp_path / "out")      # `issuing`, under the external `nrca`
+    assert _states(cli) == {"nrca": "external", "issuing": "active"}
+
+    # Without a request file there is no way to the parent: refused, nothing changed.
+    before = _snapshot(cli)
+    refused = cli("ca", "rollover", "--name", "issuing", "--new-name", "issuing-2", ok=False)
+    assert refused.exit_code == 1 and "nrca, is external" in refused.output and "--csr-out" in refused.output
+    assert _snapshot(cli) == before
+
+    csr = tmp_path / "issuing-2.csr"
+    done = _json(cli, "ca", "rollover", "--name", "issuing", "--new-name", "issuing-2", "--csr-out", str(csr))
+    assert done["new"]["state"] == "pending" and done["new"]["successor_of"] == "issuing"
+    assert done["old"]["state"] == "active"                      # until the successor's certificate is imported
+    request = x509.load_pem_x509_csr(csr.read_bytes())
+    old_ca = load(old_pem)
+    assert request.is_signature_valid and request.subject == old_ca.subject
+    assert request.public_key() != old_ca.public_key()
+    assert _states(cli) == {"nrca": "external", "issuing": "active", "issuing-2": "pending"}
+    assert _json(cli, "tsa", "setup")["ca"] == "issuing"          # OLD still issues meanwhile
+    again = cli("ca", "rollover", "--name", "issuing", "--new-name", "issuing-3", "--csr-out",
+                str(tmp_path / "x.csr"), ok=False)
+    assert again.exit_code == 1 and "successor waiting" in again.output and not (tmp_path / "x.csr").exists()
+
+    new_pem = root.certify(csr, tmp_path / "issuing-2.pem")
+    cli("ca", "import-certificate", "--name", "issuing-2", "--certificate", str(new_pem), "--chain", str(root.cert))
+    assert _states(cli) == {"nrca": "external", "issuing": "retiring", "issuing-2": "active"}
+    assert next(c for c in _json(cli, "ca", "list") if c["name"] == "issuing-2")["parent"] == "nrca"
+    tsa = _json(cli, "tsa", "setup")
+    assert tsa["ca"] == "issuing-2"
+    leaf = _cert_pem(cli, "issuing-2", tsa["serial"], tmp_path / "tsa.pem")
+    _strict_verify(root.cert, new_pem, leaf)
+    refused = cli("cert", "issue", "--ca", "issuing", "--profile", "eseal", "--generate-key", "ec-p256",
+                  "--subject", SEAL, ok=False)
+    assert refused.exit_code == 1 and "retiring" in refused.output
+
+
+def test_an_external_ca_issues_nothing_and_signs_no_crl(any_home: Path, tmp_path: Path) -> None:
+    """The guards of ca/issuance.py and ca/revocation.py: an external CA's key is not here."""
+    from external_helpers import external_issuing, make_standin_root
+
+    cli = Cli(any_home)
+    external_issuing(cli, make_standin_root(tmp_path / "nrca", "http://nrca.example.com/root.crl"), tmp_path / "out")
+    before = _snapshot(cli)
+    issued = cli("cert", "issue", "--ca", "nrca", "--profile", "eseal", "--generate-key", "ec-p256", "--subject",
+                 SEAL, ok=False)
+    assert issued.exit_code == 1 and "nrca is external" in issued.output
+    crl = cli("crl", "generate", "--ca", "nrca", ok=False)
+    assert crl.exit_code == 1 and "nrca is external" in crl.output
+    rolled = cli("ca", "rollover", "--name", "nrca", "--new-name", "x", "--csr-out", str(tmp_path / "x.csr"), ok=False)
+    assert rolled.exit_code == 1 and "nrca is a root" in rolled.output
+    assert _snapshot(cli) == before
+    assert [c["ca"] for c in _json(cli, "crl", "refresh", "--max-age-hours", "0")] == ["issuing"]
+
+
+def test_when_the_successor_cannot_be_created_the_old_ca_stays_active(any_home: Path) -> None:
+    """The issuing-CA profile refuses a P-256 key (docs/profile.md: CAs RSA 4096 or P-384): that
+    refusal comes from creating NEW, after the rollover's own checks passed; OLD is untouched."""
+    cli = create_hierarchy(Cli(any_home))
+    cli("ocsp", "setup", "--ca", "issuing")
+    before = _snapshot(cli)
+    result = cli("ca", "rollover", "--name", "issuing", "--new-name", "issuing-2", "--key-type", "ec-p256", ok=False)
+    assert result.exit_code == 1 and "ec-p256 key not allowed" in result.output, result.output
+    assert _snapshot(cli) == before
+    assert _states(cli) == {"root": "active", "issuing": "active"}
+    failed = _json(cli, "audit", "list", "--action", "ca.rollover", "--limit", "1")[0]
+    assert failed["outcome"] == "failed" and failed["details"]["successor"] == "issuing-2"
+    assert _json(cli, "tsa", "setup")["ca"] == "issuing"
