@@ -281,3 +281,47 @@ def test_when_the_successor_cannot_be_created_the_old_ca_stays_active(any_home: 
     failed = _json(cli, "audit", "list", "--action", "ca.rollover", "--limit", "1")[0]
     assert failed["outcome"] == "failed" and failed["details"]["successor"] == "issuing-2"
     assert _json(cli, "tsa", "setup")["ca"] == "issuing"
+
+
+def test_after_rollover_a_b_lta_seal_by_new_with_old_tsa_validates_offline_and_on_the_verify_page(
+        any_home: Path, tmp_path: Path) -> None:
+    """The document's DSS then holds two issuing CAs with one DN (OLD for the TSA unit and its
+    responder, NEW for the seal): path building must follow AKI/SKI (RFC 5280 4.2.1.1), not names."""
+    import io
+
+    from asn1crypto import pem
+    from asn1crypto import x509 as ax509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    from sealing_helpers import bearer, sample_pdf, setup_sealing
+
+    cli = Cli(any_home)
+    info = setup_sealing(cli, tmp_path)                      # TSA, seals and responders under `issuing`
+    cli("ca", "rollover", "--name", "issuing", "--new-name", "issuing-2")
+    seal = _json(cli, "agency", "seal", "issue", "--agency", "A")
+    assert seal["ca"] == "issuing-2"
+    client = create_app(any_home).test_client()
+    r = client.post("/api/v1/sign", data={"file": (io.BytesIO(sample_pdf()), "doc.pdf", "application/pdf")},
+                    headers=bearer(info["tokens"]["A"]), content_type="multipart/form-data")
+    assert r.status_code == 200, r.data[:300]
+    reader = PdfFileReader(io.BytesIO(r.data))
+    signature, doc_ts = reader.embedded_signatures
+    assert f"{signature.signer_cert.serial_number:X}".zfill(len(seal["serial"])) == seal["serial"]
+    dss = DocumentSecurityStore.read_dss(reader)
+    issuers = [c for c in dss.load_certs() if c.subject.native["common_name"] == "govca Test Issuing CA"]
+    assert len({c.key_identifier for c in issuers}) == 2      # OLD and NEW, same DN
+    root = ax509.Certificate.load(pem.unarmor(info["files"]["root"].read_bytes())[2])
+
+    def offline():  # type: ignore[no-untyped-def]
+        return dss.as_validation_context({"trust_roots": [root], "allow_fetching": False,
+                                          "revocation_mode": "hard-fail"})
+
+    status = validate_pdf_signature(signature, signer_validation_context=offline(), ts_validation_context=offline())
+    assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+    assert validate_pdf_timestamp(doc_ts, validation_context=offline()).trusted
+    report = client.post("/api/v1/verify", data=r.data, content_type="application/pdf").json
+    first = report["signatures"][0]
+    assert first["verdict"] == "valid", first
+    assert first["certificate"]["at_signing"] == "good" and first["certificate"]["today"] == "good", first
