@@ -19,11 +19,12 @@ import os
 import threading
 
 from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy.orm import aliased
 
 from policies.status import CertStatus, PresignedResponse, ServedIssuer, StatusInfo
 
 from .storage.db import Database
-from .storage.models import CaRow, CertificateRow, CrlRow, OcspResponderRow, OcspResponseRow
+from .storage.models import CaRow, CertificateRow, CrlRow, OcspResponderRow, OcspResponseRow, ParentStatusRow
 
 
 class _HotQueries:
@@ -171,6 +172,22 @@ class StatusReader:
         published, so with every revocation: revocation data cached in a worker is keyed by it."""
         with self.db.reader() as s:
             return s.execute(select(func.max(CrlRow.id))).scalar_one_or_none()
+
+    def parent_status(self) -> list:
+        """The external parent's status of each unexpired CA certificate an external CA issued,
+        as `govca ca refresh-parent` stored it: rows (ca, kind, url, status, der, this_update,
+        next_update, fetched_at), one per (CA, kind, URL); a CA nothing was fetched for yet
+        appears once with kind None. B-LT embeds the OCSP ones; /metrics shows their age."""
+        child, parent = aliased(CaRow), aliased(CaRow)
+        with self.db.reader() as s:
+            return list(s.execute(
+                select(child.name.label("ca"), ParentStatusRow.kind, ParentStatusRow.url, ParentStatusRow.status,
+                       ParentStatusRow.der, ParentStatusRow.this_update, ParentStatusRow.next_update,
+                       ParentStatusRow.fetched_at)
+                .select_from(child).join(parent, parent.id == child.parent_id)
+                .outerjoin(ParentStatusRow, ParentStatusRow.ca_id == child.id)
+                .where(parent.state == "external", child.not_after > self.clock())
+                .order_by(child.id, ParentStatusRow.id)).all())
 
     def ping(self) -> None:
         with self.db.reader() as s:

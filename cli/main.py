@@ -15,6 +15,7 @@ from .runtime import GovcaGroup
 from .agency_cmds import agency_group, apiclient_group, tsa_group
 from .official_cmds import official_group
 from . import external_cmds  # noqa: F401 - registers `ca import-certificate`
+from . import parent_cmds  # noqa: F401 - registers `ca refresh-parent`
 from . import rollover_cmds  # noqa: F401 - registers `ca rollover`
 from .ceremony_cmds import ceremony_group  # also registers `crl import`
 from .serve_cmds import ocsp_group, serve_command

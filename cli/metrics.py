@@ -51,4 +51,34 @@ class Metrics:
                 when = None
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
             lines.append(f"{name} {(now - when).total_seconds():.0f}" if when else f"{name} NaN")
+        lines += parent_status_lines(repository, now)
         return text + ("\n".join(lines) + "\n").encode()
+
+
+def parent_status_lines(repository, now: dt.datetime) -> list[str]:  # type: ignore[no-untyped-def]
+    """The external parent's status (`govca ca refresh-parent`), for each CA certificate an external
+    CA issued: the age of the stalest CA's newest fetch (+Inf for a CA never refreshed) and the
+    seconds until the earliest of the CAs' latest nextUpdate (negative once passed). Absent when
+    no CA has an external parent, and when the database cannot be read."""
+    try:
+        rows = repository.parent_status()
+    except Exception:  # noqa: BLE001 - metrics must render with the database down
+        return []
+    fetched: dict[str, list] = {}
+    until: dict[str, list] = {}
+    for r in rows:
+        fetched.setdefault(r.ca, []).extend([r.fetched_at] if r.fetched_at else [])
+        until.setdefault(r.ca, []).extend([r.next_update] if r.next_update else [])
+    if not fetched:
+        return []
+    newest = [max(times) if times else None for times in fetched.values()]
+    age = "+Inf" if None in newest else f"{(now - min(newest)).total_seconds():.0f}"  # type: ignore[type-var]
+    lines = ["# HELP govca_parent_status_age_seconds Age of the stalest CA's newest status from its external parent",
+             "# TYPE govca_parent_status_age_seconds gauge", f"govca_parent_status_age_seconds {age}"]
+    latest = [max(times) for times in until.values() if times]
+    if latest and len(latest) == len(until):
+        lines += ["# HELP govca_parent_status_next_update_seconds Seconds until the earliest of the CAs' latest "
+                  "nextUpdate from their external parent",
+                  "# TYPE govca_parent_status_next_update_seconds gauge",
+                  f"govca_parent_status_next_update_seconds {(min(latest) - now).total_seconds():.0f}"]
+    return lines

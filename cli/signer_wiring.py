@@ -64,7 +64,7 @@ class InProcessRevocation:
         with self._lock:
             hit = self._cache.get(key)
         if hit and time.monotonic() - hit[0] < self.TTL and hit[1] == epoch:
-            return hit[2]
+            return self._with_parent(hit[2])
         ocsps = []
         for cert_der, issuer_der in pairs:
             req = ocsp.OCSPRequestBuilder().add_certificate(
@@ -80,7 +80,14 @@ class InProcessRevocation:
         data = RevocationData(tuple(ocsps), tuple(crls))
         with self._lock:
             self._cache[key] = (time.monotonic(), epoch, data)
-        return data
+        return self._with_parent(data)
+
+    def _with_parent(self, data: RevocationData) -> RevocationData:
+        """Plus the external parent's OCSP responses for our CA certificates (`govca ca
+        refresh-parent`), read at every call: a refresh that stores only an OCSP answer publishes
+        no CRL, so it would not renew the cache. The parent's CRLs are among every CA's newest."""
+        parent = tuple(bytes(r.der) for r in self.reader.parent_status() if r.kind == "ocsp")
+        return RevocationData(data.ocsps + parent, data.crls) if parent else data
 
 
 def signer_settings(cfg: GovcaConfig) -> SignerSettings:

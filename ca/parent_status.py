@@ -1,0 +1,382 @@
+"""The external parent's status of each CA certificate it issued (`govca ca refresh-parent`).
+
+For every CA certificate whose issuer is an EXTERNAL CA (the issuing CA the national root
+certified; an external intermediate under an external root), the status is fetched over HTTP
+from the URLs in that certificate, verified, and stored:
+
+- each CRL distribution point (RFC 5280 4.2.1.13): the CRL is checked against the parent's
+  certificate (ca/external_crl.py, RFC 5280 6.3.3) and stored under the parent, where
+  `/crl/<parent>.crl` serves it and B-LT embeds it; the certificate's status in it is recorded;
+- each OCSP URL of the authority information access (RFC 5280 4.2.2.1): an RFC 6960 request
+  with a SHA-1 CertID (RFC 5019 2.1.1), its response checked (RFC 6960 3.2, 4.2.2.2) and kept
+  as the newest one of that URL; B-LT embeds it.
+
+Each URL is its own transaction with its own audit record (``ca.refresh-parent``): what
+succeeded is kept when another URL fails. Only ``http://`` URLs are fetched (RFC 5280 4.2.1.13
+and RFC 6960 A.1 name HTTP; status fetched over https would need a certificate validation that
+may itself depend on this status), through no proxy, following redirects to http:// only.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Callable
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+from sqlalchemy import select
+
+from policies.status import CertStatus
+
+from .audit import AuditEvent, append
+from .errors import ExternalDataError
+from .external_crl import CLOCK_SKEW, MAX_CRL_BYTES, check_crl, store_crl
+from .records import CaRecord, CaState
+from .storage.db import Database
+from .storage.models import ParentStatusRow
+from .storage.repositories import CaRepository
+
+ACTION = "ca.refresh-parent"
+HTTP_TIMEOUT = 15.0
+MAX_OCSP_BYTES = 1024 * 1024
+
+# (url, POST body or None for GET, size cap) -> the response body; raises FetchError
+Fetch = Callable[[str, "bytes | None", int], bytes]
+
+
+class FetchError(Exception):
+    """The URL did not give an answer to check (unreachable, HTTP error, too large, bad scheme)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one URL gave for one CA certificate."""
+
+    ca: str                 # the CA whose certificate's status this is
+    parent: str             # the external CA that issued it
+    kind: str               # "crl" | "ocsp"
+    url: str
+    ok: bool
+    message: str            # on failure the reason, in one line
+    status: CertStatus | None = None
+    this_update: dt.datetime | None = None
+    next_update: dt.datetime | None = None
+    stored: bool = False    # a new CRL or OCSP response was stored (False: the one held is as new)
+
+    @property
+    def revoked(self) -> bool:
+        return self.status is CertStatus.REVOKED
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        if urllib.parse.urlsplit(newurl).scheme.lower() != "http":
+            raise FetchError(f"redirected to {newurl[:200]}: only http:// is followed")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def http_fetch(url: str, body: bytes | None, cap: int) -> bytes:
+    """GET (or POST an OCSP request) with a timeout and a size cap, through no proxy."""
+    if urllib.parse.urlsplit(url).scheme.lower() != "http":
+        raise FetchError("not an http:// URL; govca fetches a parent's status over HTTP only "
+                         "(RFC 5280 4.2.1.13, RFC 6960 A.1)")
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler({}), urllib.request.HTTPHandler(), _HttpOnlyRedirects(),
+                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    headers = {"Content-Type": "application/ocsp-request"} if body is not None else {}
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST" if body is not None else "GET")
+    try:
+        with opener.open(request, timeout=HTTP_TIMEOUT) as answer:
+            data = answer.read(cap + 1)
+    except urllib.error.HTTPError as exc:
+        raise FetchError(f"HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise FetchError(f"unreachable ({exc.reason})") from None
+    except TimeoutError:
+        raise FetchError(f"no answer within {HTTP_TIMEOUT:.0f} s") from None
+    except OSError as exc:
+        raise FetchError(f"unreachable ({type(exc).__name__}: {exc})") from None
+    if len(data) > cap:
+        raise FetchError(f"the answer is larger than the {cap} bytes accepted")
+    if not data:
+        raise FetchError("the answer is empty")
+    return data
+
+
+# --- the URLs in a certificate ---------------------------------------------------------------
+def status_urls(cert: x509.Certificate) -> list[tuple[str, str]]:
+    """(kind, URL) for each CRL distribution point and OCSP URL in ``cert``, in order."""
+    out: list[tuple[str, str]] = []
+    try:
+        for dp in cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value:
+            for name in dp.full_name or ():
+                if isinstance(name, x509.UniformResourceIdentifier):
+                    out.append(("crl", name.value))
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        for desc in cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value:
+            if (desc.access_method == AuthorityInformationAccessOID.OCSP
+                    and isinstance(desc.access_location, x509.UniformResourceIdentifier)):
+                out.append(("ocsp", desc.access_location.value))
+    except x509.ExtensionNotFound:
+        pass
+    return out
+
+
+# --- OCSP ------------------------------------------------------------------------------------
+def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
+    """An RFC 6960 request for one certificate, its CertID hashed with SHA-1 (RFC 5019 2.1.1)."""
+    return ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1()).build().public_bytes(Encoding.DER)
+
+
+def _verify_signature(key, signature: bytes, data: bytes, algorithm) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, data, PKCS1v15(), algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(algorithm))
+        elif isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+            key.verify(signature, data)
+        else:
+            return False
+    except (InvalidSignature, TypeError, ValueError):
+        return False
+    return True
+
+
+def _key_hash(cert: x509.Certificate) -> bytes:
+    """SHA-1 of the subjectPublicKey BIT STRING's value (RFC 6960 4.1.1 CertID issuerKeyHash,
+    4.2.1 ResponderID byKey)."""
+    from asn1crypto import x509 as ax509
+
+    return ax509.Certificate.load(cert.public_bytes(Encoding.DER)).public_key.sha1
+
+
+def _signer(resp: ocsp.OCSPResponse, issuer: x509.Certificate, now: dt.datetime) -> x509.Certificate:
+    """The certificate that signed ``resp``: the issuer itself, or a delegated responder the
+    issuer certified for id-kp-OCSPSigning (RFC 6960 4.2.2.2)."""
+    def named(cert: x509.Certificate) -> bool:
+        if resp.responder_name is not None:
+            return cert.subject == resp.responder_name
+        return resp.responder_key_hash == _key_hash(cert)
+
+    if named(issuer):
+        return issuer
+    for cert in resp.certificates:
+        if not named(cert):
+            continue
+        try:
+            cert.verify_directly_issued_by(issuer)
+        except (ValueError, TypeError, InvalidSignature):
+            raise ExternalDataError("the OCSP response is signed by a responder certificate the parent did not "
+                                    "issue (RFC 6960 4.2.2.2)") from None
+        try:
+            eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            eku = []
+        if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
+            raise ExternalDataError("the OCSP responder certificate lacks id-kp-OCSPSigning in its extended key "
+                                    "usage (RFC 6960 4.2.2.2)")
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise ExternalDataError("the OCSP responder certificate is outside its validity period")
+        return cert
+    raise ExternalDataError("the OCSP response is signed neither by the parent nor by a responder certificate it "
+                            "carries (RFC 6960 4.2.2.2)")
+
+
+@dataclass(frozen=True)
+class CheckedOcsp:
+    der: bytes
+    status: CertStatus
+    this_update: dt.datetime
+    next_update: dt.datetime | None
+
+
+def check_ocsp(data: bytes, cert: x509.Certificate, issuer: x509.Certificate, now: dt.datetime) -> CheckedOcsp:
+    """Verify ``data`` as the parent's OCSP answer for ``cert``; ExternalDataError if not."""
+    try:
+        resp = ocsp.load_der_ocsp_response(data)
+    except ValueError as exc:
+        raise ExternalDataError(f"not a DER OCSP response ({str(exc).splitlines()[0][:120]})") from None
+    if resp.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+        raise ExternalDataError(f"the responder answered {resp.response_status.name.lower()} (RFC 6960 4.2.1)")
+    signer = _signer(resp, issuer, now)
+    if not _verify_signature(signer.public_key(), resp.signature, resp.tbs_response_bytes,
+                             resp.signature_hash_algorithm):
+        raise ExternalDataError("the OCSP response's signature does not verify (RFC 6960 3.2 (2))")
+    wanted = (cert.serial_number, hashlib.sha1(cert.issuer.public_bytes()).digest(), _key_hash(issuer))
+    single = None
+    for one in resp.responses:
+        ids = (one.serial_number, one.issuer_name_hash, one.issuer_key_hash)
+        if isinstance(one.hash_algorithm, hashes.SHA1) and ids == wanted:
+            single = one
+    if single is None:
+        raise ExternalDataError("the OCSP response does not answer for the certificate asked about "
+                                "(CertID mismatch, RFC 6960 3.2 (1))")
+    this_update, next_update = single.this_update_utc, single.next_update_utc
+    if this_update > now + CLOCK_SKEW:
+        raise ExternalDataError(f"the OCSP response's thisUpdate {this_update:%Y-%m-%d %H:%M:%S}Z lies in the "
+                                "future (RFC 6960 3.2 (4))")
+    if next_update is not None and next_update <= now:
+        raise ExternalDataError(f"the OCSP response's nextUpdate {next_update:%Y-%m-%d %H:%M:%S}Z has passed "
+                                "(RFC 6960 3.2 (5))")
+    if single.certificate_status is ocsp.OCSPCertStatus.UNKNOWN:
+        raise ExternalDataError("the responder does not know the certificate (status unknown, RFC 6960 2.2)")
+    status = CertStatus.REVOKED if single.certificate_status is ocsp.OCSPCertStatus.REVOKED else CertStatus.VALID
+    return CheckedOcsp(data, status, this_update, next_update)
+
+
+# --- CRL scope -------------------------------------------------------------------------------
+def crl_status(der: bytes, cert: x509.Certificate, url: str) -> CertStatus:
+    """The status of CA certificate ``cert`` in a checked CRL, after checking that the CRL's
+    scope covers it (RFC 5280 6.3.3 (b)(2): issuingDistributionPoint)."""
+    crl = x509.load_der_x509_crl(der)
+    try:
+        idp = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
+    except x509.ExtensionNotFound:
+        idp = None
+    if idp is not None:
+        if idp.only_contains_user_certs or idp.only_contains_attribute_certs:
+            raise ExternalDataError("the CRL covers end-entity (or attribute) certificates only, not a CA "
+                                    "certificate (RFC 5280 6.3.3 (b)(2)(ii))")
+        if idp.indirect_crl:
+            raise ExternalDataError("the CRL is indirect; govca stores CRLs of the parent itself only "
+                                    "(RFC 5280 5.2.5)")
+        names = [n.value for n in idp.full_name or () if isinstance(n, x509.UniformResourceIdentifier)]
+        if names and url not in names:
+            raise ExternalDataError(f"the CRL's issuingDistributionPoint names {names[0]!r}, not this URL "
+                                    "(RFC 5280 6.3.3 (b)(2)(i))")
+    found = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+    return CertStatus.VALID if found is None else CertStatus.REVOKED
+
+
+# --- the refresh -----------------------------------------------------------------------------
+def targets(db: Database, now: dt.datetime) -> list[tuple[CaRecord, CaRecord]]:
+    """(CA, external parent) for each unexpired CA certificate an external CA issued."""
+    with db.reader() as s:
+        cas = CaRepository(s).list()
+    by_name = {c.name: c for c in cas}
+    return [(c, by_name[c.parent_name]) for c in cas if c.parent_name and c.not_after > now
+            and by_name[c.parent_name].state is CaState.EXTERNAL]
+
+
+def _put(session, child: CaRecord, kind: str, url: str, status: CertStatus, der: bytes,  # type: ignore[no-untyped-def]
+         this_update: dt.datetime, next_update: dt.datetime | None, now: dt.datetime) -> bool:
+    """Keep the newest status of (CA, kind, URL); an older answer than the one held is refused
+    (a replayed "good" would hide a revocation). Returns whether something new was stored."""
+    row = session.execute(select(ParentStatusRow).where(
+        ParentStatusRow.ca_id == child.id, ParentStatusRow.kind == kind, ParentStatusRow.url == url)
+        .with_for_update()).scalar_one_or_none()
+    if row is None:
+        session.add(ParentStatusRow(ca_id=child.id, kind=kind, url=url, status=status.value, der=der,
+                                    this_update=this_update, next_update=next_update, fetched_at=now))
+        session.flush()
+        return True
+    if this_update < row.this_update:
+        raise ExternalDataError(f"its thisUpdate {this_update:%Y-%m-%d %H:%M:%S}Z is older than the "
+                                f"{row.this_update:%Y-%m-%d %H:%M:%S}Z held: an older answer is not stored")
+    new = bytes(row.der) != der
+    row.status, row.der, row.this_update, row.next_update, row.fetched_at = (
+        status.value, der, this_update, next_update, now)
+    session.flush()
+    return new
+
+
+class ParentStatusRefresh:
+    """One run of `govca ca refresh-parent`."""
+
+    def __init__(self, db: Database, clock: Callable[[], dt.datetime], fetch: Fetch = http_fetch) -> None:
+        self.db, self.clock, self.fetch = db, clock, fetch
+        self._bodies: dict[str, bytes | FetchError] = {}  # a CRL URL shared by several CAs is fetched once
+
+    def run(self, actor: str) -> list[Outcome]:
+        out: list[Outcome] = []
+        for child, parent in targets(self.db, self.clock()):
+            urls = status_urls(child.certificate)
+            if not urls:
+                out.append(self._failed(actor, child, parent, "-", "-", ExternalDataError(
+                    f"CA {child.name}'s certificate names no CRL distribution point and no OCSP URL: its parent's "
+                    "status cannot be fetched")))
+            for kind, url in urls:
+                out.append(self.one(actor, child, parent, kind, url))
+        return out
+
+    def _get(self, url: str, body: bytes | None, cap: int) -> bytes:
+        if body is not None:
+            return self.fetch(url, body, cap)
+        if url not in self._bodies:
+            try:
+                self._bodies[url] = self.fetch(url, None, cap)
+            except FetchError as exc:
+                self._bodies[url] = exc
+        got = self._bodies[url]
+        if isinstance(got, FetchError):
+            raise got
+        return got
+
+    def one(self, actor: str, child: CaRecord, parent: CaRecord, kind: str, url: str) -> Outcome:
+        now = self.clock()
+        cert = child.certificate
+        try:
+            if kind == "crl":
+                checked = check_crl(self._get(url, None, MAX_CRL_BYTES), parent, now)
+                status = crl_status(checked.der, cert, url)
+                der, this_update, next_update = checked.der, checked.this_update, checked.next_update
+            else:
+                answer = check_ocsp(self._get(url, ocsp_request(cert, parent.certificate), MAX_OCSP_BYTES),
+                                    cert, parent.certificate, now)
+                status, der, this_update, next_update = (answer.status, answer.der, answer.this_update,
+                                                         answer.next_update)
+            with self.db.unit_of_work() as s:
+                stored = False
+                if kind == "crl":
+                    stored = store_crl(s, parent, checked)[1]
+                stored = _put(s, child, kind, url, status, der, this_update, next_update, now) or stored
+                outcome = Outcome(child.name, parent.name, kind, url, True, "", status, this_update, next_update,
+                                  stored)
+                append(s, self._event(actor, outcome), now)
+            return outcome
+        except (FetchError, ExternalDataError) as exc:
+            return self._failed(actor, child, parent, kind, url, exc)
+
+    def _failed(self, actor: str, child: CaRecord, parent: CaRecord, kind: str, url: str,
+                exc: Exception) -> Outcome:
+        outcome = Outcome(child.name, parent.name, kind, url, False, str(exc).splitlines()[0] if str(exc) else
+                          type(exc).__name__)
+        with self.db.unit_of_work() as s:
+            append(s, self._event(actor, outcome, "failed" if isinstance(exc, FetchError) else "refused"),
+                   self.clock())
+        return outcome
+
+    @staticmethod
+    def _event(actor: str, o: Outcome, outcome: str | None = None) -> AuditEvent:
+        details: dict = {"parent": o.parent, "kind": o.kind, "url": o.url, "stored": o.stored}
+        if o.ok:
+            details.update(status=o.status.value if o.status else None, this_update=o.this_update.isoformat()
+                           if o.this_update else None, next_update=o.next_update.isoformat() if o.next_update
+                           else None)
+            if o.revoked:
+                details["alert"] = f"the parent {o.parent} reports CA {o.ca}'s certificate revoked"
+        else:
+            details["error"] = o.message
+        # A revoked CA certificate is a failure of what the refresh is for, stored and shouted.
+        return AuditEvent(actor, ACTION, o.ca, outcome or ("failed" if o.revoked else "success"), details)
+
+
+def refresh_parent_status(db: Database, actor: str, clock: Callable[[], dt.datetime],
+                          fetch: Fetch = http_fetch) -> list[Outcome]:
+    """Fetch, verify and store the external parent's status of each CA certificate it issued."""
+    return ParentStatusRefresh(db, clock, fetch).run(actor)
