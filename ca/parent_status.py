@@ -39,7 +39,7 @@ from sqlalchemy import select
 from policies.status import CertStatus
 
 from .audit import AuditEvent, append
-from .errors import ExternalDataError
+from .errors import CaError, ExternalDataError
 from .external_crl import CLOCK_SKEW, MAX_CRL_BYTES, check_crl, store_crl
 from .records import CaRecord, CaState
 from .storage.db import Database
@@ -54,7 +54,7 @@ MAX_OCSP_BYTES = 1024 * 1024
 Fetch = Callable[[str, "bytes | None", int], bytes]
 
 
-class FetchError(Exception):
+class FetchError(CaError):
     """The URL did not give an answer to check (unreachable, HTTP error, too large, bad scheme)."""
 
 
