@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from workflows import WorkflowError
 from workflows.ceremony import check_against_home, import_arl, run_ceremony, verify_transcript
 from workflows.ceremony_file import load_ceremony
 
@@ -29,23 +30,24 @@ def ceremony_run(ctx, ceremony_file, as_json):  # type: ignore[no-untyped-def]
     """Run CEREMONY_FILE's steps in the offline root's data directory (--home), which the ceremony
     creates (marked offline: never served) when it does not exist; write the signed transcript."""
     home = home_of(ctx)
-    ceremony = load_ceremony(ceremony_file)   # the whole file is checked before anything is done
     exists = (home / CONFIG_NAME).exists()
-    if exists:
-        cfg = load_config(home)
-        if not cfg.offline:
-            raise click.ClickException(
-                f"{home} is a data directory that is not marked offline (no 'offline = true' in {CONFIG_NAME}): "
-                "a ceremony runs only in an offline root's data directory; name a new directory with --home "
-                "and the ceremony creates it")
-        if cfg.base_url != ceremony.base_url:
-            raise click.ClickException(f"the ceremony's base_url {ceremony.base_url} is not this data directory's "
-                                       f"{cfg.base_url}")
-        check_against_home(admin_of(ctx), ceremony)
-    elif not ceremony.generates_root:
-        raise click.ClickException(f"{home} is not a govca data directory: a ceremony that creates one begins "
-                                   "with generate-root")
-    else:
+    audited = False  # a refusal is audited in an existing data directory (it has an audit log)
+    try:
+        if exists:
+            cfg = load_config(home)
+            audited = True
+        ceremony = load_ceremony(ceremony_file)   # the whole file is checked before anything is done
+        if exists:
+            _check_home(ctx, home, cfg, ceremony)
+        elif not ceremony.generates_root:
+            raise click.ClickException(f"{home} is not a govca data directory: a ceremony that creates one "
+                                       "begins with generate-root")
+    except (WorkflowError, click.ClickException) as exc:
+        if audited:
+            message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+            admin_of(ctx).audit(actor(), "ceremony.run", ceremony_file.name, "refused", {"error": message})
+        raise
+    if not exists:
         initialise(home, None, ceremony.base_url)
         mark_offline(home)
     content = run_ceremony(admin_of(ctx), ceremony, actor(), initialised_now=not exists)
@@ -54,6 +56,19 @@ def ceremony_run(ctx, ceremony_file, as_json):  # type: ignore[no-untyped-def]
         + [f"  step {s['step']} {s['action']}: " + ", ".join(f"{o['file']} sha256 {o['sha256']}" for o in s["outputs"])
            for s in content["steps"]]
         + [f"transcript: {ceremony.transcript} (signed with the root key; check it with `govca ceremony verify`)"]))
+
+
+def _check_home(ctx: click.Context, home: Path, cfg, ceremony) -> None:  # type: ignore[no-untyped-def]
+    """An existing data directory: an offline root's, with the ceremony's base_url and root."""
+    if not cfg.offline:
+        raise click.ClickException(
+            f"{home} is a data directory that is not marked offline (no 'offline = true' in {CONFIG_NAME}): "
+            "a ceremony runs only in an offline root's data directory; name a new directory with --home "
+            "and the ceremony creates it")
+    if cfg.base_url != ceremony.base_url:
+        raise click.ClickException(f"the ceremony's base_url {ceremony.base_url} is not this data directory's "
+                                   f"{cfg.base_url}")
+    check_against_home(admin_of(ctx), ceremony)
 
 
 @ceremony_group.command("verify")

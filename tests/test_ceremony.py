@@ -340,6 +340,7 @@ def test_a_ceremony_is_refused_in_an_online_data_directory(tmp_path: Path) -> No
     r = online("ceremony", "run", str(cdir / "ceremony.toml"), ok=False)
     assert r.exit_code == 1 and "not marked offline" in r.output
     assert json.loads(online("ca", "list", "--json").stdout) == [] and _keys(online) == []
+    assert [a["outcome"] for a in _audit(online, "ceremony.run")] == ["refused"]
     assert not (cdir / "ceremony-transcript.txt").exists()
 
 
@@ -349,6 +350,8 @@ def test_a_ceremony_on_the_existing_root_refuses_generate_root_again(two_ceremon
     r = two_ceremonies["offline"]("ceremony", "run", str(cdir / "ceremony.toml"), ok=False)
     assert r.exit_code == 1 and "exists already" in r.output
     assert not (cdir / "ceremony-transcript.txt").exists() and not (cdir / "agency-root.pem").exists()
+    last = _audit(two_ceremonies["offline"], "ceremony.run")[-1]
+    assert last["outcome"] == "refused" and "exists already" in last["details"]["error"]
 
 
 # --- a ceremony that stops -------------------------------------------------------------------------

@@ -184,7 +184,7 @@ MISTAKES: list[tuple] = [
     ("CRL refresh age not a number", ["crl", "refresh", "--max-age-hours", "old"], 2, "not a valid integer"),
     ("import a CRL for a CA whose key is here", ["crl", "import", "--ca", "issuing", "{junk_csr}"], 1,
      "it signs its own CRLs", "crl.import"),
-    ("a ceremony file that is not TOML", ["ceremony", "run", "{pin}"], 1, "not a TOML file"),
+    ("a ceremony file that is not TOML", ["ceremony", "run", "{pin}"], 1, "not a TOML file", "ceremony.run"),
     ("a ceremony transcript without its signature", ["ceremony", "verify", "{pin}"], 1, "no signature block"),
     ("unknown profile to show", ["profiles", "show", "nope"], 1, "unknown profile 'nope'"),
     ("unknown option of hsm keys", ["hsm", "keys", "--bogus"], 2, "No such option"),
