@@ -441,3 +441,106 @@ def test_zz_parent_revoking_our_ca_is_loud_audited_and_exit_1(ext: dict) -> None
     data = {"file": (io.BytesIO(sample_pdf()), "doc.pdf", "application/pdf"), "options": json.dumps({"level": "B-LTA"})}
     resp = client(ext).post("/api/v1/sign", data=data, headers=bearer(ext["token"]), content_type="multipart/form-data")
     assert resp.status_code != 200, resp.data[:300]
+
+
+# --- the parent's OCSP answer: each RFC 6960 check refuses (inputs made with test keys) -----------
+@pytest.fixture(scope="module")
+def ocsp_pki():  # type: ignore[no-untyped-def]
+    """A parent, our CA certificate under it, and responder certificates (software keys: test input)."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def cert(subject, key, issuer_name, issuer_key, ca=False, eku=None):  # type: ignore[no-untyped-def]
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+        b = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name or name)
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+             .add_extension(x509.BasicConstraints(ca, None), critical=True))
+        if eku:
+            b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+        return b.sign(issuer_key, hashes.SHA256())
+
+    keys = {n: ec.generate_private_key(ec.SECP256R1()) for n in ("parent", "child", "responder", "other")}
+    parent = cert("Parent", keys["parent"], None, keys["parent"], ca=True)
+    child = cert("Our CA", keys["child"], parent.subject, keys["parent"], ca=True)
+    delegated = cert("Parent OCSP", keys["responder"], parent.subject, keys["parent"],
+                     eku=[ExtendedKeyUsageOID.OCSP_SIGNING])
+    no_eku = cert("Parent OCSP", keys["responder"], parent.subject, keys["parent"])
+    foreign = cert("Parent OCSP", keys["responder"], parent.subject, keys["other"],
+                   eku=[ExtendedKeyUsageOID.OCSP_SIGNING])
+    return {"now": now, "keys": keys, "parent": parent, "child": child, "delegated": delegated, "no_eku": no_eku,
+            "foreign": foreign}
+
+
+def _response(pki: dict, *, signer: str = "parent", responder=None, status=None, this_update=None,  # type: ignore[no-untyped-def]
+              next_update="default", serial_of=None) -> bytes:
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509 import ocsp
+
+    now = pki["now"]
+    status = status or ocsp.OCSPCertStatus.GOOD
+    b = ocsp.OCSPResponseBuilder().add_response(
+        cert=serial_of or pki["child"], issuer=pki["parent"], algorithm=hashes.SHA1(), cert_status=status,
+        this_update=this_update or now - dt.timedelta(minutes=1),
+        next_update=now + dt.timedelta(hours=12) if next_update == "default" else next_update,
+        revocation_time=now - dt.timedelta(hours=1) if status is ocsp.OCSPCertStatus.REVOKED else None,
+        revocation_reason=None)
+    if responder is None:
+        b = b.responder_id(ocsp.OCSPResponderEncoding.HASH, pki["parent"])
+    else:
+        b = b.responder_id(ocsp.OCSPResponderEncoding.NAME, responder).certificates([responder])
+    return b.sign(pki["keys"][signer], hashes.SHA256()).public_bytes(Encoding.DER)
+
+
+def test_rfc6960_4_2_2_2_answers_signed_by_the_parent_or_its_delegate_are_accepted(ocsp_pki: dict) -> None:
+    from ca.parent_status import check_ocsp
+    from policies.status import CertStatus
+
+    p = ocsp_pki
+    assert check_ocsp(_response(p), p["child"], p["parent"], p["now"]).status is CertStatus.VALID
+    got = check_ocsp(_response(p, signer="responder", responder=p["delegated"]), p["child"], p["parent"], p["now"])
+    assert got.status is CertStatus.VALID and got.next_update is not None
+
+
+def test_rfc6960_refusals_of_the_parents_ocsp_answer(ocsp_pki: dict) -> None:
+    import datetime as dt
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509 import ocsp
+
+    from ca.errors import ExternalDataError
+    from ca.parent_status import check_ocsp
+
+    p, now = ocsp_pki, ocsp_pki["now"]
+    other = p["delegated"]  # any other certificate of the parent: its CertID is not ours
+    cases = {
+        "RFC 6960 4.2.2.2: the delegate lacks id-kp-OCSPSigning":
+            (_response(p, signer="responder", responder=p["no_eku"]), "lacks id-kp-OCSPSigning"),
+        "RFC 6960 4.2.2.2: the delegate was not issued by the parent":
+            (_response(p, signer="responder", responder=p["foreign"]), "the parent did not issue"),
+        "RFC 6960 3.2 (2): a signature that does not verify (its last byte changed)":
+            (_response(p)[:-1] + bytes([_response(p)[-1] ^ 1]), "signature does not verify"),
+        "RFC 6960 3.2 (1): another certificate's CertID":
+            (_response(p, serial_of=other), "CertID mismatch"),
+        "RFC 6960 3.2 (4): thisUpdate in the future":
+            (_response(p, this_update=now + dt.timedelta(hours=1)), "lies in the future"),
+        "RFC 6960 3.2 (5): nextUpdate passed":
+            (_response(p, this_update=now - dt.timedelta(days=2), next_update=now - dt.timedelta(days=1)),
+             "has passed"),
+        "RFC 6960 2.2: unknown": (_response(p, status=ocsp.OCSPCertStatus.UNKNOWN), "status unknown"),
+        "RFC 6960 4.2.1: not successful": (ocsp.OCSPResponseBuilder.build_unsuccessful(
+            ocsp.OCSPResponseStatus.TRY_LATER).public_bytes(Encoding.DER), "try_later"),
+        "garbage": (b"\x30\x03\x02\x01", "not a DER OCSP response"),
+    }
+    for why, (data, message) in cases.items():
+        with pytest.raises(ExternalDataError, match=re.escape(message)):
+            check_ocsp(data, p["child"], p["parent"], now)
+            pytest.fail(why)
