@@ -129,6 +129,7 @@ def test_acceptance5_rollover_new_ca_issues_old_ca_keeps_ocsp_and_crl(any_home: 
     before = _json(cli, "ca", "list")
     crl_number = next(c["crl_number"] for c in before if c["name"] == "issuing")
     assert _json(cli, "crl", "generate", "--ca", "issuing")["crl_number"] == crl_number + 1
+    assert "issuing" in {c["ca"] for c in _json(cli, "crl", "refresh", "--max-age-hours", "0")}
     assert "issuing" in {r["ca"] for r in _json(cli, "ocsp", "renew", "--force")}
 
     # `openssl verify -x509_strict` accepts a certificate of each CA against the root, also with
