@@ -26,8 +26,10 @@ from .runtime import actor, emit, ts
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def ca_rollover(ctx, old_name, new_name, key_type, subject, validity_years, csr_out, as_json):  # type: ignore[no-untyped-def]
-    """Create the successor of an issuing CA, certified by the same parent; the old CA becomes
-    retiring (it keeps its CRLs, OCSP responder and repository entries, and issues nothing else)."""
+    """Create the successor of an issuing CA, certified by the same parent (through a request file
+    when that parent is external); the old CA becomes retiring at once, or when the successor's
+    certificate is imported (it keeps its CRLs, OCSP responder and repository entries, and issues
+    nothing else)."""
     if csr_out is not None:
         if csr_out.exists():
             raise click.UsageError(f"{csr_out} exists already: choose a new file for the request")
@@ -42,7 +44,8 @@ def ca_rollover(ctx, old_name, new_name, key_type, subject, validity_years, csr_
         emit({"old": _ca_json(old), "new": _pending_json(new), "request": str(csr_out)}, as_json,
              f"{new.name} (successor of {old.name}) is pending: key {new.key_uri} in the CA token; request written "
              f"to {csr_out}.\nSend it to {old.parent_name}, then: govca ca import-certificate --name {new.name} "
-             f"--certificate FILE --chain FILE\n{old.name} stays active until then; the import marks it retiring.")
+             f"--certificate FILE --chain FILE\n{old.name} stays active until then; the import marks it retiring. "
+             f"Then give {new.name} its OCSP responder: govca ocsp setup --ca {new.name}")
         return
     responder = done.responder
     emit({"old": _ca_json(old), "new": _ca_json(new), "presigned": done.presigned,
