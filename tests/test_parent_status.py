@@ -243,6 +243,10 @@ def metrics(env: dict) -> dict[str, str]:
 def test_acceptance2_refresh_parent_then_b_lta_validates_offline_against_the_standin_root_alone(ext: dict) -> None:
     # Before any refresh the metrics say the status was never fetched (age +Inf), not "fresh".
     assert metrics(ext)["govca_parent_status_age_seconds"] == "+Inf"
+    # Without the parent's status a long-term seal cannot be made (hard-fail: nothing to embed).
+    data = {"file": (io.BytesIO(sample_pdf()), "doc.pdf", "application/pdf"), "options": json.dumps({"level": "B-LT"})}
+    early = client(ext).post("/api/v1/sign", data=data, headers=bearer(ext["token"]), content_type="multipart/form-data")
+    assert early.status_code != 200, "a B-LT seal was made with no status of the CA certificate from its parent"
     r, out = refresh(ext)
     assert r.exit_code == 0, r.output
     assert out["crl"]["ok"] and out["crl"]["status"] == "valid" and out["crl"]["url"] == ext["crl_url"]
