@@ -307,6 +307,8 @@ BAD_FILES = [
     ('root = "agency-root"', 'root = "Agency Root"', "lower-case letters"),
     ('key_type = "ec-p384"', 'key_type = "ec-p256"', "key_type 'ec-p256' is not one of"),
     ('validity_years = 20', 'validity_years = true', "validity_years must be a whole number"),
+    ('validity_years = 20', 'validity_years = 30', "validity_years 30 (10957 days) is outside 7300-9132 days"),
+    ('validity_years = 10', 'validity_years = 20', "validity_years 20 (7305 days) is outside 3650-5845 days"),
     ('subject = "/C=TH/O=Example Agency/CN=Example Agency Root CA"', 'subject = "C=TH, CN=x"', "subject"),
     ('witnesses = ["Witness One", "Witness Two"]', 'witnesses = ["Operator One"]', "both operator and witness"),
     ('witnesses = ["Witness One", "Witness Two"]', 'witnesses = []', "witnesses must list at least one name"),
@@ -356,32 +358,46 @@ def test_a_ceremony_on_the_existing_root_refuses_generate_root_again(two_ceremon
 
 # --- a ceremony that stops -------------------------------------------------------------------------
 def test_a_step_that_fails_stops_the_ceremony_and_its_signed_transcript_says_where_and_why(tmp_path: Path) -> None:
-    # An issuing CA of 20 years is outside the issuing-CA profile (10-16 y): refused at issuance.
-    cdir = _ceremony_dir(tmp_path, EXAMPLE.read_text().replace("validity_years = 10", "validity_years = 20"))
+    # A serial the root never issued passes the file's checks (the root does not exist yet) and is
+    # refused when the step runs.
+    cdir = _ceremony_dir(tmp_path, EXAMPLE.read_text().replace('action = "sign-arl"', (
+        'action = "revoke"\nserial = "0BADC0FFEE"\nreason = "superseded"\n\n[[step]]\naction = "sign-arl"')))
     _csr(cdir / "issuing.csr")
     offline = Cli(tmp_path / "offline-root")
     r = offline("ceremony", "run", str(cdir / "ceremony.toml"), ok=False)
-    assert r.exit_code == 1 and "stopped at step 2 (certify-issuing)" in r.output and "transcript written" in r.output
-    assert (cdir / "agency-root.pem").exists() and not (cdir / "issuing.pem").exists()
-    assert not (cdir / "agency-root.arl").exists()  # step 3 never ran
+    assert r.exit_code == 1 and "stopped at step 3 (revoke)" in r.output and "transcript written" in r.output
+    assert (cdir / "agency-root.pem").exists() and (cdir / "issuing.pem").exists()
+    assert not (cdir / "agency-root.arl").exists()  # step 4 never ran
     report = json.loads(Cli(tmp_path / "x")("ceremony", "verify", str(cdir / "ceremony-transcript.txt"),
-                                            "--json").stdout)
-    assert report["outcome"] == "stopped" and report["stopped"]["step"] == 2
-    assert "validity" in report["stopped"]["error"] and [s["outcome"] for s in report["steps"]] == ["done", "failed"]
-    assert _audit(offline, "ceremony.run")[0]["outcome"] == "failed"
+                                            "--root-certificate", str(cdir / "agency-root.pem"), "--json").stdout)
+    assert report["outcome"] == "stopped" and report["stopped"]["step"] == 3
+    assert "0BADC0FFEE" in report["stopped"]["error"]
+    assert [s["outcome"] for s in report["steps"]] == ["done", "done", "failed"]
+    assert _audit(offline, "ceremony.run")[-1]["outcome"] == "failed"
 
 
-def test_a_ceremony_stopped_before_the_root_key_existed_leaves_an_unsigned_transcript(tmp_path: Path) -> None:
-    # 30 years is outside the root profile (20-25 y): refused before any key is generated.
-    cdir = _ceremony_dir(tmp_path, EXAMPLE.read_text().replace("validity_years = 20", "validity_years = 30"))
-    _csr(cdir / "issuing.csr")
-    offline = Cli(tmp_path / "offline-root")
-    r = offline("ceremony", "run", str(cdir / "ceremony.toml"), ok=False)
-    assert r.exit_code == 1 and "stopped at step 1 (generate-root)" in r.output
-    assert _keys(offline) == []
-    data = (cdir / "ceremony-transcript.txt").read_bytes()
+def test_a_ceremony_stopped_before_the_root_key_existed_leaves_an_unsigned_transcript(two_ceremonies: dict,
+                                                                                     tmp_path: Path) -> None:
+    # A second root in the same offline directory, whose CA token PIN file is missing: generate-root
+    # fails when it logs in to the CA token, before any key is made.
+    offline = two_ceremonies["offline"]
+    cdir = _ceremony_dir(tmp_path, '[ceremony]\nname = "n"\nroot = "second-root"\n'
+                                   'base_url = "http://pki.example.com"\ntranscript = "t.txt"\n'
+                                   'operators = ["Operator One"]\nwitnesses = ["Witness One"]\n\n[[step]]\n'
+                                   'action = "generate-root"\nsubject = "/C=TH/O=Example Agency/CN=Second Root"\n'
+                                   'key_type = "ec-p384"\nvalidity_years = 20\ncertificate_out = "second-root.pem"\n')
+    pin = offline.home / "hsm" / "ca.pin"
+    keys_before = _keys(offline)
+    pin.rename(tmp_path / "ca.pin")
+    try:
+        r = offline("ceremony", "run", str(cdir / "ceremony.toml"), ok=False)
+    finally:
+        (tmp_path / "ca.pin").rename(pin)
+    assert r.exit_code == 1 and "stopped at step 1 (generate-root)" in r.output, r.output
+    assert _keys(offline) == keys_before and not (cdir / "second-root.pem").exists()
+    data = (cdir / "t.txt").read_bytes()
     assert json.loads(data)["stopped"]["step"] == 1 and json.loads(data)["signature"] is None
-    r = Cli(tmp_path / "x")("ceremony", "verify", str(cdir / "ceremony-transcript.txt"), ok=False)
+    r = Cli(tmp_path / "x")("ceremony", "verify", str(cdir / "t.txt"), ok=False)
     assert r.exit_code == 1 and "no signature block" in r.output and "before a root key existed" in r.output
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .ceremony_file import Ceremony, Step
+from .ceremony_file import Ceremony, Step, years_to_days
 from .context import Admin
 from .errors import WorkflowError, WrongStateError
 
@@ -126,7 +126,7 @@ def _run_step(admin: Admin, ceremony: Ceremony, step: Step, actor: str) -> dict:
 
     p, root = step.params, ceremony.root
     years = p.get("validity_years")
-    days = None if years is None else int(years * 365.25)  # as `govca ca create-root --validity-years`
+    days = None if years is None else years_to_days(years)
     if step.action == "generate-root":
         ca = admin.ca.create_root(name=root, subject=p["subject"], key_type=KeyType(p["key_type"]), actor=actor,
                                   validity_days=days)

@@ -133,11 +133,13 @@ def _step(number: int, raw: Any, base: Path) -> Step:
         elif key in _OUTPUTS:
             outputs[key] = _out_path(base, _text(raw, key, where), f"{where} {key}")
         elif key == "validity_years":
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 30:
-                raise CeremonyFileError(f"{where}: validity_years must be a whole number of years, 1 to 30")
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise CeremonyFileError(f"{where}: validity_years must be a whole number of years")
             params[key] = value
         else:
             params[key] = _text(raw, key, where)
+    if "validity_years" in params:
+        _check_validity(params["validity_years"], "root-ca" if action == "generate-root" else "issuing-ca", where)
     if action == "generate-root":
         if params["key_type"] not in ROOT_KEY_TYPES:
             raise CeremonyFileError(f"{where}: key_type {params['key_type']!r} is not one of "
@@ -148,6 +150,20 @@ def _step(number: int, raw: Any, base: Path) -> Step:
     elif action == "revoke":
         _check_revoke(params, inputs, where)
     return Step(number, action, params, inputs, outputs)
+
+
+def years_to_days(years: int) -> int:
+    """As `govca ca create-root --validity-years`: a year is 365.25 days on average."""
+    return int(years * 365.25)
+
+
+def _check_validity(years: int, profile_name: str, where: str) -> None:
+    from policies import load_profiles
+
+    rule = load_profiles().get(profile_name).validity
+    if not rule.min_days <= years_to_days(years) <= rule.max_days:
+        raise CeremonyFileError(f"{where}: validity_years {years} ({years_to_days(years)} days) is outside "
+                                f"{rule.min_days}-{rule.max_days} days ({rule.clause})")
 
 
 def _check_subject(subject: str, where: str) -> None:
