@@ -505,7 +505,7 @@ def _response(pki: dict, *, signer: str = "parent", responder=None, status=None,
 
 
 def test_rfc6960_4_2_2_2_answers_signed_by_the_parent_or_its_delegate_are_accepted(ocsp_pki: dict) -> None:
-    from ca.parent_status import check_ocsp
+    from ca.parent_ocsp import check_ocsp
     from policies.status import CertStatus
 
     p = ocsp_pki
@@ -521,7 +521,7 @@ def test_rfc6960_refusals_of_the_parents_ocsp_answer(ocsp_pki: dict) -> None:
     from cryptography.x509 import ocsp
 
     from ca.errors import ExternalDataError
-    from ca.parent_status import check_ocsp
+    from ca.parent_ocsp import check_ocsp
 
     p, now = ocsp_pki, ocsp_pki["now"]
     other = p["delegated"]  # any other certificate of the parent: its CertID is not ours
