@@ -148,7 +148,7 @@ def two_ceremonies(tmp_path_factory: pytest.TempPathFactory) -> dict:
     shutil.copy(first / "second.pem", second / "second.pem")
     (second / "ceremony.toml").write_text(
         '[ceremony]\nname = "Example Agency ceremony 2: revoke the second issuing CA"\nroot = "agency-root"\n'
-        'base_url = "http://pki.example.com"\ntranscript = "transcript-2.txt"\noperators = ["Operator Two"]\n'
+        'base_url = "http://pki.example.com"\ntranscript = "transcript-2.txt"\noperators = ["สมชาย ใจดี"]\n'
         'witnesses = ["Witness Three"]\n\n[[step]]\naction = "revoke"\ncertificate = "second.pem"\n'
         'reason = "superseded"\n\n[[step]]\naction = "sign-arl"\narl_out = "agency-root-2.arl"\n')
     offline("ceremony", "run", str(second / "ceremony.toml"))
@@ -170,6 +170,7 @@ def test_a_later_ceremony_revokes_an_issuing_ca_and_its_newer_arl_lists_it(two_c
                                                    "--root-certificate", str(first / "agency-root.pem"),
                                                    "--json").stdout)
     assert [s["action"] for s in v["steps"]] == ["revoke", "sign-arl"] and v["witnesses"] == ["Witness Three"]
+    assert v["operators"] == ["สมชาย ใจดี"]  # UTF-8 in the signed body
     assert v["steps"][0]["inputs"][0]["file"] == "second.pem"
 
 
