@@ -29,6 +29,7 @@ from .builders import hash_for_key
 from .context import CaContext
 from .errors import CaError, CaExistsError, ExternalDataError, IssuanceRefusedError
 from .records import CaRecord, CaState, PendingCaRecord, serial_to_hex
+from .rollover import retire_predecessor
 from .storage.repositories import CaRepository, PendingCaRepository
 
 CA_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -202,8 +203,9 @@ class ExternalParent:
                               not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc, now=now)
             PendingCaRepository(s).remove(name)
             retired = None
-            if pending.successor_of:
-                retired = repo.set_state(pending.successor_of, CaState.RETIRING).name
+            if pending.successor_of:  # a rollover under an external parent: the successor takes over now
+                retired = retire_predecessor(s, pending.successor_of, name, actor, now,
+                                             {"parent": parent.name}).name
             append(s, AuditEvent(actor, action, name, "success", {
                 "parent": parent.name, "serial": record.serial_hex, "subject": record.subject,
                 "sha256": hashlib.sha256(record.certificate_der).hexdigest(), "retiring": retired}), now)

@@ -74,7 +74,7 @@ def official_add(ctx, code, given_name_th, surname_th, given_name_en, surname_en
 
 @official_group.command("enrol")
 @click.argument("official_id", type=int)
-@click.option("--ca", "ca_name", help="issuing CA (default: the only issuing CA)")
+@click.option("--ca", "ca_name", help="issuing CA (default: the active issuing CA)")
 @click.option("--key-type", type=click.Choice(["ec-p256", "rsa2048", "rsa3072"]), default="ec-p256", show_default=True)
 @click.option("--pin-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="file (mode 0600) with the official's new PIN; prompted for when absent")
