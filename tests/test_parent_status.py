@@ -228,10 +228,11 @@ def held(env: dict) -> dict:
         with engine.connect() as c:
             crls = c.execute(text("SELECT crls.crl_number, crls.der FROM crls JOIN cas ON cas.id = crls.ca_id "
                                   "WHERE cas.name = 'nrca' ORDER BY crls.crl_number")).all()
-            rows = c.execute(text("SELECT kind, url, status, der, fetched_at FROM parent_status ORDER BY kind")).all()
+            rows = c.execute(text("SELECT kind, url, status, der, fetched_at, this_update FROM parent_status "
+                                  "ORDER BY kind")).all()
     finally:
         engine.dispose()
-    return {"crls": [(n, bytes(d)) for n, d in crls], "rows": {r[0]: (r[1], r[2], bytes(r[3]), r[4]) for r in rows}}
+    return {"crls": [(n, bytes(d)) for n, d in crls], "rows": {r[0]: (r[1], r[2], bytes(r[3]), r[4], r[5]) for r in rows}}
 
 
 def metrics(env: dict) -> dict[str, str]:
@@ -427,26 +428,6 @@ def test_size_cap(ext: dict) -> None:
         http_fetch(ext["crl_url"], None, 16)
 
 
-# --- the parent revokes our CA: loud (last: it ends this module's CA) ---------------------------
-def test_zz_parent_revoking_our_ca_is_loud_audited_and_exit_1(ext: dict) -> None:
-    ext["root"].revoke(ext["issuing"])
-    ext["crls"].append(ext["root"].crl(ext["repo"] / "root.crl"))
-    ext["responder"].restart()
-    r, out = refresh(ext, ok=False)
-    assert r.exit_code == 1
-    assert out["crl"]["ok"] and out["crl"]["status"] == "revoked" and out["crl"]["stored"]
-    assert out["ocsp"]["ok"] and out["ocsp"]["status"] == "revoked", out["ocsp"]["error"]
-    assert "REVOKED: the parent nrca reports CA issuing's certificate revoked" in r.stderr
-    last = json.loads(ext["cli"]("audit", "list", "--action", "ca.refresh-parent", "--limit", "2",
-                                 "--json").stdout)
-    assert all(a["outcome"] == "failed" and "revoked" in a["details"]["alert"] for a in last), last
-    # What B-LT embeds now says revoked: the sealing service refuses to make a long-term seal
-    # whose chain no longer validates (rather than embed a "good" it no longer has).
-    data = {"file": (io.BytesIO(sample_pdf()), "doc.pdf", "application/pdf"), "options": json.dumps({"level": "B-LTA"})}
-    resp = client(ext).post("/api/v1/sign", data=data, headers=bearer(ext["token"]), content_type="multipart/form-data")
-    assert resp.status_code != 200, resp.data[:300]
-
-
 # --- the parent's OCSP answer: each RFC 6960 check refuses (inputs made with test keys) -----------
 @pytest.fixture(scope="module")
 def ocsp_pki():  # type: ignore[no-untyped-def]
@@ -548,3 +529,84 @@ def test_rfc6960_refusals_of_the_parents_ocsp_answer(ocsp_pki: dict) -> None:
         with pytest.raises(ExternalDataError, match=re.escape(message)):
             check_ocsp(data, p["child"], p["parent"], now)
             pytest.fail(why)
+
+
+def test_an_older_ocsp_answer_than_the_one_held_is_refused(ext: dict) -> None:
+    """A replayed earlier "good" would hide a revocation: the stored answer is kept."""
+    from ca.context import utcnow
+    from ca.parent_status import http_fetch, refresh_parent_status
+    from ca.storage.db import Database
+
+    import time
+
+    refresh(ext)
+    first = held(ext)["rows"]["ocsp"]
+    time.sleep(1.1)  # `openssl ocsp` signs each answer afresh, its thisUpdate to the second
+    refresh(ext)
+    second = held(ext)["rows"]["ocsp"]
+    assert second[4] > first[4], (first[4], second[4])
+
+    def replaying(url: str, body: bytes | None, cap: int) -> bytes:
+        return first[2] if url == ext["ocsp_url"] else http_fetch(url, body, cap)
+
+    db = Database(load_config(ext["cli"].home).database_url)
+    try:
+        out = {o.kind: o for o in refresh_parent_status(db, "test", utcnow, replaying)}
+    finally:
+        db.dispose()
+    assert not out["ocsp"].ok and "older than the" in out["ocsp"].message, out["ocsp"]
+    assert out["crl"].ok
+    assert held(ext)["rows"]["ocsp"][2] == second[2]
+
+
+def test_rfc5280_6_3_3_b_2_a_crl_for_end_entities_only_does_not_cover_a_ca_certificate(ocsp_pki: dict) -> None:
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from ca.errors import ExternalDataError
+    from ca.parent_status import crl_status
+
+    p, now = ocsp_pki, ocsp_pki["now"]
+
+    def crl(idp: x509.IssuingDistributionPoint | None) -> bytes:
+        b = (x509.CertificateRevocationListBuilder().issuer_name(p["parent"].subject).last_update(now)
+             .next_update(now + dt.timedelta(days=1)).add_extension(x509.CRLNumber(1), critical=False))
+        if idp is not None:
+            b = b.add_extension(idp, critical=True)
+        return b.sign(p["keys"]["parent"], hashes.SHA256()).public_bytes(Encoding.DER)
+
+    def idp(users: bool = False, url: str | None = None) -> x509.IssuingDistributionPoint:
+        return x509.IssuingDistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(url)] if url else None, relative_name=None,
+            only_contains_user_certs=users, only_contains_ca_certs=False, only_some_reasons=None,
+            indirect_crl=False, only_contains_attribute_certs=False)
+
+    url = "http://repository.example.com/root.crl"
+    assert crl_status(crl(None), p["child"], url).value == "valid"
+    assert crl_status(crl(idp(url=url)), p["child"], url).value == "valid"
+    with pytest.raises(ExternalDataError, match=re.escape("end-entity (or attribute) certificates only")):
+        crl_status(crl(idp(users=True)), p["child"], url)
+    with pytest.raises(ExternalDataError, match=re.escape("not this URL (RFC 5280 6.3.3 (b)(2)(i))")):
+        crl_status(crl(idp(url="http://elsewhere.example.com/other.crl")), p["child"], url)
+
+
+# --- the parent revokes our CA: loud (last: it ends this module's CA) ---------------------------
+def test_zz_parent_revoking_our_ca_is_loud_audited_and_exit_1(ext: dict) -> None:
+    ext["root"].revoke(ext["issuing"])
+    ext["crls"].append(ext["root"].crl(ext["repo"] / "root.crl"))
+    ext["responder"].restart()
+    r, out = refresh(ext, ok=False)
+    assert r.exit_code == 1
+    assert out["crl"]["ok"] and out["crl"]["status"] == "revoked" and out["crl"]["stored"]
+    assert out["ocsp"]["ok"] and out["ocsp"]["status"] == "revoked", out["ocsp"]["error"]
+    assert "REVOKED: the parent nrca reports CA issuing's certificate revoked" in r.stderr
+    last = json.loads(ext["cli"]("audit", "list", "--action", "ca.refresh-parent", "--limit", "2",
+                                 "--json").stdout)
+    assert all(a["outcome"] == "failed" and "revoked" in a["details"]["alert"] for a in last), last
+    # What B-LT embeds now says revoked: the sealing service refuses to make a long-term seal
+    # whose chain no longer validates (rather than embed a "good" it no longer has).
+    data = {"file": (io.BytesIO(sample_pdf()), "doc.pdf", "application/pdf"), "options": json.dumps({"level": "B-LTA"})}
+    resp = client(ext).post("/api/v1/sign", data=data, headers=bearer(ext["token"]), content_type="multipart/form-data")
+    assert resp.status_code != 200, resp.data[:300]
