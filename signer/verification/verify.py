@@ -119,6 +119,19 @@ def _timestamp_time(sig: Any) -> dt.datetime | None:
     return None
 
 
+def _issuer_of(cert: ax509.Certificate, known: list) -> ax509.Certificate | None:
+    """The issuer of ``cert`` among ``known``: same name, and where both carry them, the issuer's
+    subjectKeyIdentifier equal to the certificate's authorityKeyIdentifier (RFC 5280 4.2.1.1).
+    After a rollover two issuing CAs may share one name; their keys tell them apart."""
+    named = [c for c in known if c.subject == cert.issuer]
+    aki = cert.authority_key_identifier
+    if aki is not None:
+        keyed = [c for c in named if c.key_identifier == aki]
+        if keyed:
+            return keyed[0]
+    return named[-1] if named else None
+
+
 def _fallback(index: int, sig: Any, exc: Exception) -> dict[str, Any]:
     """A signature that cannot even be processed is reported, completely, as not confirmed."""
     return {"index": index, "field": sig.field_name, "kind": "signature", "subfilter": "", "signer": {},
@@ -192,10 +205,9 @@ class Verifier:
         """Today's status data for the certificate and its issuers, from govca's in-process sources."""
         if self.revocation_now is None:
             return None
-        by_subject = {c.subject.dump(): c for c in known}
         pairs, current = [], cert
         for _ in range(8):
-            issuer = by_subject.get(current.issuer.dump())
+            issuer = _issuer_of(current, known)
             if issuer is None or issuer.subject == current.subject:
                 break
             pairs.append((current.dump(), issuer.dump()))
