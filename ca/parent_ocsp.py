@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
 from policies.status import CertStatus
 
@@ -103,6 +103,9 @@ def check_ocsp(data: bytes, cert: x509.Certificate, issuer: x509.Certificate, no
         raise ExternalDataError(f"not a DER OCSP response ({str(exc).splitlines()[0][:120]})") from None
     if resp.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
         raise ExternalDataError(f"the responder answered {resp.response_status.name.lower()} (RFC 6960 4.2.1)")
+    if resp.signature_algorithm_oid == SignatureAlgorithmOID.RSASSA_PSS:
+        raise ExternalDataError("the OCSP response is signed with RSASSA-PSS, which govca does not verify here; "
+                                "ask the parent for PKCS#1 v1.5 or ECDSA")
     signer = _signer(resp, issuer, now)
     if not _verify_signature(signer.public_key(), resp.signature, resp.tbs_response_bytes,
                              resp.signature_hash_algorithm):
