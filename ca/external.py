@@ -170,6 +170,7 @@ class ExternalParent:
             if parent_name is not None:
                 check_ca_name(parent_name)
             checked = self.check(pending, certificate, chain, anchors)
+            parent_name = self._parent_name(checked, parent_name)
         except CaError as exc:
             self._refuse(actor, action, name, exc)
         ctx.open_ca_token()
@@ -210,6 +211,31 @@ class ExternalParent:
                 "parent": parent.name, "serial": record.serial_hex, "subject": record.subject,
                 "sha256": hashlib.sha256(record.certificate_der).hexdigest(), "retiring": retired}), now)
         return record
+
+    def _parent_name(self, checked: Checked, asked: str | None) -> str | None:
+        """The name the direct parent is recorded under. When the certificate's CRL distribution
+        point is this instance's own /crl/<name>.crl (an offline root of the agency's hierarchy,
+        certified in a ceremony with the same base URL), the parent must be recorded as <name>,
+        or that URL would not serve its ARL (RFC 5280 4.2.1.13)."""
+        base = self.ctx.settings.base_url.rstrip("/") + "/crl/"
+        try:
+            points = checked.certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        except x509.ExtensionNotFound:
+            return asked
+        ours = [n.value[len(base):-len(".crl")] for p in points for n in (p.full_name or [])
+                if isinstance(n, x509.UniformResourceIdentifier) and n.value.startswith(base)
+                and n.value.endswith(".crl")]
+        if not ours:
+            return asked
+        with self.ctx.db.reader() as s:
+            known = CaRepository(s).by_certificate(checked.path[1].public_bytes(Encoding.DER))
+        wanted = known.name if known is not None else ours[0]
+        if asked is not None and asked != wanted:
+            raise CaError(f"the certificate's CRL distribution point is {base}{ours[0]}.crl: its parent must be "
+                          f"recorded as {wanted!r}, not {asked!r}, for that URL to serve the parent's ARL")
+        if known is None and not CA_NAME.match(wanted):
+            raise CaError(f"the certificate's CRL distribution point names {wanted!r}, not a CA name govca can serve")
+        return wanted
 
     @staticmethod
     def _free_name(repo: CaRepository, wanted: str, strict: bool) -> str:

@@ -21,7 +21,8 @@ from .issuance import Issuance, subject_from_csr
 from .records import CertificateRecord, CrlRecord
 from .storage.repositories import CaRepository
 
-ISSUING_PROFILE = "issuing-ca"
+# No OCSP URL: nothing online can answer for a certificate of the offline root (RFC 6960 4.2.2.2).
+ISSUING_PROFILE = "issuing-ca-offline-root"
 
 
 def certify_request(ctx: CaContext, *, root_name: str, request: bytes, actor: str,

@@ -73,8 +73,13 @@ def test_acceptance4_ceremony_root_certifies_the_online_request_and_the_online_i
 
     # The online instance imports the certificate (root PEM in its trust list) and the ARL.
     trust(online.home, cdir / "agency-root.pem")
+    # The certificate's CRL distribution point is this instance's /crl/<root>.crl: the root is
+    # recorded under that name, so the URL serves its ARL; another name is refused.
+    wrong = online("ca", "import-certificate", "--name", "issuing", "--certificate", str(cdir / "issuing.pem"),
+                   "--chain", str(cdir / "agency-root.pem"), "--parent-name", "other-root", ok=False)
+    assert wrong.exit_code == 1 and f"must be recorded as '{ROOT}', not 'other-root'" in wrong.output
     online("ca", "import-certificate", "--name", "issuing", "--certificate", str(cdir / "issuing.pem"),
-           "--chain", str(cdir / "agency-root.pem"), "--parent-name", ROOT)
+           "--chain", str(cdir / "agency-root.pem"))
     listed = {c["name"]: c for c in json.loads(online("ca", "list", "--json").stdout)}
     assert listed[ROOT]["state"] == "external" and listed["issuing"]["state"] == "active"
     assert listed["issuing"]["parent"] == ROOT
@@ -88,6 +93,9 @@ def test_acceptance4_ceremony_root_certifies_the_online_request_and_the_online_i
     issuing = x509.load_pem_x509_certificate((cdir / "issuing.pem").read_bytes())
     dp = issuing.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     assert dp[0].full_name[0].value == f"http://pki.example.com/crl/{ROOT}.crl"
+    # No OCSP URL: nothing online answers for the offline root (RFC 6960 4.2.2.2); caIssuers stays.
+    aia = issuing.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    assert [a.access_method._name for a in aia] == ["caIssuers"]
     # openssl verifies the issuing certificate against the ceremony's root and its ARL.
     r = run(["openssl", "verify", "-x509_strict", "-crl_check", "-CAfile", str(cdir / "agency-root.pem"),
              "-CRLfile", str(_pem_crl(cdir / "agency-root.arl", tmp_path)), str(cdir / "issuing.pem")])

@@ -15,7 +15,7 @@ SHIPPED = Path(__file__).resolve().parent.parent / "policies" / "data" / "profil
 
 def test_shipped_profiles_load_and_every_rule_names_its_clause() -> None:
     ps = load_profiles()
-    assert ps.names() == ["root-ca", "issuing-ca", "person", "eseal", "ocsp", "tsa"]
+    assert ps.names() == ["root-ca", "issuing-ca", "issuing-ca-offline-root", "person", "eseal", "ocsp", "tsa"]
     for p in ps.profiles:
         for rule in (p.key_types, p.validity, p.basic_constraints, p.key_usage, p.subject, p.distribution, p.policies):
             assert rule.clause.strip(), (p.name, rule)
