@@ -28,7 +28,7 @@ from signer.throttle import install as install_throttle
 from signer.verification.http import verification_blueprint
 
 from .compose import service_token
-from .config import load_config
+from .config import ConfigError, load_config
 from .contexts import process_contexts
 from .metrics import Metrics
 from .ocsp_wiring import build_responder
@@ -41,6 +41,8 @@ log = logging.getLogger("govca.web")
 def create_app(home: Path | str | None = None) -> Flask:
     home = Path(home or os.environ["GOVCA_HOME"])
     cfg = load_config(home)
+    if cfg.offline:  # issue 12: an offline root's data directory never serves, however it is started
+        raise ConfigError(f"{home} is an offline root's data directory (offline = true): it is never served")
     db = Database(cfg.serve_database_url)  # the web role's URL on PostgreSQL ([serve] database_url)
     responder, reader = build_responder(cfg, db)
     token = service_token(cfg)  # never the CA token (issue 11, custody by context)

@@ -48,7 +48,8 @@ def _audit(cli: Cli, action: str) -> list[dict]:
 # --- acceptance 4 ------------------------------------------------------------------------------
 def test_acceptance4_ceremony_root_certifies_the_online_request_and_the_online_instance_serves_its_arl(
         tmp_path: Path, database_url: str | None) -> None:
-    from cli.web import create_app
+    from cli.config import ConfigError
+from cli.web import create_app
 
     online = Cli(make_home(tmp_path, database_url))
     cdir = _ceremony_dir(tmp_path)
@@ -62,6 +63,8 @@ def test_acceptance4_ceremony_root_certifies_the_online_request_and_the_online_i
     assert "offline = true" in (offline.home / "govca.toml").read_text()
     r = offline("serve", ok=False)
     assert r.exit_code == 1 and "offline root's data directory" in r.output and "never served" in r.output
+    with pytest.raises(ConfigError, match="offline root's data directory"):  # nor by a WSGI server started by hand
+        create_app(offline.home)
 
     # The root key is in the offline directory's CA token only.
     root_key = [k for k in _keys(offline) if k["label"].startswith("root-ca-")]
@@ -203,7 +206,8 @@ def test_crl_import_refuses_an_older_arl_of_the_same_root_rfc5280_5_2_3(two_cere
     assert again["stored"] is False  # the same ARL twice: held already, nothing new
     r = online("crl", "import", "--ca", ROOT, str(first / "agency-root.arl"), ok=False)
     assert r.exit_code == 1 and "lower than" in r.output and "RFC 5280 5.2.3" in r.output
-    from cli.web import create_app
+    from cli.config import ConfigError
+from cli.web import create_app
 
     served = create_app(online.home).test_client().get(f"/crl/{ROOT}.crl").data
     assert served == (second / "agency-root-2.arl").read_bytes()
