@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from cli.config import ConfigError
 from conftest import REPO, Cli, make_home, run
 from external_helpers import make_standin_root, trust
 
@@ -48,8 +49,7 @@ def _audit(cli: Cli, action: str) -> list[dict]:
 # --- acceptance 4 ------------------------------------------------------------------------------
 def test_acceptance4_ceremony_root_certifies_the_online_request_and_the_online_instance_serves_its_arl(
         tmp_path: Path, database_url: str | None) -> None:
-    from cli.config import ConfigError
-from cli.web import create_app
+    from cli.web import create_app
 
     online = Cli(make_home(tmp_path, database_url))
     cdir = _ceremony_dir(tmp_path)
@@ -206,8 +206,7 @@ def test_crl_import_refuses_an_older_arl_of_the_same_root_rfc5280_5_2_3(two_cere
     assert again["stored"] is False  # the same ARL twice: held already, nothing new
     r = online("crl", "import", "--ca", ROOT, str(first / "agency-root.arl"), ok=False)
     assert r.exit_code == 1 and "lower than" in r.output and "RFC 5280 5.2.3" in r.output
-    from cli.config import ConfigError
-from cli.web import create_app
+    from cli.web import create_app
 
     served = create_app(online.home).test_client().get(f"/crl/{ROOT}.crl").data
     assert served == (second / "agency-root-2.arl").read_bytes()
