@@ -247,7 +247,8 @@ def test_acceptance2_refresh_parent_then_b_lta_validates_offline_against_the_sta
     # Without the parent's status a long-term seal cannot be made (hard-fail: nothing to embed).
     data = {"file": (io.BytesIO(sample_pdf()), "doc.pdf", "application/pdf"), "options": json.dumps({"level": "B-LT"})}
     early = client(ext).post("/api/v1/sign", data=data, headers=bearer(ext["token"]), content_type="multipart/form-data")
-    assert early.status_code != 200, "a B-LT seal was made with no status of the CA certificate from its parent"
+    assert early.status_code == 503, ("a B-LT seal was made with no status of the CA certificate", early.json)
+    assert "refresh-parent" in early.json["detail"] and "structure" not in early.json["detail"], early.json
     r, out = refresh(ext)
     assert r.exit_code == 0, r.output
     assert out["crl"]["ok"] and out["crl"]["status"] == "valid" and out["crl"]["url"] == ext["crl_url"]
@@ -612,4 +613,4 @@ def test_zz_parent_revoking_our_ca_is_loud_audited_and_exit_1(ext: dict) -> None
     # whose chain no longer validates (rather than embed a "good" it no longer has).
     data = {"file": (io.BytesIO(sample_pdf()), "doc.pdf", "application/pdf"), "options": json.dumps({"level": "B-LTA"})}
     resp = client(ext).post("/api/v1/sign", data=data, headers=bearer(ext["token"]), content_type="multipart/form-data")
-    assert resp.status_code != 200, resp.data[:300]
+    assert resp.status_code == 503 and "revoked" in resp.json["detail"], resp.data[:500]

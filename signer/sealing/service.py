@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from cryptography import x509
 
@@ -64,6 +65,27 @@ def default_stamp(fields: dict) -> tuple[Any, dict]:
 
 def new_document_id() -> str:
     return "DOC-" + base64.b32encode(secrets.token_bytes(10)).decode().rstrip("=")
+
+
+@contextlib.contextmanager
+def unvalidated_chain(level: str) -> Iterator[None]:
+    """A long-term level embeds the status of every certificate of the chain (ETSI EN 319 142-1
+    5.4, B-LT): when pyHanko cannot validate the chain with the status govca holds, that is a fault
+    of the service's revocation data (a parent's status never fetched, or one that says revoked),
+    not of the client's PDF: 503, naming it, never "the file's structure is broken"."""
+    from pyhanko.sign.general import SigningError
+    from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
+
+    try:
+        yield
+    except SigningError as exc:
+        cause = exc.__cause__
+        if not isinstance(cause, (PathBuildingError, PathValidationError)):
+            raise
+        raise UnavailableError(
+            f"level {level} embeds the status of every certificate of the chain, and the chain does not validate "
+            f"with the status govca holds ({str(cause).rstrip('.')}): an administrator checks `govca ca list` "
+            "and runs `govca ca refresh-parent` for a CA certified by an external parent") from None
 
 
 def common_name(cert_der: bytes) -> str:
@@ -213,7 +235,8 @@ class SealingService:
             style, params = stamp({"agency_th": agency.name_th, "agency_en": agency.name_en, "signer": signer_cn,
                                    "signed_at": now, "document_id": doc_id, "verify_url": verify_url,
                                    "kind": signer_kind})
-        with mapped("signing the PDF"):  # objects the checks did not read: a broken one is a 400, not a 500
+        with mapped("signing the PDF"), unvalidated_chain(options.level.value):
+            # mapped: objects the checks did not read; a broken one is a 400, not a 500
             signed = sign_pdf(pdf, material, options, timestamper=timestamper, context=context, stamp_style=style,
                               stamp_params=params, signer_name=signer_cn, reader=reader)
         digest = hashlib.sha256(signed).hexdigest()
