@@ -19,6 +19,7 @@ may itself depend on this status), through no proxy, following redirects to http
 from __future__ import annotations
 
 import datetime as dt
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -42,6 +43,7 @@ from .storage.repositories import CaRepository
 
 ACTION = "ca.refresh-parent"
 HTTP_TIMEOUT = 15.0
+HTTP_DEADLINE = 60.0  # the whole answer, however the server paces it
 
 # (url, POST body or None for GET, size cap) -> the response body; raises FetchError
 Fetch = Callable[[str, "bytes | None", int], bytes]
@@ -92,7 +94,7 @@ def http_fetch(url: str, body: bytes | None, cap: int) -> bytes:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST" if body is not None else "GET")
     try:
         with opener.open(request, timeout=HTTP_TIMEOUT) as answer:
-            data = answer.read(cap + 1)
+            data = _read_by(answer, cap + 1, time.monotonic() + HTTP_DEADLINE)
     except urllib.error.HTTPError as exc:
         raise FetchError(f"HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
@@ -106,6 +108,21 @@ def http_fetch(url: str, body: bytes | None, cap: int) -> bytes:
     if not data:
         raise FetchError("the answer is empty")
     return data
+
+
+def _read_by(answer, limit: int, deadline: float) -> bytes:  # type: ignore[no-untyped-def]
+    """Read at most ``limit`` bytes, and stop at ``deadline``: the socket timeout bounds each read
+    only, so a server trickling a byte every few seconds would otherwise hold the refresh for hours."""
+    chunks, size = [], 0
+    while size < limit:
+        if time.monotonic() > deadline:
+            raise FetchError(f"the answer did not arrive within {HTTP_DEADLINE:.0f} s (a slow or trickling server)")
+        chunk = answer.read1(min(64 * 1024, limit - size))  # one recv at most: the deadline is checked between
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 # --- the URLs in a certificate ---------------------------------------------------------------

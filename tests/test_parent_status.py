@@ -614,3 +614,39 @@ def test_zz_parent_revoking_our_ca_is_loud_audited_and_exit_1(ext: dict) -> None
     data = {"file": (io.BytesIO(sample_pdf()), "doc.pdf", "application/pdf"), "options": json.dumps({"level": "B-LTA"})}
     resp = client(ext).post("/api/v1/sign", data=data, headers=bearer(ext["token"]), content_type="multipart/form-data")
     assert resp.status_code == 503 and "revoked" in resp.json["detail"], resp.data[:500]
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The socket timeout bounds each read only: a parent (or a man in the middle of its plain
+    HTTP) sending a byte at a time must not hold `govca ca refresh-parent` for hours."""
+    import http.server
+    import threading
+    import time
+
+    import ca.parent_status as ps
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            try:
+                for _ in range(200):
+                    self.wfile.write(b"0")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass
+
+        def log_message(self, *a) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    monkeypatch.setattr(ps, "HTTP_DEADLINE", 1.0)
+    try:
+        with pytest.raises(ps.FetchError, match=r"did not arrive within 1 s \(a slow or trickling server\)"):
+            ps.http_fetch(f"http://127.0.0.1:{httpd.server_address[1]}/root.crl", None, 1 << 20)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
