@@ -116,7 +116,11 @@ class CertificateRow(Base):
     revocation_reason: Mapped[str | None] = mapped_column(String(32))
     invalidity_date: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    __table_args__ = (Index("ix_certificates_ca_status", "ca_id", "status"),)
+    # The CRL partition its CRL distribution point names (/crl/<ca>/<partition>.crl); None: the
+    # CA's full CRL (/crl/<ca>.crl), for CA certificates and those issued before partitions.
+    crl_partition: Mapped[str | None] = mapped_column(String(32))
+    __table_args__ = (Index("ix_certificates_ca_status", "ca_id", "status"),
+                      Index("ix_certificates_partition", "ca_id", "crl_partition", "status"))
 
 
 class CrlRow(Base):
@@ -127,7 +131,8 @@ class CrlRow(Base):
     this_update: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     next_update: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     der: Mapped[bytes] = mapped_column(LargeBinary)
-    __table_args__ = (UniqueConstraint("ca_id", "crl_number"),)
+    partition: Mapped[str | None] = mapped_column(String(32))  # None: the CA's full CRL (or ARL)
+    __table_args__ = (UniqueConstraint("ca_id", "crl_number"), Index("ix_crls_scope", "ca_id", "partition", "crl_number"))
 
 
 class AuditRow(Base):
@@ -150,6 +155,18 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpointRow(Base):
+    """A signed checkpoint of the audit chain: record ``seq`` had hash ``hash`` at ``time``,
+    signed with the audit key in the CA token (its SubjectPublicKeyInfo's SHA-256: ``key_sha256``)."""
+
+    __tablename__ = "audit_checkpoints"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    time: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    key_sha256: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class OcspResponderRow(Base):

@@ -67,8 +67,9 @@ WEB_GRANTS: dict[str, TableGrant] = {
     "audit_head": TableGrant(update=("last_seq", "last_hash")),
 }
 # Tables `govca serve` never touches: serials (issuance only), CAs waiting for their parent's
-# certificate (their requests) and the schema version.
-ADMIN_ONLY: frozenset[str] = frozenset({"serials", "pending_cas", "alembic_version"})
+# certificate (their requests), the signed audit checkpoints (written with the CA token) and the
+# schema version.
+ADMIN_ONLY: frozenset[str] = frozenset({"serials", "pending_cas", "audit_checkpoints", "alembic_version"})
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
