@@ -1,0 +1,44 @@
+"""Rewrite the golden DER files of tests/test_golden_builders.py from today's builders.
+
+Run by hand, only after an intended change to a builder or to the shipped profiles, then review
+what changed before committing it:
+
+    .venv/bin/python tests/golden/regenerate.py
+    git diff --stat tests/golden
+
+The keys in tests/golden/keys/ are fixed test input and are never rewritten here (new keys would
+change every golden at once). The test itself never writes a golden file.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(TESTS.parent), str(TESTS)]
+
+import test_golden_builders as g  # noqa: E402 - needs the path above
+
+
+def main() -> int:
+    missing = [p.name for p in (g.KEYS / f"{k}.pem" for k in ("root-rsa3072", "issuing-rsa3072", "issuing-p384",
+                                                              "ee-rsa2048", "ee-p256")) if not p.is_file()]
+    if missing:
+        print(f"missing test keys in {g.KEYS.relative_to(TESTS.parent)}: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    changed = 0
+    # CASES lists the certificates first: the OCSP and TSA cases read the responder's and the TSA's.
+    for case, build in g.CASES.items():
+        path = g.GOLDEN / f"{case}.der"
+        new = build()
+        old = path.read_bytes() if path.is_file() else None
+        if new != old:
+            path.write_bytes(new)
+            changed += 1
+            print(f"{'rewrote' if old is not None else 'wrote'} {path.relative_to(TESTS.parent)} ({len(new)} bytes)")
+    print(f"{changed} of {len(g.CASES)} golden files changed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
