@@ -65,6 +65,7 @@ bench: install test-packages
 	$(BIN)/python bench/csc.py
 	$(BIN)/python bench/wrong_token.py
 	$(BIN)/python bench/fuzz.py
+	$(BIN)/python bench/revocation.py
 
 clean:
 	rm -rf $(VENV) govca-data test-output .pytest_cache

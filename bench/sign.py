@@ -122,9 +122,10 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def multipart(pdf: bytes, level: str) -> tuple[bytes, str]:
-    b = uuid.uuid4().hex
-    body = (f'--{b}\r\nContent-Disposition: form-data; name="options"\r\n\r\n{json.dumps({"level": level})}\r\n'
+def multipart(pdf: bytes, level: str, **options: str) -> tuple[bytes, str]:
+    """The POST /api/v1/sign body: `file` and `options` {"level": level, **options} (e.g. subfilter)."""
+    b, opts = uuid.uuid4().hex, json.dumps({"level": level, **options})
+    body = (f'--{b}\r\nContent-Disposition: form-data; name="options"\r\n\r\n{opts}\r\n'
             f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="in.pdf"\r\n'
             f"Content-Type: application/pdf\r\n\r\n").encode() + pdf + f"\r\n--{b}--\r\n".encode()
     return body, f"multipart/form-data; boundary={b}"

@@ -60,12 +60,13 @@ KEY_FRAMES = re.compile(
     r"|(__init__|embedded_signatures) \(\S*pdf_utils/reader\.py|__call__ \(cli/signer_wiring)")
 
 
-def seal(port: int, token: str) -> bytes:
+def seal(port: int, token: str, **options: str) -> bytes:
+    """The 1-page sample e-License sealed at B-LTA through POST /api/v1/sign (options: e.g. subfilter)."""
     from signer.sealing.sample_pdf import sample_elicense_pdf
 
     pdf = sample_elicense_pdf(agency_th="กรมทดสอบ", agency_en="Benchmark Department", licensee_th="บริษัท ทดสอบ จำกัด",
                               licence_no="BENCH-0001", issued_on=dt.date(2025, 1, 1))
-    body, ctype = multipart(pdf, "B-LTA")
+    body, ctype = multipart(pdf, "B-LTA", **options)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     conn.request("POST", "/api/v1/sign", body, {"Content-Type": ctype, "Authorization": f"Bearer {token}"})
     sealed = (resp := conn.getresponse()).read()
@@ -84,12 +85,30 @@ def loop(fn, seconds: float) -> dict:  # type: ignore[no-untyped-def]
     return {"per_s": n / elapsed, "ms": 1e3 * elapsed / n, "cpu_ms": 1e3 * (time.process_time() - c0) / n, "n": n}
 
 
-def in_process(home: Path, pdf: bytes, seconds: float) -> tuple[dict, dict]:
-    """(floor, verifier): pyHanko alone, then govca's Verifier, on the same file in this process."""
-    from asn1crypto import x509 as ax509
+def validate_offline(pdf: bytes, roots: list) -> None:
+    """pyHanko alone, one full validation: parse the PDF, read the DSS, one ValidationContext from it
+    (`roots` as trust roots, no fetching, hard-fail revocation), every signature with its time-stamp
+    and every document time-stamp; raises AssertionError unless all are intact, valid and trusted."""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
     from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    r = PdfFileReader(io.BytesIO(pdf), strict=False)
+    vc = DocumentSecurityStore.read_dss(r).as_validation_context(
+        {"trust_roots": roots, "allow_fetching": False, "revocation_mode": "hard-fail"})
+    for sig in r.embedded_signatures:
+        if sig.sig_object.get("/Type") == "/DocTimeStamp":
+            st = validate_pdf_timestamp(sig, validation_context=vc)
+        else:
+            st = validate_pdf_signature(sig, signer_validation_context=vc, ts_validation_context=vc)
+            ts = st.timestamp_validity
+            assert ts is not None and ts.intact and ts.valid and ts.trusted, f"signature time-stamp: {ts}"
+        assert st.intact and st.valid and st.trusted, f"{sig.field_name}: {st}"
+
+
+def in_process(home: Path, pdf: bytes, seconds: float) -> tuple[dict, dict]:
+    """(floor, verifier): pyHanko alone, then govca's Verifier, on the same file in this process."""
+    from asn1crypto import x509 as ax509
     from ca import Database
     from cli.config import load_config
     from cli.ocsp_wiring import build_responder
@@ -102,17 +121,7 @@ def in_process(home: Path, pdf: bytes, seconds: float) -> tuple[dict, dict]:
     roots = [ax509.Certificate.load(der) for der in verifier.trust().roots]  # the govca root
 
     def floor() -> None:
-        r = PdfFileReader(io.BytesIO(pdf), strict=False)
-        vc = DocumentSecurityStore.read_dss(r).as_validation_context(
-            {"trust_roots": roots, "allow_fetching": False, "revocation_mode": "hard-fail"})
-        for sig in r.embedded_signatures:
-            if sig.sig_object.get("/Type") == "/DocTimeStamp":
-                st = validate_pdf_timestamp(sig, validation_context=vc)
-            else:
-                st = validate_pdf_signature(sig, signer_validation_context=vc, ts_validation_context=vc)
-                ts = st.timestamp_validity
-                assert ts is not None and ts.intact and ts.valid and ts.trusted, f"signature time-stamp: {ts}"
-            assert st.intact and st.valid and st.trusted, f"{sig.field_name}: {st}"
+        validate_offline(pdf, roots)
 
     def govca() -> None:
         assert (verdict := verifier.verify(pdf)["verdict"]) == "valid", verdict
