@@ -3,6 +3,8 @@
 record hash = SHA-256(prev_hash | canonical JSON of seq, time, actor, action, subject, outcome,
 details). Deleting, reordering or editing any record breaks the chain at that point; the head
 row holds the last sequence number and hash, so removing the newest record is detected too.
+The hashes are not keyed: someone who can write the database can rebuild the chain and the head
+row. Signed checkpoints exported outside the database (ca/audit_checkpoints.py) catch that.
 """
 from __future__ import annotations
 
@@ -62,10 +64,39 @@ def _record(row: AuditRow) -> AuditRecord:
 
 def verify(session: Session) -> int:
     """Check the whole chain; returns the number of records or raises AuditChainError at the first bad one."""
-    prev = GENESIS
-    expected_seq = 1
+    return walk(session).records
+
+
+@dataclass(frozen=True)
+class Walk:
+    """What a walk of the chain saw: ``records`` checked, ``rows_read`` from the database (the
+    records checked plus the anchor record of an incremental walk), the last sequence number and hash."""
+
+    records: int
+    rows_read: int
+    last_seq: int
+    last_hash: str
+
+
+WALK_BATCH = 2000  # rows fetched per round trip: the walk streams, its memory does not grow with the log
+
+
+def walk(session: Session, after: int = 0, prev_hash: str = GENESIS, expect: dict[int, str] | None = None,
+         with_head: bool = True) -> Walk:
+    """Check the records after ``after`` (whose hash is ``prev_hash``: GENESIS from the start, or a
+    checkpoint's) up to the head row; raises AuditChainError at the first bad record. ``expect``
+    maps sequence numbers to the hash a signed checkpoint holds for them: a record that differs
+    is named (the log was rewritten at or before it). Rows are streamed, never all held.
+    ``with_head``: also check the head row (check_head) at the end."""
+    prev = prev_hash
+    expected_seq = after + 1
     count = 0
-    for row in session.execute(select(AuditRow).order_by(AuditRow.seq)).scalars():
+    expect = expect or {}
+    columns = (AuditRow.seq, AuditRow.time, AuditRow.actor, AuditRow.action, AuditRow.subject, AuditRow.outcome,
+               AuditRow.details, AuditRow.prev_hash, AuditRow.hash)
+    rows = session.execute(select(*columns).where(AuditRow.seq > after).order_by(AuditRow.seq)
+                           .execution_options(yield_per=WALK_BATCH))
+    for row in rows:
         if row.seq != expected_seq:
             raise AuditChainError(f"audit record {expected_seq} is missing (next present is {row.seq})", expected_seq)
         if row.prev_hash != prev:
@@ -78,14 +109,37 @@ def verify(session: Session) -> int:
         event = AuditEvent(row.actor, row.action, row.subject, row.outcome, details)
         if record_hash(prev, row.seq, row.time, event) != row.hash:
             raise AuditChainError(f"audit record {row.seq} was altered (its hash does not match its content)", row.seq)
+        signed = expect.get(row.seq)
+        if signed is not None and signed != row.hash:
+            raise AuditChainError(f"audit record {row.seq} is not the record checkpoint {row.seq} signed: the log "
+                                  f"was rewritten at or before record {row.seq}", row.seq)
         prev = row.hash
         expected_seq += 1
         count += 1
+    rows.close()
+    last = expected_seq - 1
+    if with_head:
+        check_head(session, last, prev)
+    return Walk(records=count, rows_read=count, last_seq=last, last_hash=prev)
+
+
+def check_head(session: Session, last: int, last_hash: str) -> None:
+    """The head row must name the last record walked: removing the newest records is detected."""
     head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1)).scalar_one()
-    if head.last_seq != count or head.last_hash != prev:
-        raise AuditChainError(f"audit record {count + 1} is missing (the log ends at {count}, "
-                              f"its head says {head.last_seq})", count + 1)
-    return count
+    if head.last_seq != last or head.last_hash != last_hash:
+        raise AuditChainError(f"audit record {last + 1} is missing (the log ends at {last}, "
+                              f"its head says {head.last_seq})", last + 1)
+
+
+def head(session: Session) -> tuple[int, str]:
+    """The head row: (last sequence number, last hash)."""
+    row = session.execute(select(AuditHeadRow.last_seq, AuditHeadRow.last_hash).where(AuditHeadRow.id == 1)).one()
+    return row.last_seq, row.last_hash
+
+
+def record_hash_at(session: Session, seq: int) -> str | None:
+    """The stored hash of record ``seq`` (None if there is none): one row read."""
+    return session.execute(select(AuditRow.hash).where(AuditRow.seq == seq)).scalar_one_or_none()
 
 
 def list_records(session: Session, limit: int = 100, action: str | None = None) -> list[AuditRecord]:

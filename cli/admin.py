@@ -4,6 +4,7 @@ needs: the CA token only through the CA service, every other key in the service 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -24,14 +25,29 @@ class AdminWiring:
     def __init__(self, home: Path) -> None:
         self.home = home
         self.cfg: GovcaConfig = load_config(home)
+        self._audit_head: int | None = None  # the audit head when the command first used the database
+
+    def _note_audit_head(self, db: Database) -> None:
+        if self._audit_head is None:
+            from ca.audit import head
+
+            try:
+                with db.reader() as s:
+                    self._audit_head = head(s)[0]
+            except Exception:  # noqa: BLE001 - a database without the schema yet: nothing to checkpoint
+                self._audit_head = None
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.cfg.database_url)
+        db = Database(self.cfg.database_url)
+        self._note_audit_head(db)
+        return db
 
     @cached_property
     def ca(self) -> Any:
-        return build_ca_service(self.home)
+        service = build_ca_service(self.home)
+        self._note_audit_head(service.ctx.db)
+        return service
 
     @cached_property
     def service_keys(self) -> Any:
@@ -62,6 +78,36 @@ class AdminWiring:
         return utcnow()
 
     def close(self) -> None:
+        try:
+            self._checkpoint_if_audited()
+        finally:
+            self._dispose()
+
+    def _checkpoint_if_audited(self) -> None:
+        """A signed audit checkpoint after a command that succeeded and appended audit records
+        (docs/audit.md). A failing command's refusal record waits for the next checkpoint, so its
+        one-line error stays one line."""
+        failing = sys.exc_info()[1]
+        if self._audit_head is None or (failing is not None and getattr(failing, "exit_code", 1) != 0):
+            return
+        from ca.audit import head
+
+        from .audit_cmds import checkpoint_after
+        from .compose import ca_token
+
+        ca = self.__dict__.get("ca")
+        db = ca.ctx.db if ca is not None else self.db
+        try:
+            with db.reader() as s:
+                if head(s)[0] == self._audit_head:
+                    return
+        except Exception as exc:  # noqa: BLE001 - never fails the command that succeeded
+            click.echo(f"warning: audit checkpoint not written (the audit head cannot be read: "
+                       f"{type(exc).__name__})", err=True)
+            return
+        checkpoint_after(self.cfg, ca.ctx.keys if ca is not None else ca_token(self.cfg), db)
+
+    def _dispose(self) -> None:
         if "db" in self.__dict__:
             self.db.dispose()
         ca = self.__dict__.get("ca")

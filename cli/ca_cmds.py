@@ -1,4 +1,4 @@
-"""`govca ca|cert|crl|audit|profiles` commands (`govca hsm` is in hsm_cmds.py)."""
+"""`govca ca|cert|crl|profiles` commands (`govca hsm` is in hsm_cmds.py)."""
 from __future__ import annotations
 
 import base64
@@ -255,34 +255,6 @@ def crl_refresh(ctx, max_age_hours, as_json):  # type: ignore[no-untyped-def]
     emit([{"ca": c.ca_name, "crl_number": c.crl_number, "next_update": c.next_update} for c in crls], as_json,
          "\n".join(f"CRL #{c.crl_number} of {c.ca_name} until {ts(c.next_update)}" for c in crls)
          or "every CRL is fresh")
-
-
-# --- audit ---------------------------------------------------------------------------------------
-@click.group("audit")
-def audit_group() -> None:
-    """The hash-chained audit log."""
-
-
-@audit_group.command("verify")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def audit_verify(ctx, as_json):  # type: ignore[no-untyped-def]
-    """Verify the audit chain; fails naming the first bad record."""
-    count = _service(ctx).audit_verify()
-    emit({"ok": True, "records": count}, as_json, f"audit chain intact: {count} records")
-
-
-@audit_group.command("list")
-@click.option("--limit", type=int, default=50, show_default=True)
-@click.option("--action")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def audit_list(ctx, limit, action, as_json):  # type: ignore[no-untyped-def]
-    """Show the newest audit records."""
-    recs = _service(ctx).audit_list(limit, action)
-    emit([dataclasses.asdict(r) for r in recs], as_json, "\n".join(
-        f"{r.seq:>6} {ts(r.time)} {r.actor:<14} {r.action:<18} {r.outcome:<8} {r.subject}" for r in recs)
-        or "no audit records")
 
 
 # --- profiles ------------------------------------------------------------------------------------

@@ -71,6 +71,14 @@ class ThrottleConfig:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    """Where signed audit checkpoints are exported (docs/audit.md): in production on other storage
+    than the database (WORM, another host), so that a truncated log is caught."""
+
+    checkpoint_dir: str = "audit/checkpoints"  # relative to the data directory, or absolute
+
+
+@dataclass(frozen=True)
 class GovcaConfig:
     home: Path
     database_url: str
@@ -84,6 +92,7 @@ class GovcaConfig:
     signer: SignerConfig = SignerConfig()
     throttle: ThrottleConfig = ThrottleConfig()
     serve: ServeConfig = ServeConfig()
+    audit: AuditConfig = AuditConfig()
     offline: bool = False  # an offline root's data directory (govca ceremony): `govca serve` refuses it
 
     @property
@@ -99,7 +108,8 @@ class GovcaConfig:
 
 
 _TOP = {"version", "database_url", "base_url", "profiles_file", "policy", "hsm", "ocsp", "signer", "throttle",
-        "serve", "offline"}
+        "serve", "offline", "audit"}
+_AUDIT = {"checkpoint_dir"}
 _SERVE = {"database_url"}
 _THROTTLE = {"failures_per_window", "window_seconds", "max_addresses", "audit_records_per_window"}
 _SIGNER = {"max_pdf_mb", "tsa_policy_oid", "tsa_accuracy_ms", "extra_roots"}
@@ -164,6 +174,10 @@ def load_config(home: Path) -> GovcaConfig:
     if ocsp.refresh_after_hours * 2 > ocsp.validity_hours:
         raise ConfigError("ocsp.refresh_after_hours must be at most half of validity_hours, so that a missed "
                           "refresh never lets a served response expire")
+    audit_table = _strict(data.get("audit", {}), _AUDIT, "audit")
+    checkpoint_dir = audit_table.get("checkpoint_dir", AuditConfig.checkpoint_dir)
+    if not isinstance(checkpoint_dir, str) or not checkpoint_dir:
+        raise ConfigError("audit.checkpoint_dir must be a directory path")
     if not isinstance(data.get("offline", False), bool):
         raise ConfigError("offline must be true or false")
     return GovcaConfig(
@@ -179,6 +193,7 @@ def load_config(home: Path) -> GovcaConfig:
         signer=signer,
         throttle=throttle,
         serve=ServeConfig(serve_table.get("database_url")),
+        audit=AuditConfig(checkpoint_dir if Path(checkpoint_dir).is_absolute() else str(home / checkpoint_dir)),
         offline=data.get("offline", False),
     )
 
@@ -267,7 +282,10 @@ def render_config(*, database_url: str | None, base_url: str, hsm_ca: HsmConfig,
               "# unauthenticated or failed requests of one client address per window, then 429; counted",
               "# per server worker (effective limit = workers x failures_per_window)",
               "failures_per_window = 30", "window_seconds = 60", "max_addresses = 10000",
-              "audit_records_per_window = 200"]
+              "audit_records_per_window = 200", "", "[audit]",
+              "# signed audit checkpoints, one file each, and the audit public key (docs/audit.md); in",
+              "# production put this on other storage than the database (WORM, another host)",
+              'checkpoint_dir = "audit/checkpoints"']
     return "\n".join(lines) + "\n"
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from .ca_cmds import audit_group, ca_group, cert_group, crl_group, profiles_group
+from .audit_cmds import audit_group
+from .ca_cmds import ca_group, cert_group, crl_group, profiles_group
 from .db_cmds import db_group
 from .demo import demo_command
 from .hsm_cmds import hsm_group
