@@ -18,6 +18,7 @@ from policies import CertificateProfile, CrlProfile, PolicySettings
 from policies.checks import OCSP_NOCHECK
 
 from .errors import CaError
+from .partitions import partition_url
 
 REASONS = {
     "unspecified": x509.ReasonFlags.unspecified,
@@ -58,8 +59,9 @@ def ca_urls(base_url: str, ca_name: str) -> dict[str, str]:
 
 def build_certificate(*, profile: CertificateProfile, settings: PolicySettings, subject: x509.Name,
                       public_key: object, serial: int, now: dt.datetime, issuer: IssuerInfo | None,
-                      validity_days: int | None = None) -> x509.CertificateBuilder:
-    """The certificate builder for ``profile``; ``issuer`` None means self-signed."""
+                      validity_days: int | None = None, crl_partition: str | None = None) -> x509.CertificateBuilder:
+    """The certificate builder for ``profile``; ``issuer`` None means self-signed. With
+    ``crl_partition`` the CRL DP names that partition of the issuer's CRL (ca/partitions.py)."""
     days = validity_days if validity_days is not None else profile.validity.default_days
     not_before = now.replace(microsecond=0)
     not_after = not_before + dt.timedelta(days=days)
@@ -85,8 +87,10 @@ def build_certificate(*, profile: CertificateProfile, settings: PolicySettings, 
         urls = ca_urls(settings.base_url, issuer.name)
         d = profile.distribution
         if d.crl:
+            crl_url = (partition_url(settings.base_url, issuer.name, crl_partition) if crl_partition
+                       else urls["crl"])  # RFC 5280 4.2.1.13; the partition's IDP names the same URL (5.2.5)
             b = b.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
-                [x509.UniformResourceIdentifier(urls["crl"])], None, None, None)]), critical=False)
+                [x509.UniformResourceIdentifier(crl_url)], None, None, None)]), critical=False)
         access = []
         if d.ocsp:
             access.append(x509.AccessDescription(AuthorityInformationAccessOID.OCSP,

@@ -89,7 +89,7 @@ def store_crl(session: Session, issuer: CaRecord, checked: CheckedCrl) -> tuple[
 
     A lower cRLNumber than the one held is refused (a replay of an older CRL would bring back a
     certificate as unrevoked); the same number with different bytes is refused too."""
-    held = session.execute(select(CrlRow).where(CrlRow.ca_id == issuer.id)
+    held = session.execute(select(CrlRow).where(CrlRow.ca_id == issuer.id, CrlRow.partition.is_(None))  # full scope
                            .order_by(CrlRow.crl_number.desc()).limit(1)).scalar_one_or_none()
     if held is not None:
         if checked.crl_number < held.crl_number:

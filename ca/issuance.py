@@ -30,6 +30,7 @@ from .audit import AuditEvent, append
 from .builders import IssuerInfo, build_certificate, hash_for_key, ski_of
 from .context import CaContext
 from .errors import CaError, CaStateError, CsrError, IssuanceRefusedError
+from .partitions import is_partitioned, partition_of
 from .records import CaRecord, CaState, CertificateRecord, SerialState, serial_to_hex
 from .storage.repositories import CertificateRepository, SerialRepository
 
@@ -168,8 +169,15 @@ class Issuance:
             signing_key = ctx.keys.get_key(issuer.key_uri)
             issuer_cert = issuer.certificate
             issuer_info = IssuerInfo(issuer.name, issuer_cert.subject, ski_of(issuer_cert), issuer.not_after)
+        # RFC 5280 5.2.5: an end entity of an issuing CA names the CRL partition of its notAfter
+        # window (ca/partitions.py); stored with the certificate, so it never moves.
+        partition = None
+        if issuer is not None and is_partitioned(profile, self.ctx.profiles.get(issuer.profile).kind):
+            partition = partition_of(now.replace(microsecond=0) + dt.timedelta(days=days),
+                                     ctx.profiles.crl.partition_days.value)
         builder = build_certificate(profile=profile, settings=ctx.settings, subject=name, public_key=subject_key,
-                                    serial=serial, now=now, issuer=issuer_info, validity_days=days)
+                                    serial=serial, now=now, issuer=issuer_info, validity_days=days,
+                                    crl_partition=partition)
         digest = hash_for_key(signing_key.public_key)
 
         # Step 2: lint a copy signed with a throwaway key of the issuer's type.
@@ -210,7 +218,8 @@ class Issuance:
                 if issuer is not None:
                     record = CertificateRepository(s).add(ca=issuer, serial_hex=serial_hex, profile=profile.name, subject=shown,
                                                  der=der, key_uri=key_uri, not_before=cert.not_valid_before_utc,
-                                                 not_after=cert.not_valid_after_utc, now=now)
+                                                 not_after=cert.not_valid_after_utc, now=now,
+                                                 crl_partition=partition)
                 if store_extra is not None:
                     store_extra(s, cert, key_uri)
                 SerialRepository(s).set_state(serial_hex, SerialState.ISSUED, ctx.clock())
@@ -220,6 +229,10 @@ class Issuance:
         except Exception as exc:
             self._burn_signed(serial_hex, der, actor, action, shown, exc)
             raise
+        if partition is not None:
+            # The CRL DP must resolve from the start: a new partition gets its (empty) CRL now.
+            from .revocation import Revocation
+            Revocation(ctx).ensure_partition(issuer.name, partition, actor)
         return Issued(cert, serial_hex, key_uri, record)
 
     def _reserve(self, issuer: CaRecord | None, profile: CertificateProfile, shown: str, now: dt.datetime) -> int:

@@ -2,21 +2,32 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography import x509
 from sqlalchemy import delete
 
 from hsm import as_cryptography_key
+from hsm.mechanisms import default_mechanism
 from policies import blocking
 from policies.lint import lint_crl
 
 from .audit import AuditEvent, append
-from .builders import REASONS, RevokedEntry, build_crl, hash_for_key, ski_of
+from .builders import REASONS, ski_of
 from .context import CaContext
+from .crl_checks import EntryChecks, sign_tbs
+from .crl_der import FULL, Entry, Scope, assemble, build_tbs
+from .issuance import _throwaway_key
+from .partitions import NAME as PARTITION_NAME
+from .partitions import partition_url
 from .errors import AlreadyRevokedError, CaError, CaStateError, RevocationError
 from .records import CertificateRecord, CertStatus, CrlRecord, normalise_serial
 from .storage.models import OcspResponseRow
 from .storage.repositories import CaRepository, CertificateRepository, CrlRepository
+
+# CRLs kept per (CA, scope): the newest few (a fetch racing a publication still finds the one
+# before); the audit log records every publication's number and SHA-256.
+KEEP_CRLS = 3
 
 # certificateHold is refused: govca never un-revokes, and RFC 5280 5.3.1 removeFromCRL is for delta CRLs only.
 ALLOWED_REASONS = tuple(r for r in REASONS if r != "certificateHold")
@@ -49,6 +60,7 @@ class Revocation:
                     raise AlreadyRevokedError(f"certificate {serial_hex} of CA {ca_name} is already revoked "
                                               f"({current.revocation_reason}, {current.revoked_at:%Y-%m-%d %H:%M:%S}Z)")
                 record = certs.revoke(ca, serial_hex, reason, now.replace(microsecond=0), invalidity_date)
+                partition = certs.crl_partition(ca, serial_hex)
                 # No pre-signed "good" may outlive the revocation: the responder signs afresh
                 # until the composition root re-signs this certificate's responses.
                 s.execute(delete(OcspResponseRow).where(OcspResponseRow.ca_id == ca.id,
@@ -60,43 +72,103 @@ class Revocation:
             if isinstance(exc, ValueError):
                 raise RevocationError(str(exc)) from None
             raise
-        return record, self.generate_crl(ca_name, actor)
+        # Only the CRL the certificate's CRL DP names: its partition, or the full CRL for a
+        # certificate issued before partitions (or a CA certificate, on the root's ARL).
+        return record, self.publish(ca_name, actor, partition)
 
     def generate_crl(self, ca_name: str, actor: str) -> CrlRecord:
+        """The CA's full CRL (or the root's ARL): every revoked certificate, no IDP."""
+        return self.publish(ca_name, actor, None)
+
+    def ensure_partition(self, ca_name: str, partition: str, actor: str) -> CrlRecord | None:
+        """Publish a partition's first (empty) CRL when it has none yet, so the CRL DP of the
+        certificate just issued resolves. A failure is audited by ``publish`` and left to the
+        schedule (`govca crl publish`): the certificate is issued and stored either way."""
+        with self.ctx.db.reader() as s:
+            if CrlRepository(s).latest(CaRepository(s).get(ca_name), partition) is not None:
+                return None
+        try:
+            return self.publish(ca_name, actor, partition)
+        except CaError:
+            return None
+
+    def publish(self, ca_name: str, actor: str, partition: str | None) -> CrlRecord:
+        """Publish one CRL scope: the full CRL (``partition`` None) or one partition (RFC 5280
+        5.2.5 IDP, critical). The DER is written by ca/crl_der.py from rows streamed under the CA
+        row lock (a higher cRLNumber, shared by every scope of the CA, always lists at least the
+        revocations of a lower one: 5.2.3), checked entry by entry (ca/crl_checks.py), linted by
+        pkilint on a bounded sample, signed in the HSM and verified before it is stored."""
         ctx = self.ctx
         ctx.open_ca_token()  # before a cRLNumber is taken
-        now = ctx.clock()
+        now = ctx.clock().replace(microsecond=0)
+        action = "crl.generate" if partition is None else "crl.publish"
+        shown = ca_name if partition is None else f"{ca_name}/{partition}"
+        profile = ctx.profiles.crl
         try:
-            # The number and the entries are read under the CA row lock, so a higher cRLNumber
-            # always lists at least the revocations of a lower one.
+            if partition is not None and not PARTITION_NAME.match(partition):
+                raise CaError(f"bad CRL partition name {partition!r} (YYYYMMDD)")
             with ctx.db.unit_of_work() as s:
                 ca = CaRepository(s).get(ca_name)
                 if not ca.holds_key:
                     raise CaStateError(f"CA {ca_name} is external: its key is not here, so govca cannot sign its "
                                        f"CRL; import the one it publishes with `govca crl import --ca {ca_name} FILE` "
                                        "(or `govca ca refresh-parent`)")
+                if partition is not None and ca.is_root:
+                    raise CaError(f"CA {ca_name} is a root: its ARL is not partitioned")
                 number = CaRepository(s).next_crl_number(ca_name)
-                rows = CertificateRepository(s).revoked_entries(ca)
+                key = ctx.keys.get_key(ca.key_uri)
+                mechanism = default_mechanism(key.public_key)
+                cert = ca.certificate
+                days = (profile.ca_next_update_days if ca.is_root else profile.end_entity_next_update_days).value
+                scope = FULL if partition is None else Scope(partition_url(ctx.settings.base_url, ca_name, partition))
+                header = dict(issuer_der=cert.subject.public_bytes(), issuer_ski=ski_of(cert), crl_number=number,
+                              this_update=now, next_update=now + dt.timedelta(days=days), scope=scope,
+                              mechanism=mechanism, omit_unspecified=profile.reason_code.omit_unspecified)
+                checks = EntryChecks(now, partition)
+                rows = ((Entry(int(sh, 16), at, reason, inv), part)
+                        for sh, at, reason, inv, part in CertificateRepository(s).stream_revoked(ca, partition))
+                tbs = build_tbs(entries=checks.stream(rows), **header)
         except CaError as exc:
-            ctx.audit(AuditEvent(actor, "crl.generate", ca_name, "refused", {"error": str(exc)}))
+            ctx.audit(AuditEvent(actor, action, shown, "refused", {"error": str(exc)}))
             raise
-        cert = ca.certificate
-        entries = [RevokedEntry(int(sh, 16), at, reason, inv) for sh, at, reason, inv in rows]
-        builder = build_crl(profile=ctx.profiles.crl, issuer_subject=cert.subject, issuer_ski=ski_of(cert),
-                            crl_number=number, now=now, entries=entries, is_root=ca.is_root)
-        key = ctx.keys.get_key(ca.key_uri)
-        crl = builder.sign(as_cryptography_key(key), hash_for_key(key.public_key))
-        der = crl.public_bytes(Encoding.DER)
-        if not crl.is_signature_valid(cert.public_key()):
-            raise CaError("the HSM produced a CRL signature that does not verify")
         if ctx.lint:
-            bad = blocking(lint_crl(der, is_arl=ca.is_root))
+            # pkilint on the same header and extensions with a bounded sample of the entries,
+            # signed with a throwaway key (as issuance lints a throwaway-signed copy).
+            sample_tbs = build_tbs(entries=checks.sample(), **header)
+            copy = assemble(sample_tbs, mechanism, sign_tbs(_throwaway_key(key.key_type.value), mechanism, sample_tbs))
+            bad = blocking(lint_crl(copy, is_arl=ca.is_root))
             if bad:
-                ctx.audit(AuditEvent(actor, "crl.generate", ca_name, "refused",
+                ctx.audit(AuditEvent(actor, action, shown, "refused",
                                      {"crl_number": number, "findings": [str(f) for f in bad]}))
                 raise CaError(f"CRL refused by {bad[0].code}: {bad[0].message}")
+        der = assemble(tbs, mechanism, sign_tbs(as_cryptography_key(key), mechanism, tbs))
+        crl = x509.load_der_x509_crl(der)
+        if not crl.is_signature_valid(cert.public_key()):
+            raise CaError("the HSM produced a CRL signature that does not verify")
         with ctx.db.unit_of_work() as s:
-            record = CrlRepository(s).add(ca, number, crl.last_update_utc, crl.next_update_utc, der)
-            append(s, AuditEvent(actor, "crl.generate", ca_name, "success",
-                                 {"crl_number": number, "entries": len(entries)}), ctx.clock())
+            crls = CrlRepository(s)
+            record = crls.add(ca, number, crl.last_update_utc, crl.next_update_utc, der, partition)
+            crls.prune(ca, partition, KEEP_CRLS)
+            append(s, AuditEvent(actor, action, shown, "success",
+                                 {"crl_number": number, "entries": checks.count, "partition": partition,
+                                  "sha256": hashlib.sha256(der).hexdigest()}), ctx.clock())
         return record
+
+    def publish_all(self, ca_name: str, actor: str, max_age: dt.timedelta | None = None) -> list[tuple[str | None, CrlRecord]]:
+        """The full CRL and every partition named by an unexpired certificate or whose newest CRL
+        is still within its nextUpdate; with ``max_age``, skip those published more recently."""
+        now = self.ctx.clock()
+        with self.ctx.db.reader() as s:
+            ca = CaRepository(s).get(ca_name)
+            scopes = CrlRepository(s).scopes(ca)
+            wanted: set[str | None] = {None}
+            if not ca.is_root:
+                wanted |= set(CertificateRepository(s).live_partitions(ca, now))
+                wanted |= {p for p, (_, next_update) in scopes.items() if p is not None and next_update > now}
+        done = []
+        for partition in sorted(wanted, key=lambda p: (p is not None, p or "")):
+            newest = scopes.get(partition)
+            if max_age is not None and newest is not None and now - newest[0] < max_age:
+                continue
+            done.append((partition, self.publish(ca_name, actor, partition)))
+        return done

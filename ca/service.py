@@ -20,7 +20,7 @@ from . import audit
 from .audit import AuditEvent
 from .context import CaContext
 from .csr import load_csr
-from .errors import CaError, CaExistsError
+from .errors import CaError, CaExistsError, CaStateError
 from .external import ExternalParent, check_ca_name
 from .issuance import Issuance, Subject, subject_from_csr
 from .records import (AuditRecord, CaRecord, CertificateRecord, CertStatus, CrlRecord, PendingCaRecord, normalise_serial,
@@ -143,18 +143,23 @@ class CaService:
         return self.revocation.generate_crl(ca_name, actor)
 
     def refresh_crls(self, actor: str, max_age: dt.timedelta) -> list[CrlRecord]:
-        """Re-issue every CA's CRL whose newest one is older than ``max_age`` (docs/profile.md, CRL profile:
-        end-entity CRLs reissued at least daily)."""
+        """Re-issue every CRL (full and partitions) older than ``max_age`` (docs/profile.md, CRL
+        profile: end-entity CRLs reissued at least daily): `crl publish` with --max-age-hours."""
+        return [crl for _, crl in self.publish_crls(actor, None, max_age)]
+
+    def publish_crls(self, actor: str, ca_name: str | None = None,
+                     max_age: dt.timedelta | None = None) -> list[tuple[str | None, CrlRecord]]:
+        """`govca crl publish`: for every CA whose key is here (or ``ca_name``), the full CRL and each
+        partition still needed (ca/revocation.py ``publish_all``); (partition, CRL) pairs."""
         self.ctx.open_ca_token()  # may sign: fail at once, naming the CA token's PIN source
-        now = self.ctx.clock()
-        fresh = []
-        for ca in self.list_cas():
+        done = []
+        for ca in ([self.get_ca(ca_name)] if ca_name else self.list_cas()):
             if not ca.holds_key:
+                if ca_name:
+                    raise CaStateError(f"CA {ca_name} is external: its key is not here, so govca cannot sign its CRL")
                 continue  # an external CA's CRL is imported or fetched (`crl import`, `ca refresh-parent`)
-            latest = self.latest_crl(ca.name)
-            if latest is None or now - latest.this_update >= max_age:
-                fresh.append(self.generate_crl(ca.name, actor))
-        return fresh
+            done += self.revocation.publish_all(ca.name, actor, max_age)
+        return done
 
     # --- OCSP responders ----------------------------------------------------------------------
     def setup_ocsp_responder(self, ca_name: str, actor: str, key_type: KeyType = KeyType.EC_P256) -> ResponderInfo:

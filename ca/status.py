@@ -155,10 +155,16 @@ class StatusReader:
             return s.execute(select(CaRow.certificate).where(CaRow.name == ca_name)).scalar_one_or_none()
 
     def latest_crl(self, ca_name: str) -> tuple[bytes, dt.datetime, dt.datetime] | None:
+        """The newest FULL CRL (or ARL) of the CA: /crl/<ca>.crl."""
+        return self.crl_of(ca_name, None)
+
+    def crl_of(self, ca_name: str, partition: str | None) -> tuple[bytes, dt.datetime, dt.datetime] | None:
+        """The newest CRL of one scope: the full CRL (None) or a partition (/crl/<ca>/<partition>.crl)."""
         with self.db.reader() as s:
             ca_id = self.ca_ids.in_session(s, ca_name)
+            scope = CrlRow.partition.is_(None) if partition is None else CrlRow.partition == partition
             row = s.execute(select(CrlRow.der, CrlRow.this_update, CrlRow.next_update)
-                            .where(CrlRow.ca_id == ca_id).order_by(CrlRow.crl_number.desc()).limit(1)).first()
+                            .where(CrlRow.ca_id == ca_id, scope).order_by(CrlRow.crl_number.desc()).limit(1)).first()
         return None if row is None else (row[0], row[1], row[2])
 
     def crl_of(self, ca_name: str, partition: str | None) -> tuple[bytes, dt.datetime, dt.datetime] | None:
@@ -174,7 +180,8 @@ class StatusReader:
     def newest_crl_this_update(self) -> dt.datetime | None:
         """The thisUpdate of the stalest CA's newest CRL (what a CRL-age alert should watch)."""
         with self.db.reader() as s:
-            newest = select(CrlRow.ca_id, func.max(CrlRow.this_update).label("t")).group_by(CrlRow.ca_id).subquery()
+            newest = (select(CrlRow.ca_id, func.max(CrlRow.this_update).label("t"))
+                      .where(CrlRow.partition.is_(None)).group_by(CrlRow.ca_id).subquery())  # full CRLs
             return s.execute(select(func.min(newest.c.t))).scalar_one_or_none()
 
     def newest_crl_id(self) -> int | None:

@@ -233,7 +233,7 @@ def crl_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def crl_generate(ctx, ca_name, out, as_json):  # type: ignore[no-untyped-def]
-    """Generate and publish a CRL (DER written with --out)."""
+    """Generate and publish the CA's full CRL (DER written with --out); partitions: `crl publish`."""
     crl = _service(ctx).generate_crl(ca_name, actor())
     if out is not None:
         out.write_bytes(crl.der)
@@ -243,12 +243,32 @@ def crl_generate(ctx, ca_name, out, as_json):  # type: ignore[no-untyped-def]
          + (f", written to {out}" if out else ""))
 
 
+@crl_group.command("publish")
+@click.option("--ca", "ca_name", default=None, help="Only this CA (default: every CA whose key is here).")
+@click.option("--max-age-hours", type=float, default=None,
+              help="Skip a CRL published less than H hours ago (run hourly with e.g. 24).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def crl_publish(ctx, ca_name, max_age_hours, as_json):  # type: ignore[no-untyped-def]
+    """Publish each CA's full CRL and every partition still needed (named by an unexpired
+    certificate, or its newest CRL still within nextUpdate): the schedule's command."""
+    import datetime as dt
+
+    max_age = None if max_age_hours is None else dt.timedelta(hours=max_age_hours)
+    done = _service(ctx).publish_crls(actor(), ca_name, max_age)
+    emit([{"ca": c.ca_name, "partition": p, "crl_number": c.crl_number, "this_update": c.this_update,
+           "next_update": c.next_update} for p, c in done], as_json,
+         "\n".join(f"CRL #{c.crl_number} of {c.ca_name}{'/' + p if p else ''} until {ts(c.next_update)}"
+                   for p, c in done) or "every CRL is fresh")
+
+
 @crl_group.command("refresh")
 @click.option("--max-age-hours", type=int, default=24, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def crl_refresh(ctx, max_age_hours, as_json):  # type: ignore[no-untyped-def]
-    """Re-issue each CA's CRL whose newest one is older than --max-age-hours (run hourly)."""
+    """Re-issue each CRL (full and partitions) older than --max-age-hours (run hourly): the same
+    as `govca crl publish --max-age-hours H`."""
     import datetime as dt
 
     crls = _service(ctx).refresh_crls(actor(), dt.timedelta(hours=max_age_hours))

@@ -113,6 +113,8 @@ def load_profiles(path: Path | None = None) -> ProfileSet:
         raise ProfileConfigError("profiles file needs an integer 'version'")
     profiles = tuple(_profile(name, version, table) for name, table in data.get("profiles", {}).items())
     crl = _build(CrlProfile, {"version": version, **data.get("crl", {})}, "crl")
+    if crl.partition_days.value < 1:
+        raise ProfileConfigError("crl.partition_days: need at least 1 day")
     return ProfileSet(version=version, profiles=profiles, crl=crl)
 
 

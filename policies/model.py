@@ -133,6 +133,7 @@ class CrlProfile:
     ca_next_update_days: IntRule
     reason_code: ReasonCodeRule
     keep_expired: FlagRule
+    partition_days: IntRule  # the notAfter window of a CRL partition (ca/partitions.py)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -166,10 +166,11 @@ class CertificateRepository:
                                  issued_at=row.issued_at)
 
     def add(self, *, ca: CaRecord, serial_hex: str, profile: str, subject: str, der: bytes, key_uri: str | None,
-            not_before: dt.datetime, not_after: dt.datetime, now: dt.datetime) -> CertificateRecord:
+            not_before: dt.datetime, not_after: dt.datetime, now: dt.datetime,
+            crl_partition: str | None = None) -> CertificateRecord:
         row = CertificateRow(serial_hex=serial_hex, ca_id=ca.id, profile=profile, subject=subject, der=der,
                              key_uri=key_uri, not_before=not_before, not_after=not_after,
-                             status=CertStatus.VALID.value, issued_at=now)
+                             status=CertStatus.VALID.value, issued_at=now, crl_partition=crl_partition)
         self.s.add(row)
         self.s.flush()
         return self._record(row, ca.name)
@@ -208,6 +209,30 @@ class CertificateRepository:
             q = q.limit(limit)
         return [self._record(row, name) for row, name in self.s.execute(q).all()]
 
+    def crl_partition(self, ca: CaRecord, serial_hex: str) -> str | None:
+        """The CRL partition the certificate's CRL DP names (None: the CA's full CRL)."""
+        return self.s.execute(select(CertificateRow.crl_partition).where(
+            CertificateRow.ca_id == ca.id, CertificateRow.serial_hex == serial_hex)).scalar_one_or_none()
+
+    def stream_revoked(self, ca: CaRecord, partition: str | None):  # type: ignore[no-untyped-def]
+        """Rows (serial_hex, revoked_at, reason, invalidity_date, crl_partition) of the revoked
+        certificates in scope: one partition, or every one (None: the full CRL). Streamed in
+        batches (Core rows, no ORM objects), in the order the index gives them (RFC 5280 5.1.2.6
+        sets no order, and a sort would cost the time the partitions save)."""
+        q = (select(CertificateRow.serial_hex, CertificateRow.revoked_at, CertificateRow.revocation_reason,
+                    CertificateRow.invalidity_date, CertificateRow.crl_partition)
+             .where(CertificateRow.ca_id == ca.id, CertificateRow.status == CertStatus.REVOKED.value))
+        if partition is not None:
+            q = q.where(CertificateRow.crl_partition == partition)
+        return self.s.execute(q.execution_options(yield_per=5000))
+
+    def live_partitions(self, ca: CaRecord, now: dt.datetime) -> list[str]:
+        """Partitions named by at least one unexpired certificate of the CA."""
+        q = (select(CertificateRow.crl_partition).where(CertificateRow.ca_id == ca.id,
+                                                        CertificateRow.crl_partition.is_not(None))
+             .group_by(CertificateRow.crl_partition).having(func.max(CertificateRow.not_after) > now))
+        return list(self.s.execute(q).scalars())
+
     def revoked_entries(self, ca: CaRecord) -> list[tuple[str, dt.datetime, str, dt.datetime | None]]:
         q = (select(CertificateRow.serial_hex, CertificateRow.revoked_at, CertificateRow.revocation_reason,
                     CertificateRow.invalidity_date)
@@ -221,14 +246,38 @@ class CrlRepository:
         self.s = session
 
     def add(self, ca: CaRecord, crl_number: int, this_update: dt.datetime, next_update: dt.datetime,
-            der: bytes) -> CrlRecord:
-        self.s.add(CrlRow(ca_id=ca.id, crl_number=crl_number, this_update=this_update, next_update=next_update, der=der))
+            der: bytes, partition: str | None = None) -> CrlRecord:
+        self.s.add(CrlRow(ca_id=ca.id, crl_number=crl_number, this_update=this_update, next_update=next_update,
+                          der=der, partition=partition))
         self.s.flush()
         return CrlRecord(ca.name, crl_number, this_update, next_update, der)
 
-    def latest(self, ca: CaRecord) -> CrlRecord | None:
-        row = self.s.execute(select(CrlRow).where(CrlRow.ca_id == ca.id)
+    @staticmethod
+    def _scope(partition: str | None):  # type: ignore[no-untyped-def]
+        return CrlRow.partition.is_(None) if partition is None else CrlRow.partition == partition
+
+    def latest(self, ca: CaRecord, partition: str | None = None) -> CrlRecord | None:
+        """The newest CRL of one scope: the full CRL/ARL (None) or one partition."""
+        row = self.s.execute(select(CrlRow).where(CrlRow.ca_id == ca.id, self._scope(partition))
                              .order_by(CrlRow.crl_number.desc()).limit(1)).scalar_one_or_none()
         if row is None:
             return None
         return CrlRecord(ca.name, row.crl_number, row.this_update, row.next_update, row.der)
+
+    def scopes(self, ca: CaRecord) -> dict[str | None, tuple[dt.datetime, dt.datetime]]:
+        """Each scope published (None: the full CRL) with its newest (thisUpdate, nextUpdate)."""
+        q = (select(CrlRow.partition, func.max(CrlRow.this_update), func.max(CrlRow.next_update))
+             .where(CrlRow.ca_id == ca.id).group_by(CrlRow.partition))
+        return {p: (t, n) for p, t, n in self.s.execute(q).all()}
+
+    def prune(self, ca: CaRecord, partition: str | None, keep: int) -> int:
+        """Delete all but the newest ``keep`` CRLs of one scope (the audit log keeps every
+        publication's number and hash); returns how many were deleted."""
+        numbers = select(CrlRow.crl_number).where(CrlRow.ca_id == ca.id, self._scope(partition)) \
+            .order_by(CrlRow.crl_number.desc()).offset(keep).limit(1)
+        floor = self.s.execute(numbers).scalar_one_or_none()
+        if floor is None:
+            return 0
+        done = self.s.execute(delete(CrlRow).where(CrlRow.ca_id == ca.id, self._scope(partition),
+                                                   CrlRow.crl_number <= floor))
+        return done.rowcount or 0
