@@ -167,16 +167,6 @@ class StatusReader:
                             .where(CrlRow.ca_id == ca_id, scope).order_by(CrlRow.crl_number.desc()).limit(1)).first()
         return None if row is None else (row[0], row[1], row[2])
 
-    def crl_of(self, ca_name: str, partition: str | None) -> tuple[bytes, dt.datetime, dt.datetime] | None:
-        """The newest CRL of one scope of a CA: ``partition`` (RFC 5280 5.2.5, the CRL a
-        partitioned certificate's distribution point names), or None for the CA's full CRL/ARL."""
-        scope = CrlRow.partition.is_(None) if partition is None else CrlRow.partition == partition
-        with self.db.reader() as s:
-            ca_id = self.ca_ids.in_session(s, ca_name)
-            row = s.execute(select(CrlRow.der, CrlRow.this_update, CrlRow.next_update)
-                            .where(CrlRow.ca_id == ca_id, scope).order_by(CrlRow.crl_number.desc()).limit(1)).first()
-        return None if row is None else (row[0], row[1], row[2])
-
     def newest_crl_this_update(self) -> dt.datetime | None:
         """The thisUpdate of the stalest CA's newest CRL (what a CRL-age alert should watch)."""
         with self.db.reader() as s:
