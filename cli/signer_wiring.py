@@ -16,7 +16,7 @@ from ca.context import utcnow
 from ca.status import StatusReader
 from ca.storage.db import Database
 from ocsp.responder import OcspResponder
-from signer.revinfo import RevocationData
+from signer.revinfo import RevocationData, crl_scope, is_ca, needs_status
 from signer.registry import SignerRepository
 from signer.sealing.service import SealingService, SignerSettings
 
@@ -46,48 +46,91 @@ def with_client_address(details: dict) -> dict:
 
 
 class InProcessRevocation:
-    """OCSP responses from govca's own responder (called directly, not over HTTP) and every CA's
-    newest CRL, kept for a few minutes per process, and only while no CRL has been published
-    since: a revocation publishes one, so no worker embeds, or judges a document by, a "good"
-    fetched before it (the cache is keyed by the newest CRL's id, one primary-key lookup)."""
+    """For each (certificate, issuer) pair of a chain, the status its issuer publishes, and nothing
+    whose size grows with a CA's revocations (issue 13; docs/ltv.md):
+
+    - govca's own OCSP answer when one of its responders serves the issuer (called directly, not
+      over HTTP): every end-entity certificate of an issuing CA with a responder, and a CA
+      certificate whose parent here has one;
+    - else, for a CA certificate, its parent's ARL (the parent's full CRL: a root's lists CA
+      certificates only), or under an external parent what `govca ca refresh-parent` stored (the
+      parent's OCSP answers and CRL, read at every call: a refresh that stores only an OCSP
+      answer publishes no CRL, so it would not renew the cache);
+    - else, for an end-entity certificate, the CRL its distribution point names: its partition
+      (RFC 5280 5.2.5); only a certificate issued before partitions names the full CRL;
+    - nothing for a responder's certificate with id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1).
+
+    A CA's full CRL is never embedded for a certificate with a partition or an OCSP answer.
+    Kept for a few minutes per process, and only while no CRL has been published since: a
+    revocation publishes one, so no worker embeds, or judges a document by, a "good" fetched
+    before it (the cache is keyed by the newest CRL's id, one primary-key lookup)."""
 
     TTL = 300.0
 
     def __init__(self, responder: OcspResponder, reader: StatusReader) -> None:
         self.responder, self.reader = responder, reader
-        self._cache: dict[tuple, tuple[float, int | None, RevocationData]] = {}
+        self._cache: dict[tuple, tuple[float, int | None, RevocationData, frozenset[str]]] = {}
         self._lock = threading.Lock()
 
     def __call__(self, pairs: list[tuple[bytes, bytes]]) -> RevocationData:
-        key = tuple(pairs)
+        key = tuple(dict.fromkeys(pairs))
         epoch = self.reader.newest_crl_id()
         with self._lock:
             hit = self._cache.get(key)
         if hit and time.monotonic() - hit[0] < self.TTL and hit[1] == epoch:
-            return self._with_parent(hit[2])
-        ocsps = []
-        for cert_der, issuer_der in pairs:
-            req = ocsp.OCSPRequestBuilder().add_certificate(
-                x509.load_der_x509_certificate(cert_der), x509.load_der_x509_certificate(issuer_der), hashes.SHA1())
-            answer = self.responder.respond(req.build().public_bytes(Encoding.DER))
-            if answer.status == "successful":
-                ocsps.append(answer.der)
-        crls = []
-        for name in self.reader.ca_names():
-            found = self.reader.latest_crl(name)
-            if found is not None:
-                crls.append(found[0])
-        data = RevocationData(tuple(ocsps), tuple(crls))
+            return self._with_parent(hit[2], hit[3])
+        data, external = self._collect(key)
         with self._lock:
-            self._cache[key] = (time.monotonic(), epoch, data)
-        return self._with_parent(data)
+            self._cache[key] = (time.monotonic(), epoch, data, external)
+        return self._with_parent(data, external)
 
-    def _with_parent(self, data: RevocationData) -> RevocationData:
-        """Plus the external parent's OCSP responses for our CA certificates (`govca ca
-        refresh-parent`), read at every call: a refresh that stores only an OCSP answer publishes
-        no CRL, so it would not renew the cache. The parent's CRLs are among every CA's newest."""
-        parent = tuple(bytes(r.der) for r in self.reader.parent_status() if r.kind == "ocsp")
-        return RevocationData(data.ocsps + parent, data.crls) if parent else data
+    def _collect(self, pairs: tuple[tuple[bytes, bytes], ...]) -> tuple[RevocationData, frozenset[str]]:
+        """Our own part (cached), and the names of the CAs whose status an external parent publishes."""
+        cas = {bytes(der): name for name in self.reader.ca_names()
+               if (der := self.reader.ca_certificate(name)) is not None}
+        under_external = {row.ca for row in self.reader.parent_status()}
+        ocsps: list[bytes] = []
+        crls: list[bytes] = []
+        external: set[str] = set()
+        for cert_der, issuer_der in pairs:
+            cert = x509.load_der_x509_certificate(cert_der)
+            if not needs_status(cert):
+                continue
+            answer = self._ocsp(cert, issuer_der)
+            if answer is not None:
+                ocsps.append(answer)
+                continue
+            issuer = cas.get(bytes(issuer_der))
+            if issuer is None:
+                continue  # not a CA of this database: govca holds no status of it
+            if is_ca(cert):
+                if cas.get(bytes(cert_der)) in under_external:
+                    external.add(cas[bytes(cert_der)])
+                    continue
+                found = self.reader.crl_of(issuer, None)  # the parent's ARL
+            else:
+                named, partition = crl_scope(cert)
+                found = self.reader.crl_of(issuer, partition) if named else None
+            if found is not None:
+                crls.append(bytes(found[0]))
+        return RevocationData(tuple(dict.fromkeys(ocsps)), tuple(dict.fromkeys(crls))), frozenset(external)
+
+    def _ocsp(self, cert: x509.Certificate, issuer_der: bytes) -> bytes | None:
+        """govca's OCSP answer for ``cert`` when a responder here serves its issuer, else None."""
+        req = ocsp.OCSPRequestBuilder().add_certificate(cert, x509.load_der_x509_certificate(issuer_der),
+                                                        hashes.SHA1())
+        answer = self.responder.respond(req.build().public_bytes(Encoding.DER))
+        return answer.der if answer.status == "successful" else None
+
+    def _with_parent(self, data: RevocationData, external: frozenset[str]) -> RevocationData:
+        """Plus the external parent's status of our CA certificates in the chain, as `govca ca
+        refresh-parent` stored it (its OCSP answers and its CRL: each what the parent publishes
+        for CA certificates, neither grows with our revocations)."""
+        if not external:
+            return data
+        rows = [r for r in self.reader.parent_status() if r.ca in external and r.der is not None]
+        return data + RevocationData(tuple(bytes(r.der) for r in rows if r.kind == "ocsp"),
+                                     tuple(bytes(r.der) for r in rows if r.kind == "crl"))
 
 
 def signer_settings(cfg: GovcaConfig) -> SignerSettings:

@@ -88,22 +88,56 @@ class HsmPdfSigner(signers.Signer):
                          cert_registry=SimpleCertificateStore.from_certs(chain),
                          signature_mechanism=SignedDigestAlgorithm({"algorithm": algo}), embed_roots=True)
 
+    @property
+    def signature_size(self) -> int:
+        """The largest signature value the key makes: RSA's modulus, or an ECDSA-Sig-Value of P-521."""
+        return self.key.public_key.key_size // 8 if self.key.key_type.is_rsa else 2 * 66 + 8
+
     async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
         if digest_algorithm != self.md_algorithm:
             raise ValueError(f"digest {digest_algorithm} does not match the key's {self.md_algorithm}")
         if dry_run:
             # Placeholder of the largest size the signature can have (pyHanko sizes the field with it).
-            return bytes(self.key.public_key.key_size // 8 if self.key.key_type.is_rsa else 2 * 66 + 8)
+            return bytes(self.signature_size)
         # The token call blocks and is serialised per process; run it off the event loop.
         return await asyncio.get_running_loop().run_in_executor(None, self.key.sign, data, self.mechanism)
 
 
 class InProcessTimeStamper(timestamps.TimeStamper):
-    """RFC 3161 tokens from govca's own TSA, called in-process."""
+    """RFC 3161 tokens from govca's own TSA, called in-process.
 
-    def __init__(self, respond: Callable[[bytes], bytes]) -> None:
+    pyHanko keeps one sizing token per digest algorithm and the certificates it has seen (their
+    status is embedded at B-LT/B-LTA). ``current_tsa`` (the TSA certificate in use) lets a
+    renewed TSA replace both: a bigger new certificate never meets a reservation sized by the
+    old one, and the old certificate's status is no longer asked for."""
+
+    def __init__(self, respond: Callable[[bytes], bytes],
+                 current_tsa: Callable[[], bytes | None] | None = None) -> None:
         super().__init__(include_nonce=True)
         self._respond = respond
+        self._current_tsa = current_tsa or (lambda: None)
+        self._tsa_seen: bytes | None = None
+
+    def _follow_tsa(self) -> None:
+        current = self._current_tsa()
+        if current != self._tsa_seen:
+            self._dummy_response_cache.clear()
+            self._certs.clear()
+            self._tsa_seen = current
+
+    async def async_dummy_response(self, md_algorithm: str) -> Any:
+        self._follow_tsa()
+        return await super().async_dummy_response(md_algorithm)
+
+    async def validation_paths(self, validation_context: ValidationContext):  # type: ignore[no-untyped-def]
+        self._follow_tsa()
+        async for path in super().validation_paths(validation_context):
+            yield path
+
+    def token_size(self, md_algorithm: str) -> int:
+        """The DER size of a token of the current TSA (its sizing token: one per process and
+        digest algorithm, a new one after a renewal)."""
+        return len(asyncio.run(self.async_dummy_response(md_algorithm)).dump())
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
         from ..tsa.authority import TimeStampResp
@@ -149,15 +183,15 @@ def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, tim
     pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper if options.level.timestamped else None,
                                    stamp_style=stamp_style if options.stamp else None, new_field_spec=field_spec)
     out = io.BytesIO()
-    # Reserving the signature size up front skips pyHanko's dry-run signature (docs/field-notes.md):
-    # room for the chains, the timestamp token and, with adbe.pkcs7.detached, the revocation data
-    # that then rides inside the CMS.
-    reserved = 8192 + sum(len(c) for c in material.chain_der) + len(material.cert_der)
-    if options.level.timestamped:
-        reserved += 8192
+    # Reserving the signature size up front skips pyHanko's dry-run signature (docs/field-notes.md).
+    tst = 0
+    if options.level.timestamped and timestamper is not None:
+        tst = (timestamper.token_size(signer.md_algorithm) if isinstance(timestamper, InProcessTimeStamper)
+               else TST_FALLBACK)
+    revinfo = None
     if options.level.long_term and subfilter is SigSeedSubFilter.ADOBE_PKCS7_DETACHED and context is not None:
-        reserved += 2 * sum(len(o.dump()) for o in context.ocsps) + 2 * sum(len(c.dump()) for c in context.crls)
-    reserved = -(-reserved // 1024) * 1024  # pyHanko wants an even size
+        revinfo = [o.dump() for o in context.ocsps] + [c.dump() for c in context.crls]
+    reserved = contents_size(material, signer.signature_size, tst, revinfo)
     pdf_signer.sign_pdf(writer, bytes_reserved=reserved, output=out, appearance_text_params=stamp_params)
     if options.level is Level.B_LTA and not pades_lta:
         # adbe.pkcs7.detached has no PAdES archival chain in pyHanko: add the document
@@ -165,9 +199,41 @@ def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, tim
         assert timestamper is not None and context is not None
         ts_writer = IncrementalPdfFileWriter(io.BytesIO(out.getvalue()), strict=False)
         stamped = io.BytesIO()
-        signers.PdfTimeStamper(timestamper).timestamp_pdf(ts_writer, signer.md_algorithm, context, output=stamped)
+        signers.PdfTimeStamper(timestamper).timestamp_pdf(ts_writer, signer.md_algorithm, context, output=stamped,
+                                                          bytes_reserved=2 * (tst + MARGIN))
         return stamped.getvalue()
     return out.getvalue()
+
+
+# The CMS a signature field holds (RFC 5652 5.1 SignedData), sized from what goes into it. The
+# /Contents entry is a hexadecimal string (ISO 32000-1 12.8.1), two characters per byte: pyHanko's
+# ``bytes_reserved`` counts characters. Measured on EC P-384 and RSA-4096 chains, both subfilters
+# (tests/test_ltv_size.py): the structure and signed attributes take 300-500 bytes besides the
+# issuer name (named twice: SignerIdentifier and signingCertificateV2, RFC 5035); wrapping the
+# time-stamp token as an unsigned attribute and the revocation data as Adobe's
+# adbe-revocationInfoArchival attribute takes under 40 bytes each. A token differs from the
+# sizing token by a few bytes (nonce, serial, genTime fraction, ECDSA signature length).
+CMS_STRUCTURE = 768
+ATTRIBUTE_WRAP = 64
+MARGIN = 256  # the documented margin over the bound, in bytes
+TST_FALLBACK = 8192  # a token from a time-stamper other than govca's own (not sized in advance)
+
+
+def contents_size(material: SigningMaterial, signature_size: int, tst_size: int,
+                  revinfo: list[bytes] | None) -> int:
+    """The /Contents size to reserve (hex characters) for a CMS holding the signer's certificate
+    and chain, a signature of ``signature_size``, a time-stamp token of ``tst_size`` (0: none) and,
+    with adbe.pkcs7.detached, the revocation data ``revinfo`` (DER of each OCSP response and CRL)
+    inside it: twice the bound in bytes, so never too small and never twice what is embedded."""
+    from cryptography import x509
+
+    issuer = len(x509.load_der_x509_certificate(material.cert_der).issuer.public_bytes())
+    size = CMS_STRUCTURE + 2 * issuer + signature_size + len(material.cert_der) + sum(map(len, material.chain_der))
+    if tst_size:
+        size += tst_size + ATTRIBUTE_WRAP
+    if revinfo is not None:
+        size += sum(map(len, revinfo)) + ATTRIBUTE_WRAP
+    return 2 * (size + MARGIN)
 
 
 def free_field_name(writer: IncrementalPdfFileWriter, wanted: str) -> str:

@@ -102,7 +102,7 @@ class SealingService:
         self._tsa: tuple[float, TsaUnit | None] = (-1e9, None)
         # One per process: pyHanko keeps a sizing token per digest algorithm in it, which
         # otherwise costs an extra TSA token for every B-T..B-LTA document.
-        self._timestamper = InProcessTimeStamper(self.timestamp)
+        self._timestamper = InProcessTimeStamper(self.timestamp, lambda: getattr(self.tsa_unit(), "cert_der", None))
 
     # --- TSA -------------------------------------------------------------------------------
     def tsa_unit(self) -> TsaUnit | None:
@@ -225,8 +225,9 @@ class SealingService:
                 raise UnavailableError(f"level {options.level.value} needs the TSA: run `govca tsa setup --ca NAME`")
             timestamper = self._timestamper
             if options.level.long_term:
+                # Each certificate of the signer's and the TSA's chains with its issuer (docs/ltv.md).
                 pairs = [(material.cert_der, chain[0]), (unit.cert_der, unit.chain_der[0])]
-                pairs += [(a, b) for a, b in zip(chain, chain[1:])]
+                pairs += [(a, b) for c in (chain, unit.chain_der) for a, b in zip(c, c[1:])]
                 context = validation_context((chain[-1],), chain + unit.chain_der + (unit.cert_der,),
                                              self.revocation(pairs), now)
         style = params = None
