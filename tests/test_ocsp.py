@@ -81,7 +81,9 @@ def test_acceptance3_revocation_is_reported_by_the_very_next_request_with_or_wit
                    post(pki, _req(pki, "victim", os.urandom(16))),
                    get(pki, _req(pki, "victim", algorithm=hashes.SHA256()))):
         assert ocsp.load_der_ocsp_response(answer.data).certificate_status is ocsp.OCSPCertStatus.REVOKED
-    crl = pki["client"].get("/crl/issuing.crl")
+    # The CRL the certificate's CRL DP names (its partition, issue 13) lists it at once.
+    cdp = load(pki["files"]["victim"]).extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    crl = pki["client"].get(urllib.parse.urlparse(cdp.value[0].full_name[0].value).path)
     assert crl.status_code == 200 and crl.content_type == "application/pkix-crl"
     parsed = x509.load_der_x509_crl(crl.data)
     assert parsed.get_revoked_certificate_by_serial_number(int(pki["serials"]["victim"], 16)) is not None
