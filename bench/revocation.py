@@ -53,20 +53,25 @@ REASONS = ("keyCompromise", "superseded", "affiliationChanged", "cessationOfOper
 SEED_TAG = 0x5EED << 100  # seeded serials: 1 << 126 | SEED_TAG | i, never drawn by ca.issuance.new_serial's 127 random bits
 
 
-def partition_function():  # type: ignore[no-untyped-def]
-    """The CA code's own partition assignment for a certificate (helper A's function), or None
-    while main has no partitions: then every seeded row names the full CRL, as before issue 13."""
-    return None
+def partition_function(ctx):  # type: ignore[no-untyped-def]
+    """notAfter -> the partition ca/partitions.py assigns at issuance (with this data directory's
+    partition_days), or None on code before partitions: then every seeded row names the full CRL."""
+    try:
+        from ca.partitions import partition_of
+    except ImportError:
+        return None
+    days = ctx.profiles.crl.partition_days.value
+    return lambda not_after: partition_of(not_after, days)
 
 
-def seed(db_url: str, ca_id: int, start: int, stop_at: int, der: bytes, now: dt.datetime) -> float:
+def seed(db_url: str, ca_id: int, start: int, stop_at: int, der: bytes, now: dt.datetime, part) -> float:  # type: ignore[no-untyped-def]
     """Bench-only fast path: INSERT rows start..stop_at-1 of revoked certificates; seconds taken."""
     from sqlalchemy import create_engine
 
     from ca.records import serial_to_hex
     from ca.storage.models import CertificateRow
 
-    part, rng, table = partition_function(), random.Random(start), CertificateRow.__table__
+    rng, table = random.Random(start), CertificateRow.__table__
     engine, t0 = create_engine(db_url), time.perf_counter()
     three_years = 3 * 365 * 86400
     try:
@@ -80,7 +85,7 @@ def seed(db_url: str, ca_id: int, start: int, stop_at: int, der: bytes, now: dt.
                              "subject": f"CN=seeded certificate {i}", "not_before": not_before, "not_after": not_after,
                              "der": der, "key_uri": None, "status": "revoked", "revoked_at": revoked,
                              "revocation_reason": rng.choice(REASONS), "invalidity_date": None,
-                             "issued_at": not_before, "crl_partition": part(ca_id, not_after) if part else None})
+                             "issued_at": not_before, "crl_partition": part(not_after) if part else None})
             with engine.begin() as conn:
                 conn.execute(table.insert(), rows)
     finally:
@@ -179,8 +184,9 @@ class Bench:
         from asn1crypto import x509 as ax509
 
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        fig: dict = {"n": n, "seed_s": seed(self.admin.cfg.database_url, self.ca_id, self.seeded, n, self.template, now)
-                     if n > self.seeded else 0.0}
+        part = partition_function(self.admin.ca.ctx)
+        fig: dict = {"n": n, "seed_s": seed(self.admin.cfg.database_url, self.ca_id, self.seeded, n, self.template, now,
+                                            part) if n > self.seeded else 0.0}
         self.seeded = max(self.seeded, n)
         fig["full_cli"] = cli(self.home, self.log, "crl", "generate", "--ca", CA, "--out", str(self.work / "full.crl"))
         fig["full_crl_bytes"] = (self.work / "full.crl").stat().st_size
