@@ -212,7 +212,7 @@ class Bench:
         has = subprocess.run([str(BIN / "govca"), "crl", "publish", "--help"], capture_output=True, cwd=ROOT)
         if has.returncode != 0:
             return None
-        fig = cli(self.home, self.log, "crl", "publish")
+        fig = cli(self.home, self.log, "crl", "publish", "--ca", CA)  # every partition and the full CRL
         from sqlalchemy import create_engine, func, select
 
         from ca.storage.models import CrlRow
