@@ -7,11 +7,14 @@ test input only; production keys stay in the HSM), and compares the result byte 
 tests/golden/<case>.der:
 
 - ca/builders.py ``build_certificate``, one case per profile (root-ca, issuing-ca,
-  issuing-ca-offline-root, person, eseal, ocsp, tsa): the whole certificate, signed with an RSA
+  issuing-ca-offline-root, person, eseal, ocsp, tsa) and a person certificate whose CRL DP names
+  its CRL partition (``crl_partition``): the whole certificate, signed with an RSA
   PKCS#1 v1.5 key (RFC 8017 8.2: deterministic); an EC-signed case compares the TBSCertificate
   only (ECDSA signatures are randomized);
-- ca/builders.py ``build_crl``: an end-entity CRL with every entry shape (reasonCode, unspecified
-  left out per RFC 5280 5.3.1, invalidityDate) and the root's ARL, whole and RSA-signed;
+- ca/crl_der.py ``build_tbs`` + ``assemble`` (the CRL writer ``govca crl publish`` uses): the full
+  CRL with every entry shape (reasonCode, unspecified left out per RFC 5280 5.3.1, invalidityDate),
+  an empty one, the root's ARL, and a partition with and without entries (issuingDistributionPoint,
+  critical, onlyContainsUserCerts: RFC 5280 5.2.5), whole and RSA-signed;
 - ocsp/builder.py ``build_response_data`` + ``assemble``: good, revoked with a reason, revoked
   unspecified, unknown, with and without a nonce (RFC 6960 4.2.1, RFC 8954), whole and RSA-signed;
 - signer/tsa/authority.py ``build_tst_info``, ``build_signed_attributes``, ``build_token`` and
@@ -29,7 +32,9 @@ profiles, which the certificate and CRL cases use), rewrite them by hand and rev
 
 ``test_a_changed_input_changes_the_bytes`` shows that every case is sensitive: the same builder with
 one input field moved by the smallest step (a serial, a CRL number, a time by one second) gives
-bytes other than the golden.
+bytes other than the golden. ``test_the_goldens_verify_with_openssl`` checks that the goldens are
+valid to openssl (chain, CRL signatures and scope, OCSP responses, the TSA reply), so a regenerated
+set cannot silently become garbage.
 """
 from __future__ import annotations
 
@@ -49,7 +54,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from ca.builders import IssuerInfo, RevokedEntry, build_certificate, build_crl, hash_for_key
+from ca.builders import IssuerInfo, build_certificate, hash_for_key
+from ca.crl_checks import sign_tbs
+from ca.crl_der import FULL, Entry, Scope, build_tbs
+from ca.crl_der import assemble as assemble_crl
+from ca.partitions import partition_url
 from hsm import KeyType, Mechanism, default_mechanism
 from ocsp.builder import Responder, assemble, build_response_data
 from ocsp.interfaces import CertStatus, StatusInfo
@@ -92,12 +101,19 @@ CERTIFICATES: dict[str, tuple[str, x509.Name, str, str | None, int]] = {
     "cert-ocsp": ("ocsp", _name(*ORG, (NameOID.COMMON_NAME, "govca Golden OCSP")), "ee-rsa2048", "issuing",
                   0x7E57_0003),
     "cert-tsa": ("tsa", _name(*ORG, (NameOID.COMMON_NAME, "govca Golden TSA")), "ee-rsa2048", "issuing", 0x7E57_0004),
+    # RFC 5280 4.2.1.13: its CRL DP names its partition of the issuing CA's CRL (ca/partitions.py).
+    "cert-person-partitioned": ("person", _name(
+        (NameOID.COUNTRY_NAME, "TH"), (NameOID.GIVEN_NAME, "Somsri"), (NameOID.SURNAME, "Rakthai"),
+        (NameOID.COMMON_NAME, "Somsri Rakthai"), (NameOID.SERIAL_NUMBER, "PNOTH-3100000000003")),
+        "ee-p256", "issuing", 0x7E57_0006),
     # Signed by a P-384 CA: ECDSA is randomized, so only the TBSCertificate is golden.
     "cert-person-ec-issuer.tbs": ("person", _name(
         (NameOID.COUNTRY_NAME, "TH"), (NameOID.GIVEN_NAME, "Malee"), (NameOID.SURNAME, "Srisuk"),
         (NameOID.COMMON_NAME, "Malee Srisuk"), (NameOID.SERIAL_NUMBER, "PNOTH-3100000000002")),
         "ee-p256", "ec", 0x7E57_0005),
 }
+PARTITION = "20280110"
+PARTITIONED = {"cert-person-partitioned": PARTITION}
 ISSUERS = {"root": (ROOT_NAME, ROOT_SUBJECT, "root-rsa3072"), "issuing": (ISSUING_NAME, ISSUING_SUBJECT, "issuing-rsa3072"),
            "ec": (EC_ISSUING_NAME, EC_ISSUING_SUBJECT, "issuing-p384")}
 
@@ -135,36 +151,52 @@ def certificate(case: str, tweak: bool = False) -> bytes:
         issuer_name, issuer_subject, signer = ISSUERS[issuer_ref]
         # IssuerInfo.not_after is the issuer's; the builder does not put it in the certificate.
         issuer = IssuerInfo(issuer_name, issuer_subject, ski(signer), NOW + dt.timedelta(days=3650))
+    partition = {"crl_partition": PARTITIONED[case]} if case in PARTITIONED else {}
     builder = build_certificate(profile=profiles().get(profile_name), settings=SETTINGS, subject=subject,
                                 public_key=key(subject_key).public_key(), serial=serial + tweak, now=NOW,
-                                issuer=issuer)
+                                issuer=issuer, **partition)
     cert = sign(builder, signer)
     if case.endswith(".tbs"):
         return cert.tbs_certificate_bytes
     return cert.public_bytes(serialization.Encoding.DER)
 
 
-# --- CRLs (ca/builders.py build_crl) ---------------------------------------------------------------
+# --- CRLs (ca/crl_der.py build_tbs + assemble) ---------------------------------------------------
+# The header as ca/revocation.py publish makes it: thisUpdate now (seconds), nextUpdate from the CRL
+# profile (ARL or end-entity CRL), unspecified reasons left out as the profile says (RFC 5280 5.3.1).
 CRL_ENTRIES = [
-    RevokedEntry(0x7E57_0101, dt.datetime(2026, 2, 1, 8, 0, tzinfo=UTC), "keyCompromise",
-                 invalidity_date=dt.datetime(2026, 1, 30, 0, 0, tzinfo=UTC)),
-    RevokedEntry(0x7E57_0102, dt.datetime(2026, 2, 2, 8, 0, tzinfo=UTC), "unspecified"),
-    RevokedEntry(0x7E57_0103, dt.datetime(2026, 2, 3, 8, 0, tzinfo=UTC), "superseded"),
-    RevokedEntry(0x7E57_0104, dt.datetime(2026, 2, 4, 8, 0, tzinfo=UTC), "affiliationChanged"),
-    RevokedEntry(0x7E57_0105, dt.datetime(2026, 2, 5, 8, 0, tzinfo=UTC), "certificateHold"),
-    RevokedEntry(0x7E57_0106, dt.datetime(2026, 2, 6, 8, 0, tzinfo=UTC), "privilegeWithdrawn"),
+    Entry(0x7E57_0101, dt.datetime(2026, 2, 1, 8, 0, tzinfo=UTC), "keyCompromise",
+          invalidity_date=dt.datetime(2026, 1, 30, 0, 0, tzinfo=UTC)),
+    Entry(0x7E57_0102, dt.datetime(2026, 2, 2, 8, 0, tzinfo=UTC), "unspecified"),
+    Entry(0x7E57_0103, dt.datetime(2026, 2, 3, 8, 0, tzinfo=UTC), "superseded"),
+    Entry(0x7E57_0104, dt.datetime(2026, 2, 4, 8, 0, tzinfo=UTC), "affiliationChanged"),
+    Entry(0x7E57_0105, dt.datetime(2026, 2, 5, 8, 0, tzinfo=UTC), "certificateHold"),
+    Entry(0x7E57_0106, dt.datetime(2026, 2, 6, 8, 0, tzinfo=UTC), "privilegeWithdrawn"),
 ]
-ARL_ENTRIES = [RevokedEntry(0x2001, dt.datetime(2026, 2, 10, 12, 0, tzinfo=UTC), "cACompromise")]
+ARL_ENTRIES = [Entry(0x2001, dt.datetime(2026, 2, 10, 12, 0, tzinfo=UTC), "cACompromise")]
+# (entries, partition or None for the full CRL/ARL, is the root's ARL)
+CRLS: dict[str, tuple[list[Entry], str | None, bool]] = {
+    "crl-full": (CRL_ENTRIES, None, False),
+    "crl-empty": ([], None, False),
+    "crl-arl": (ARL_ENTRIES, None, True),
+    "crl-partition": (CRL_ENTRIES[:3], PARTITION, False),  # RFC 5280 5.2.5: IDP critical, onlyContainsUserCerts
+    "crl-partition-empty": ([], PARTITION, False),
+}
 
 
 def crl(case: str, tweak: bool = False) -> bytes:
     """``tweak`` moves the cRLNumber by one."""
-    is_root = case == "crl-arl"
+    entries, partition, is_root = CRLS[case]
     subject, signer = (ROOT_SUBJECT, "root-rsa3072") if is_root else (ISSUING_SUBJECT, "issuing-rsa3072")
-    entries = {"crl-full": CRL_ENTRIES, "crl-empty": [], "crl-arl": ARL_ENTRIES}[case]
-    builder = build_crl(profile=profiles().crl, issuer_subject=subject, issuer_ski=ski(signer),
-                        crl_number=42 + tweak, now=NOW, entries=list(entries), is_root=is_root)
-    return sign(builder, signer).public_bytes(serialization.Encoding.DER)
+    profile = profiles().crl
+    days = (profile.ca_next_update_days if is_root else profile.end_entity_next_update_days).value
+    this_update = NOW.replace(microsecond=0)
+    scope = FULL if partition is None else Scope(partition_url(SETTINGS.base_url, ISSUING_NAME, partition))
+    mechanism = default_mechanism(key(signer).public_key())
+    tbs = build_tbs(issuer_der=subject.public_bytes(), issuer_ski=ski(signer), crl_number=42 + tweak,
+                    this_update=this_update, next_update=this_update + dt.timedelta(days=days), entries=iter(entries),
+                    scope=scope, mechanism=mechanism, omit_unspecified=profile.reason_code.omit_unspecified)
+    return assemble_crl(tbs, mechanism, sign_tbs(key(signer), mechanism, tbs))
 
 
 # --- OCSP responses (ocsp/builder.py) -------------------------------------------------------------
@@ -259,7 +291,7 @@ def tsa(case: str, tweak: bool = False) -> bytes:
 
 CASES: dict[str, Callable[..., bytes]] = {
     **{name: functools.partial(certificate, name) for name in CERTIFICATES},
-    **{name: functools.partial(crl, name) for name in ("crl-full", "crl-empty", "crl-arl")},
+    **{name: functools.partial(crl, name) for name in CRLS},
     **{name: functools.partial(ocsp_response, name) for name in OCSP_CASES},
     **{name: functools.partial(tsa, name) for name in ("tsa-tstinfo", "tsa-signed-attrs", "tsa-token",
                                                        "tsa-response-granted", "tsa-response-no-certs",
@@ -308,13 +340,17 @@ def test_the_goldens_verify_with_openssl(tmp_path: Path) -> None:
     leaves = [pem(c) for c in ("cert-issuing-ca-offline-root", "cert-person", "cert-eseal", "cert-ocsp", "cert-tsa")]
     assert openssl("verify", "-attime", at, "-CAfile", root, "-untrusted", issuing, *leaves).count(": OK") == 5
     crls = {}
-    for case, issuer in (("crl-full", issuing), ("crl-empty", issuing), ("crl-arl", root)):
+    for case, issuer in (("crl-full", issuing), ("crl-empty", issuing), ("crl-arl", root),
+                         ("crl-partition", issuing), ("crl-partition-empty", issuing)):
         crls[case] = tmp_path / f"{case}.crl"
         openssl("crl", "-inform", "DER", "-in", GOLDEN / f"{case}.der", "-out", crls[case])
         assert "verify OK" in openssl("crl", "-in", crls[case], "-CAfile", issuer, "-noout", "-verify")
     eseal = tmp_path / "cert-eseal.pem"
     openssl("verify", "-attime", at, "-crl_check_all", "-CRLfile", crls["crl-full"], "-CRLfile", crls["crl-arl"],
             "-CAfile", root, "-untrusted", issuing, eseal)
+    # RFC 5280 6.3.3 (b)(2): the partition's IDP names the URL in the certificate's CRL DP.
+    openssl("verify", "-attime", at, "-crl_check", "-CRLfile", crls["crl-partition"], "-CAfile", root,
+            "-untrusted", issuing, pem("cert-person-partitioned"))
     chain = tmp_path / "chain.pem"
     chain.write_bytes(root.read_bytes() + issuing.read_bytes())
     for case in OCSP_CASES:
