@@ -284,3 +284,131 @@ def test_issue13_adbe_reservation_follows_the_embedded_data(ltv: dict) -> None:
     grew = sizes["large"][0] - sizes["small"][0]
     embedded = sizes["large"][2] - sizes["small"][2]
     assert embedded <= grew < embedded + 64, (sizes, "the reservation should grow by what is embedded, once")
+
+
+# --- the largest realistic input; a CA without a responder; a renewed TSA ---------------------------
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def big(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """An RSA-4096 root with no OCSP responder (its status is its ARL) and RSA-4096 issuing CA
+    with an RSA-3072 responder; agency A's RSA-3072 seal under it; a second issuing CA with no
+    responder (agency B's seal: its status is its partition CRL); the TSA (EC P-256) on the first."""
+    name, url = _database(request)
+    tmp = tmp_path_factory.mktemp(f"ltv-big-{request.param}")
+    cli = Cli(make_home(tmp, url))
+    cli("ca", "create-root", "--name", "root", "--subject", "/C=TH/O=govca Test/CN=govca Test Root RSA-4096",
+        "--key-type", "rsa4096")
+    cli("ca", "create-issuing", "--name", "issuing", "--parent", "root", "--subject",
+        "/C=TH/O=govca Test/CN=govca Test Issuing CA RSA-4096", "--key-type", "rsa4096")
+    cli("ca", "create-issuing", "--name", "norespond", "--parent", "root", "--subject",
+        "/C=TH/O=govca Test/CN=govca Test Issuing CA without a responder", "--key-type", "ec-p384")
+    cli("ocsp", "setup", "--ca", "issuing", "--key-type", "rsa3072")
+    cli("tsa", "setup", "--ca", "issuing")
+    files, tokens, seals = {"root": tmp / "root.pem"}, {}, {}
+    cli("ca", "export", "root", "--out", str(files["root"]))
+    for code, ca, key, jid in (("A", "issuing", "rsa3072", "0994000159889"), ("B", "norespond", "ec-p256",
+                                                                               "0994000165510")):
+        cli("agency", "add", "--code", code, "--name-th", "กรมพัฒนาธุรกิจการค้า", "--name-en", f"Agency {code}",
+            "--juristic-id", jid)
+        seals[code] = json.loads(cli("agency", "seal", "issue", "--agency", code, "--ca", ca, "--key-type", key,
+                                     "--json").stdout)["serial"]
+        tokens[code] = json.loads(cli("apiclient", "create", "--agency", code, "--name", f"{code} system",
+                                      "--json").stdout)["token"]
+    cli("ocsp", "refresh")
+    try:
+        yield {"cli": cli, "tmp": tmp, "files": files, "tokens": tokens, "seals": seals,
+               "app": create_app(cli.home).test_client()}
+    finally:
+        if name is not None:
+            _drop_pg_database(name)
+
+
+def _seal_as(env: dict, agency: str, subfilter: str, level: str = "B-LTA") -> bytes:
+    return seal({**env, "tokens": {"A": env["tokens"][agency]}}, subfilter, level)
+
+
+def _crl_scope(der: bytes) -> tuple[str, list[str] | None]:
+    """(the CRL issuer's common name, the URLs of its issuingDistributionPoint or None: a full CRL)."""
+    crl = x509.load_der_x509_crl(der)
+    cn = crl.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    try:
+        idp = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
+    except x509.ExtensionNotFound:
+        return str(cn), None
+    return str(cn), [n.value for n in idp.full_name or ()]
+
+
+def _cdp(cert: ax509.Certificate) -> list[str]:
+    return [dp.url for dp in cert.crl_distribution_points]
+
+
+@pytest.mark.parametrize("subfilter", SUBFILTERS)
+def test_issue13_rsa_4096_chain_reserves_enough_and_a_root_without_responder_gives_its_arl(
+        big: dict, subfilter: str) -> None:
+    """RFC 5280 5.2.5/6.3.3: the issuing CA's certificate is covered by the root's ARL (the root's
+    full CRL: CA certificates only); the seal and the TSA by OCSP answers of an RSA-3072 responder.
+    pyHanko raises when the reserved space is too small: every level signs."""
+    for level in ("B-T", "B-LT", "B-LTA"):
+        pdf = _seal_as(big, "A", subfilter, level)
+        reserved, used = _contents(pdf)
+        assert used <= reserved and reserved - used < 1200, (level, reserved, used)
+    ocsps, crls = dss_of(pdf)
+    seal_sig, doc_ts = _reader(pdf).embedded_signatures
+    assert {seal_sig.signer_cert.serial_number, doc_ts.signer_cert.serial_number} <= covered(ocsps)
+    assert [_crl_scope(c) for c in crls] == [("govca Test Root RSA-4096", None)]
+    if subfilter == "adbe.pkcs7.detached":
+        archive = cms_archive(pdf)
+        assert archive is not None and [_crl_scope(c) for c in archive[1]] == [("govca Test Root RSA-4096", None)]
+        validate_offline(big, pdf, archive_only=True)
+    validate_offline(big, pdf)
+    pdfsig_accepts(big, pdf, f"rsa-{subfilter}.pdf")
+
+
+@pytest.mark.parametrize("subfilter", SUBFILTERS)
+def test_issue13_rfc5280_5_2_5_no_responder_embeds_the_partition_crl_not_the_full_crl(
+        big: dict, subfilter: str) -> None:
+    pdf = _seal_as(big, "B", subfilter)
+    ocsps, crls = dss_of(pdf)
+    seal_cert = _reader(pdf).embedded_signatures[0].signer_cert
+    partition_url = [u for u in _cdp(seal_cert) if re.search(r"/crl/norespond/\d{8}\.crl$", u)]
+    assert partition_url, _cdp(seal_cert)
+    scopes = sorted(_crl_scope(c) for c in crls)
+    # The seal's partition CRL (its IDP names the seal's CDP) and the root's ARL; never the full CRL
+    # of the CA without a responder.
+    assert scopes == [("govca Test Issuing CA without a responder", partition_url),
+                      ("govca Test Root RSA-4096", None)], scopes
+    assert big["app"].get("/crl/norespond.crl").data not in crls
+    validate_offline(big, pdf)
+    pdfsig_accepts(big, pdf, f"partition-{subfilter}.pdf")
+
+
+def test_issue13_a_renewed_bigger_tsa_is_sized_by_its_own_token(big: dict) -> None:
+    """The sealing service's time-stamper keeps a sizing token: after `govca tsa setup` renews the
+    TSA with an RSA-3072 key (a bigger token than the EC one sized first), the reservation follows
+    it (pyHanko would raise on a too-small one) and the new TSA's status is the one embedded."""
+    from verify_helpers import LibrarySigner
+    from signer.revinfo import validation_context
+    from signer.sealing.pades import Level, SigningMaterial, SignOptions, sign_pdf
+
+    library = LibrarySigner(big["cli"].home, big["seals"]["A"])
+    svc = library.svc
+
+    def sign() -> bytes:
+        s, u = library.seal, svc.tsa_unit()
+        pairs = [(s.cert_der, s.chain_der[0]), (u.cert_der, u.chain_der[0]), *zip(s.chain_der, s.chain_der[1:])]
+        context = validation_context((s.chain_der[-1],), s.chain_der + u.chain_der + (u.cert_der,),
+                                     svc.revocation(pairs), svc.clock())
+        material = SigningMaterial(s.cert_der, s.chain_der, svc.keys.get_key(s.key_uri))
+        return sign_pdf(sample_pdf(), material, SignOptions(level=Level.B_LTA, stamp=False,
+                                                            subfilter="adbe.pkcs7.detached"),
+                        timestamper=svc._timestamper, context=context)
+
+    first = sign()
+    big["cli"]("tsa", "setup", "--ca", "issuing", "--key-type", "rsa3072")
+    big["cli"]("ocsp", "refresh")
+    svc._tsa = (-1e9, None)  # the minute after which the service re-reads its TSA has passed
+    second = sign()
+    tsa_keys = [_reader(pdf).embedded_signatures[1].signer_cert.public_key.algorithm for pdf in (first, second)]
+    assert tsa_keys == ["ec", "rsa"], tsa_keys
+    reserved, used = _contents(second)
+    assert used <= reserved and reserved - used < 1200, (reserved, used)
+    validate_offline(big, second)
