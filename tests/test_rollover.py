@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,11 @@ def test_acceptance5_rollover_new_ca_issues_old_ca_keeps_ocsp_and_crl(any_home: 
     cli("cert", "revoke", "--ca", "issuing", victim, "--reason", "keyCompromise")
     answer = _ocsp(client, victim_cert, old_ca)
     assert answer.certificate_status is ocsp.OCSPCertStatus.REVOKED
-    crl = client.get("/crl/issuing.crl")
+    # The CRL the victim's CRL DP names (its partition, issue 13) is the one republished at once.
+    cdp = victim_cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value[0].full_name[0].value
+    path = urllib.parse.urlparse(cdp).path
+    assert path.startswith("/crl/issuing/")
+    crl = client.get(path)
     assert crl.status_code == 200
     (tmp_path / "old.crl").write_bytes(crl.data)
     text = run(["openssl", "crl", "-inform", "DER", "-in", str(tmp_path / "old.crl"), "-CAfile", str(old_pem),
