@@ -77,10 +77,12 @@ def test_acceptance1_after_demo_ca_keys_are_only_in_the_ca_token_and_every_other
     assert {k["token"] for k in keys} == {"govca-ca", "govca-service"}
     in_ca = [k for k in keys if k["token"] == "govca-ca"]
     in_service = [k for k in keys if k["token"] == "govca-service"]
-    # Root and issuing CA keys (a private and a public object each), and nothing else, in the CA token.
+    # Root and issuing CA keys and the CA's audit checkpoint key (docs/audit.md; a private and a
+    # public object each), and nothing else, in the CA token.
     assert sorted((k["label"].split("-ca-")[0], k["object_class"]) for k in in_ca) == [
+        ("govca-audit-checkpoint-v1", "private"), ("govca-audit-checkpoint-v1", "public"),
         ("issuing", "private"), ("issuing", "public"), ("root", "private"), ("root", "public")]
-    assert all(k["label"].startswith(CA_LABELS) for k in in_ca)
+    assert all(k["label"].startswith(CA_LABELS) for k in in_ca if k["label"] != "govca-audit-checkpoint-v1")
     assert not [k for k in in_service if k["label"].startswith(CA_LABELS)]
     # Every CA record names a key in the CA token.
     cas = json.loads(cli("ca", "list", "--json").stdout)
