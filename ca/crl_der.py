@@ -91,7 +91,7 @@ def integer(n: int) -> bytes:
 def time(when: dt.datetime) -> bytes:
     """RFC 5280 5.1.2.4/5.1.2.5 (4.1.2.5.1/4.1.2.5.2): UTCTime through 2049, GeneralizedTime from
     2050; seconds always, no fractions, Zulu. (A naive datetime is taken as UTC.)"""
-    w = when.astimezone(_UTC) if when.tzinfo else when
+    w = when if when.tzinfo is None or when.tzinfo is _UTC else when.astimezone(_UTC)
     if w.year < 2050:
         return b"\x17\x0d%02d%02d%02d%02d%02d%02dZ" % (w.year % 100, w.month, w.day, w.hour, w.minute, w.second)
     return b"\x18\x0f%04d%02d%02d%02d%02d%02dZ" % (w.year, w.month, w.day, w.hour, w.minute, w.second)
@@ -119,21 +119,25 @@ def issuing_distribution_point(scope: Scope) -> bytes:
     return tlv(0x30, body)
 
 
-def entry_der(e: Entry, omit_unspecified: bool = True) -> bytes:
-    """RFC 5280 5.1.2.6: userCertificate, revocationDate, crlEntryExtensions (reasonCode 5.3.1,
-    absent for unspecified when the profile says so; invalidityDate 5.3.2), never critical."""
-    exts = b"" if (e.reason == "unspecified" and omit_unspecified) else _REASON_EXTENSIONS[e.reason]
-    if e.invalidity_date is not None:
-        exts += extension(OID_INVALIDITY, generalized_time(e.invalidity_date))
-    n = e.serial
-    body = tlv(0x02, n.to_bytes(n.bit_length() // 8 + 1, "big")) + time(e.revoked_at)
-    if exts:
-        body += tlv(0x30, exts)
-    return tlv(0x30, body)
-
-
 # The reasonCode extension of each reason, encoded once (an ENUMERATED inside the extnValue).
 _REASON_EXTENSIONS = {name: extension(OID_REASON, b"\x0a\x01" + bytes((code,))) for name, code in REASON_CODES.items()}
+# crlEntryExtensions holding the reasonCode alone; _BARE_REASON omits unspecified's (then none at all).
+_REASON_SEQUENCES = {name: tlv(0x30, ext) for name, ext in _REASON_EXTENSIONS.items()}
+_BARE_REASON = {**_REASON_SEQUENCES, "unspecified": b""}
+
+
+def entry_der(e: Entry, omit_unspecified: bool = True) -> bytes:
+    """RFC 5280 5.1.2.6: userCertificate, revocationDate, crlEntryExtensions (reasonCode 5.3.1,
+    absent for unspecified when the profile says so; invalidityDate 5.3.2), never critical.
+    The hot loop of a large CRL: the extension list of each reason is encoded once."""
+    serial, revoked_at, reason, invalidity = e
+    if invalidity is None:
+        exts = (_BARE_REASON if omit_unspecified else _REASON_SEQUENCES)[reason]
+    else:
+        inner = b"" if (reason == "unspecified" and omit_unspecified) else _REASON_EXTENSIONS[reason]
+        exts = tlv(0x30, inner + extension(OID_INVALIDITY, generalized_time(invalidity)))
+    octets = serial.to_bytes(serial.bit_length() // 8 + 1, "big")
+    return tlv(0x30, b"\x02" + _len(len(octets)) + octets + time(revoked_at) + exts)
 
 
 def build_tbs(*, issuer_der: bytes, issuer_ski: bytes, crl_number: int, this_update: dt.datetime,

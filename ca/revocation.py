@@ -15,7 +15,7 @@ from policies.lint import lint_crl
 from .audit import AuditEvent, append
 from .builders import REASONS, ski_of
 from .context import CaContext
-from .crl_checks import EntryChecks, sign_tbs
+from .crl_checks import EntryChecks, sign_tbs, verify_tbs
 from .crl_der import FULL, Entry, Scope, assemble, build_tbs
 from .issuance import _throwaway_key
 from .partitions import NAME as PARTITION_NAME
@@ -141,9 +141,10 @@ class Revocation:
                 ctx.audit(AuditEvent(actor, action, shown, "refused",
                                      {"crl_number": number, "findings": [str(f) for f in bad]}))
                 raise CaError(f"CRL refused by {bad[0].code}: {bad[0].message}")
-        der = assemble(tbs, mechanism, sign_tbs(as_cryptography_key(key), mechanism, tbs))
-        crl = x509.load_der_x509_crl(der)
-        if not crl.is_signature_valid(cert.public_key()):
+        signature = sign_tbs(as_cryptography_key(key), mechanism, tbs)
+        der = assemble(tbs, mechanism, signature)
+        crl = x509.load_der_x509_crl(der)  # it parses, and the signature over these TBS bytes verifies
+        if not verify_tbs(cert.public_key(), mechanism, tbs, signature):
             raise CaError("the HSM produced a CRL signature that does not verify")
         with ctx.db.unit_of_work() as s:
             crls = CrlRepository(s)

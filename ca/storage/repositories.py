@@ -216,15 +216,33 @@ class CertificateRepository:
 
     def stream_revoked(self, ca: CaRecord, partition: str | None):  # type: ignore[no-untyped-def]
         """Rows (serial_hex, revoked_at, reason, invalidity_date, crl_partition) of the revoked
-        certificates in scope: one partition, or every one (None: the full CRL). Streamed in
-        batches (Core rows, no ORM objects), in the order the index gives them (RFC 5280 5.1.2.6
-        sets no order, and a sort would cost the time the partitions save)."""
-        q = (select(CertificateRow.serial_hex, CertificateRow.revoked_at, CertificateRow.revocation_reason,
-                    CertificateRow.invalidity_date, CertificateRow.crl_partition)
-             .where(CertificateRow.ca_id == ca.id, CertificateRow.status == CertStatus.REVOKED.value))
+        certificates in scope: one partition, or every one (None: the full CRL); times UTC-aware.
+
+        Streamed through a raw DB-API cursor in the session's transaction (a server-side cursor
+        on PostgreSQL), in the order the index gives them (RFC 5280 5.1.2.6 sets no order): the
+        ORM's per-row type processing cost ~4 us a row, most of a 100,000-entry CRL's budget.
+        """
+        dbapi = self.s.connection().connection
+        sqlite = self.s.get_bind().dialect.name == "sqlite"
+        mark = "?" if sqlite else "%s"
+        sql = ("SELECT serial_hex, revoked_at, revocation_reason, invalidity_date, crl_partition FROM certificates "
+               f"WHERE ca_id = {mark} AND status = {mark}")
+        params: tuple = (ca.id, CertStatus.REVOKED.value)
         if partition is not None:
-            q = q.where(CertificateRow.crl_partition == partition)
-        return self.s.execute(q.execution_options(yield_per=5000))
+            sql += f" AND crl_partition = {mark}"
+            params += (partition,)
+        cur = dbapi.cursor() if sqlite else dbapi.cursor(name=f"crl_rows_{ca.id}")
+        if not sqlite:
+            cur.itersize = 10_000
+        utc = dt.timezone.utc
+        parse = dt.datetime.fromisoformat if sqlite else (lambda v: v)  # SQLite stores ISO text
+        try:
+            cur.execute(sql, params)
+            for serial_hex, at, reason, inv, part in cur:
+                yield (serial_hex, parse(at).replace(tzinfo=utc), reason,
+                       None if inv is None else parse(inv).replace(tzinfo=utc), part)
+        finally:
+            cur.close()
 
     def live_partitions(self, ca: CaRecord, now: dt.datetime) -> list[str]:
         """Partitions named by at least one unexpired certificate of the CA."""
