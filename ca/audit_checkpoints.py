@@ -312,6 +312,10 @@ def verify(db: Database, export: ExportDir, anchor: Checkpoint | None = None) ->
                                       f"log was rewritten at or before record {anchor.seq}", anchor.seq)
             prev = anchor.hash
         newest = by_seq[max(by_seq)] if by_seq else None
+        if newest is None and public is not None:
+            raise AuditChainError(f"{export.path / KEY_FILE} pins an audit key but neither the database nor "
+                                  f"{export.path} holds a checkpoint: they were removed (or none was ever written: "
+                                  "run `govca audit checkpoint`)", None)
         walked = audit.walk(s, after=start, prev_hash=prev, expect={q: c.hash for q, c in by_seq.items() if q > start},
                             with_head=False)
         if newest is not None and newest.seq > walked.last_seq:

@@ -165,6 +165,9 @@ def test_acceptance3_deleting_the_checkpoints_from_the_database_is_caught_by_the
         _refused(audited, audited("audit", "verify", ok=False))
     _truncate(home, newest - 2)
     assert f"behind checkpoint {newest} " in _refused(audited, audited("audit", "verify", ok=False))
+    for exported in _export(home).glob("checkpoint-*.json"):  # the export directory wiped as well: still refused
+        exported.unlink()
+    assert "pins an audit key but neither the database nor" in _refused(audited, audited("audit", "verify", ok=False))
 
 
 # --- when checkpoints are written ----------------------------------------------------------------
