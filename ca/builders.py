@@ -1,4 +1,4 @@
-"""Pure builders: a certificate or CRL builder from (inputs, profile, settings, now).
+"""Pure builders: a certificate builder from (inputs, profile, settings, now); CRLs: ca/crl_der.py.
 
 No I/O: the caller signs the returned builder with a throwaway key for linting, then with the
 HSM adapter, and both signatures cover identical TBS bytes.
@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from hsm.errors import UnsupportedMechanismError
 from hsm.mechanisms import default_mechanism
-from policies import CertificateProfile, CrlProfile, PolicySettings
+from policies import CertificateProfile, PolicySettings
 from policies.checks import OCSP_NOCHECK
 
 from .errors import CaError
@@ -108,40 +108,6 @@ def build_certificate(*, profile: CertificateProfile, settings: PolicySettings, 
     if profile.ocsp_nocheck and profile.ocsp_nocheck.value:
         b = b.add_extension(x509.UnrecognizedExtension(OCSP_NOCHECK, b"\x05\x00"), critical=False)
     return b
-
-
-@dataclass(frozen=True)
-class RevokedEntry:
-    serial: int
-    revoked_at: dt.datetime
-    reason: str
-    invalidity_date: dt.datetime | None = None
-
-
-def build_crl(*, profile: CrlProfile, issuer_subject: x509.Name, issuer_ski: bytes, crl_number: int,
-              now: dt.datetime, entries: list[RevokedEntry], is_root: bool) -> x509.CertificateRevocationListBuilder:
-    """A v2 CRL (RFC 5280 5.1.2.1) with AKI (5.2.1), cRLNumber (5.2.3) and reasonCode (5.3.1)."""
-    this_update = now.replace(microsecond=0)
-    days = (profile.ca_next_update_days if is_root else profile.end_entity_next_update_days).value
-    revoked = []
-    for e in entries:
-        rb = x509.RevokedCertificateBuilder().serial_number(e.serial).revocation_date(e.revoked_at)
-        if not (e.reason == "unspecified" and profile.reason_code.omit_unspecified):
-            rb = rb.add_extension(x509.CRLReason(REASONS[e.reason]), critical=False)
-        if e.invalidity_date is not None:
-            rb = rb.add_extension(x509.InvalidityDate(e.invalidity_date), critical=False)
-        revoked.append(rb.build())
-    # Passing every entry to the constructor avoids the builder's quadratic copying (docs/field-notes.md).
-    return x509.CertificateRevocationListBuilder(
-        issuer_name=issuer_subject, last_update=this_update,
-        next_update=this_update + dt.timedelta(days=days),
-        extensions=[
-            x509.Extension(ExtensionOID.AUTHORITY_KEY_IDENTIFIER, False,
-                           x509.AuthorityKeyIdentifier(issuer_ski, None, None)),
-            x509.Extension(ExtensionOID.CRL_NUMBER, False, x509.CRLNumber(crl_number)),
-        ],
-        revoked_certificates=revoked,
-    )
 
 
 def ski_of(cert: x509.Certificate) -> bytes:

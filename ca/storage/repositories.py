@@ -251,13 +251,6 @@ class CertificateRepository:
              .group_by(CertificateRow.crl_partition).having(func.max(CertificateRow.not_after) > now))
         return list(self.s.execute(q).scalars())
 
-    def revoked_entries(self, ca: CaRecord) -> list[tuple[str, dt.datetime, str, dt.datetime | None]]:
-        q = (select(CertificateRow.serial_hex, CertificateRow.revoked_at, CertificateRow.revocation_reason,
-                    CertificateRow.invalidity_date)
-             .where(CertificateRow.ca_id == ca.id, CertificateRow.status == CertStatus.REVOKED.value)
-             .order_by(CertificateRow.revoked_at))
-        return [tuple(r) for r in self.s.execute(q).all()]  # type: ignore[misc]
-
 
 class CrlRepository:
     def __init__(self, session: Session) -> None:
