@@ -40,9 +40,6 @@ class RevocationData:
         return sum(map(len, self.ocsps)) + sum(map(len, self.crls))
 
 
-NONE = RevocationData((), ())
-
-
 def is_ca(cert: x509.Certificate) -> bool:
     """RFC 5280 4.2.1.9: basicConstraints cA TRUE."""
     try:

@@ -14,10 +14,8 @@ import io
 import json
 import re
 import secrets
-from pathlib import Path
 
 import pytest
-from asn1crypto import cms as acms
 from asn1crypto import crl as acrl
 from asn1crypto import ocsp as aocsp
 from asn1crypto import pem
@@ -27,7 +25,8 @@ from sqlalchemy import create_engine, text
 
 from cli.config import load_config
 from cli.web import create_app
-from conftest import Cli, _drop_pg_database, _pg_database, _pg_state, _used_databases, make_home, pg_available, run, tool
+from conftest import (Cli, _drop_pg_database, _pg_database, _pg_state, _used_databases, make_home, pg_available, run,
+                      tool)
 from sealing_helpers import bearer, sample_pdf, setup_sealing
 
 SUBFILTERS = ("ETSI.CAdES.detached", "adbe.pkcs7.detached")

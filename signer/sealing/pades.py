@@ -120,10 +120,8 @@ class InProcessTimeStamper(timestamps.TimeStamper):
 
     def _follow_tsa(self) -> None:
         current = self._current_tsa()
-        if current != self._tsa_seen:
-            self._dummy_response_cache.clear()
-            self._certs.clear()
-            self._tsa_seen = current
+        if current != self._tsa_seen:  # new dicts, not cleared ones: another thread may be iterating the old
+            self._dummy_response_cache, self._certs, self._tsa_seen = {}, {}, current
 
     async def async_dummy_response(self, md_algorithm: str) -> Any:
         self._follow_tsa()
@@ -199,8 +197,10 @@ def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, tim
         assert timestamper is not None and context is not None
         ts_writer = IncrementalPdfFileWriter(io.BytesIO(out.getvalue()), strict=False)
         stamped = io.BytesIO()
+        # The document time-stamp's /Contents holds one token of the TSA in use now (hex, 12.8.1).
+        size = timestamper.token_size(signer.md_algorithm) if isinstance(timestamper, InProcessTimeStamper) else None
         signers.PdfTimeStamper(timestamper).timestamp_pdf(ts_writer, signer.md_algorithm, context, output=stamped,
-                                                          bytes_reserved=2 * (tst + MARGIN))
+                                                          bytes_reserved=None if size is None else 2 * (size + MARGIN))
         return stamped.getvalue()
     return out.getvalue()
 
