@@ -47,6 +47,7 @@ DOMAIN = "govca-audit-checkpoint-v1"
 KEY_TYPE = KeyType.EC_P384
 KEY_FILE = "audit-checkpoint-key.pem"
 _FILE = re.compile(r"checkpoint-(\d{12})\.json")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 class CheckpointError(CaError):
@@ -70,17 +71,20 @@ class Checkpoint:
 
     @classmethod
     def from_json(cls, data: object, where: str) -> "Checkpoint":
+        refused = AuditChainError(f"{where} is not a govca audit checkpoint", None)
+        if not isinstance(data, dict) or data.get("format") != DOMAIN:
+            raise refused
+        seq, digest, key, time, signature = (data.get(k) for k in ("seq", "hash", "key_sha256", "time", "signature"))
+        if not (isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 and isinstance(digest, str)
+                and _HEX64.fullmatch(digest) and isinstance(key, str) and _HEX64.fullmatch(key)
+                and isinstance(time, str) and isinstance(signature, str)):
+            raise refused
         try:
-            assert isinstance(data, dict) and data["format"] == DOMAIN
-            seq, digest, key = data["seq"], data["hash"], data["key_sha256"]
-            assert isinstance(seq, int) and not isinstance(seq, bool) and seq > 0
-            assert isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)
-            assert isinstance(key, str) and re.fullmatch(r"[0-9a-f]{64}", key)
-            time = dt.datetime.strptime(data["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
-            signature = base64.b64decode(data["signature"], validate=True)
-        except (AssertionError, KeyError, TypeError, ValueError):
-            raise AuditChainError(f"{where} is not a govca audit checkpoint", None) from None
-        return cls(seq, digest, time, key, signature)
+            when = dt.datetime.strptime(time, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
+            raw = base64.b64decode(signature, validate=True)
+        except ValueError:
+            raise refused from None
+        return cls(seq, digest, when, key, raw)
 
 
 def iso(time: dt.datetime) -> str:

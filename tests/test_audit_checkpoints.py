@@ -291,3 +291,31 @@ def test_another_audit_key_in_the_export_directory_is_refused_not_overwritten(tm
     (outside / KEY_FILE).unlink()
     create_hierarchy(cli)  # an absolute checkpoint_dir is used as given
     assert _exported(home) == [] and len(list(outside.glob("checkpoint-*.json"))) == 2
+
+
+def test_before_any_checkpoint_verify_passes_and_says_what_it_cannot_detect(tmp_path: Path,
+                                                                           database_url: str | None) -> None:
+    cli = Cli(make_home(tmp_path, database_url))
+    out = cli("audit", "verify").stdout
+    assert "no signed checkpoint yet" in out and "cannot be detected" in out
+    assert json.loads(cli("audit", "verify", "--json").stdout)["newest_checkpoint"] is None
+
+
+def test_an_unreadable_checkpoint_file_is_named(audited: Cli) -> None:
+    home = audited.home
+    path = _export(home) / f"checkpoint-{_checkpoints_in_db(home)[-1]:012d}.json"
+    path.write_text('{"format": "govca-audit-checkpoint-v1", "seq": "1"}')
+    assert f"{path} is not a govca audit checkpoint" in _refused(audited, audited("audit", "verify", ok=False))
+
+
+def test_the_audit_table_of_govca_toml_is_strict(tmp_path: Path) -> None:
+    from cli.config import ConfigError
+
+    home = make_home(tmp_path)
+    cfg = home / "govca.toml"
+    assert load_config(home).audit.checkpoint_dir == str(home / "audit" / "checkpoints")
+    base = cfg.read_text()
+    for bad in ("checkpoint_dir = 3", 'checkpoint_dir = ""', "retention = 1"):
+        cfg.write_text(base.replace('checkpoint_dir = "audit/checkpoints"', bad))
+        with pytest.raises(ConfigError, match="audit"):
+            load_config(home)
