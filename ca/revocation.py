@@ -125,9 +125,12 @@ class Revocation:
                               this_update=now, next_update=now + dt.timedelta(days=days), scope=scope,
                               mechanism=mechanism, omit_unspecified=profile.reason_code.omit_unspecified)
                 checks = EntryChecks(now, partition)
-                rows = ((Entry(int(sh, 16), at, reason, inv), part)
-                        for sh, at, reason, inv, part in CertificateRepository(s).stream_revoked(ca, partition))
-                tbs = build_tbs(entries=checks.stream(rows), **header)
+                raw = CertificateRepository(s).stream_revoked(ca, partition)
+                try:
+                    rows = ((Entry(int(sh, 16), at, reason, inv), part) for sh, at, reason, inv, part in raw)
+                    tbs = build_tbs(entries=checks.stream(rows), **header)
+                finally:
+                    raw.close()  # a refused entry leaves the cursor open: close it inside the transaction
         except CaError as exc:
             ctx.audit(AuditEvent(actor, action, shown, "refused", {"error": str(exc)}))
             raise
@@ -166,10 +169,17 @@ class Revocation:
             if not ca.is_root:
                 wanted |= set(CertificateRepository(s).live_partitions(ca, now))
                 wanted |= {p for p, (_, next_update) in scopes.items() if p is not None and next_update > now}
-        done = []
+        done, refused = [], []
         for partition in sorted(wanted, key=lambda p: (p is not None, p or "")):
             newest = scopes.get(partition)
             if max_age is not None and newest is not None and now - newest[0] < max_age:
                 continue
-            done.append((partition, self.publish(ca_name, actor, partition)))
+            try:
+                done.append((partition, self.publish(ca_name, actor, partition)))
+            except CaError as exc:  # audited by publish; the other scopes are still published
+                refused.append((partition, exc))
+        if refused:
+            partition, exc = refused[0]
+            raise CaError(f"{len(refused)} of {len(refused) + len(done)} CRLs of CA {ca_name} refused; first "
+                          f"({partition or 'full CRL'}): {exc}")
         return done

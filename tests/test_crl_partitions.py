@@ -295,3 +295,72 @@ def _pyhanko_sees(root_pem: Path, issuing_pem: Path, cert_pem: Path, revoked: bo
     else:
         asyncio.run(validator.async_validate_usage(set()))
     assert ctx.fetching_allowed
+
+
+def _audit(home: Path, action: str) -> list[tuple[str, str, dict]]:
+    from sqlalchemy import select
+
+    from ca.storage.models import AuditRow
+    db = _db(home)
+    try:
+        with db.reader() as s:
+            return [(subj, out, json.loads(d)) for subj, out, d in s.execute(
+                select(AuditRow.subject, AuditRow.outcome, AuditRow.details)
+                .where(AuditRow.action == action).order_by(AuditRow.seq)).all()]
+    finally:
+        db.dispose()
+
+
+def test_rfc5280_5_1_2_6_a_bad_row_refuses_publication_old_crls_pruned_expired_partitions_stop(
+        tmp_path: Path, database_url: str | None) -> None:
+    from sqlalchemy import func, select, update
+
+    from ca.revocation import KEEP_CRLS
+    from ca.storage.models import CertificateRow, CrlRow
+    from cli.admin import AdminWiring
+
+    home = make_home(tmp_path, database_url)
+    cli = create_hierarchy(Cli(home))
+    short, short_pem = _issue(cli, tmp_path, "short", 30)
+    long_, long_pem = _issue(cli, tmp_path, "long", 700)
+    part_short = _cdp(short_pem).rsplit("/", 1)[1][:-4]
+    part_long = _cdp(long_pem).rsplit("/", 1)[1][:-4]
+    cli("cert", "revoke", "--ca", "issuing", short, "--reason", "keyCompromise")
+    for _ in range(KEEP_CRLS + 2):
+        cli("crl", "publish", "--ca", "issuing")
+    db = _db(home)
+    try:
+        with db.reader() as s:
+            kept = dict(s.execute(select(CrlRow.partition, func.count()).group_by(CrlRow.partition)
+                                  .where(CrlRow.partition.is_not(None))).all())
+        assert kept == {part_short: KEEP_CRLS, part_long: KEEP_CRLS}
+        published = [d for subj, out, d in _audit(home, "crl.publish") if out == "success"]
+        assert len(published) > 2 * KEEP_CRLS and all(len(d["sha256"]) == 64 for d in published)  # every one audited
+
+        # A row altered behind govca's back (revocationDate after thisUpdate) refuses the CRL, audited.
+        with db.unit_of_work() as s:
+            s.execute(update(CertificateRow).where(CertificateRow.serial_hex == short)
+                      .values(revoked_at=dt.datetime(2099, 1, 1, tzinfo=UTC)))
+        before = _numbers(home)
+        r = cli("crl", "publish", "--ca", "issuing", ok=False)
+        assert r.exit_code == 1 and "revocationDate after thisUpdate (RFC 5280 5.1.2.6" in r.output, r.output
+        assert "2 of 3 CRLs of CA issuing refused" in r.output and len(r.output.strip().splitlines()) == 1
+        assert [o for subj, o, _ in _audit(home, "crl.publish") if subj == f"issuing/{part_short}"][-1] == "refused"
+        assert _audit(home, "crl.generate")[-1][:2] == ("issuing", "refused")  # the full CRL lists it too
+        after = _numbers(home)
+        assert after[part_short] == before[part_short] and after[None] == before[None]  # nothing half-written
+        assert after[part_long] > before[part_long]  # the other partition is still published
+        with db.unit_of_work() as s:
+            s.execute(update(CertificateRow).where(CertificateRow.serial_hex == short)
+                      .values(revoked_at=dt.datetime.now(UTC) - dt.timedelta(minutes=1)))
+    finally:
+        db.dispose()
+
+    # Past the short partition's last notAfter and its CRL's nextUpdate, it is no longer published.
+    admin = AdminWiring(home)
+    try:
+        admin.ca.ctx.clock = lambda: dt.datetime.now(UTC) + dt.timedelta(days=60)
+        done = admin.ca.publish_crls("test", "issuing")
+        assert {p for p, _ in done} == {None, part_long}
+    finally:
+        admin.close()
