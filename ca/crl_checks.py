@@ -44,6 +44,7 @@ class EntryChecks:
     """
 
     def __init__(self, this_update: dt.datetime, scope: str | None) -> None:
+        # this_update and the entries' times are compared as given: both aware, or both naive UTC.
         self.this_update = this_update
         self.scope = scope
         self.seen: set[int] = set()

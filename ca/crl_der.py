@@ -137,7 +137,8 @@ def entry_der(e: Entry, omit_unspecified: bool = True) -> bytes:
         inner = b"" if (reason == "unspecified" and omit_unspecified) else _REASON_EXTENSIONS[reason]
         exts = tlv(0x30, inner + extension(OID_INVALIDITY, generalized_time(invalidity)))
     octets = serial.to_bytes(serial.bit_length() // 8 + 1, "big")
-    return tlv(0x30, b"\x02" + _len(len(octets)) + octets + time(revoked_at) + exts)
+    body = b"\x02" + _len(len(octets)) + octets + time(revoked_at) + exts
+    return (b"\x30" + bytes((len(body),)) + body) if len(body) < 0x80 else tlv(0x30, body)
 
 
 def build_tbs(*, issuer_der: bytes, issuer_ski: bytes, crl_number: int, this_update: dt.datetime,

@@ -16,7 +16,7 @@ from .audit import AuditEvent, append
 from .builders import REASONS, ski_of
 from .context import CaContext
 from .crl_checks import EntryChecks, sign_tbs, verify_tbs
-from .crl_der import FULL, Entry, Scope, assemble, build_tbs
+from .crl_der import FULL, Scope, assemble, build_tbs
 from .issuance import _throwaway_key
 from .partitions import NAME as PARTITION_NAME
 from .partitions import partition_url
@@ -124,11 +124,10 @@ class Revocation:
                 header = dict(issuer_der=cert.subject.public_bytes(), issuer_ski=ski_of(cert), crl_number=number,
                               this_update=now, next_update=now + dt.timedelta(days=days), scope=scope,
                               mechanism=mechanism, omit_unspecified=profile.reason_code.omit_unspecified)
-                checks = EntryChecks(now, partition)
+                checks = EntryChecks(now.replace(tzinfo=None), partition)  # the rows' times are naive UTC
                 raw = CertificateRepository(s).stream_revoked(ca, partition)
                 try:
-                    rows = ((Entry(int(sh, 16), at, reason, inv), part) for sh, at, reason, inv, part in raw)
-                    tbs = build_tbs(entries=checks.stream(rows), **header)
+                    tbs = build_tbs(entries=checks.stream(raw), **header)
                 finally:
                     raw.close()  # a refused entry leaves the cursor open: close it inside the transaction
         except CaError as exc:
