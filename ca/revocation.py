@@ -39,7 +39,9 @@ class Revocation:
 
     def revoke(self, ca_name: str, serial: str, reason: str, actor: str,
                invalidity_date: dt.datetime | None = None) -> tuple[CertificateRecord, CrlRecord]:
-        """Mark revoked and audit, then publish a fresh CRL at once."""
+        """Mark revoked, drop its pre-signed OCSP answers and audit, then publish at once the one
+        CRL its CRL DP names (its partition, or the full CRL): the cost follows the partition's
+        size, not the CA's history."""
         ctx = self.ctx
         ctx.open_ca_token()  # the fresh CRL needs the CA key: fail before the revocation is marked
         shown = f"{ca_name}:{serial}"
@@ -90,6 +92,10 @@ class Revocation:
         try:
             return self.publish(ca_name, actor, partition)
         except CaError:
+            return None  # audited by publish
+        except Exception as exc:  # noqa: BLE001 - e.g. the token: the certificate is stored, say so and go on
+            self.ctx.audit(AuditEvent(actor, "crl.publish", f"{ca_name}/{partition}", "failed",
+                                      {"error": f"{type(exc).__name__}: {exc}"}))
             return None
 
     def publish(self, ca_name: str, actor: str, partition: str | None) -> CrlRecord:
