@@ -208,11 +208,12 @@ def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, tim
 # The CMS a signature field holds (RFC 5652 5.1 SignedData), sized from what goes into it. The
 # /Contents entry is a hexadecimal string (ISO 32000-1 12.8.1), two characters per byte: pyHanko's
 # ``bytes_reserved`` counts characters. Measured on EC P-384 and RSA-4096 chains, both subfilters
-# (tests/test_ltv_size.py): the structure and signed attributes take 300-500 bytes besides the
-# issuer name (named twice: SignerIdentifier and signingCertificateV2, RFC 5035); wrapping the
+# (tests/test_ltv_size.py): the structure and signed attributes take 420-500 bytes, the issuer's
+# name (named twice: SignerIdentifier and signingCertificateV2, RFC 5035); wrapping the
 # time-stamp token as an unsigned attribute and the revocation data as Adobe's
 # adbe-revocationInfoArchival attribute takes under 40 bytes each. A token differs from the
-# sizing token by a few bytes (nonce, serial, genTime fraction, ECDSA signature length).
+# sizing token by a few bytes (nonce, serial, genTime fraction, ECDSA signature length). The
+# slack this leaves (reserved minus the CMS's DER) measured 700-850 bytes.
 CMS_STRUCTURE = 768
 ATTRIBUTE_WRAP = 64
 MARGIN = 256  # the documented margin over the bound, in bytes
