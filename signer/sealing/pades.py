@@ -209,7 +209,7 @@ def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, tim
 # /Contents entry is a hexadecimal string (ISO 32000-1 12.8.1), two characters per byte: pyHanko's
 # ``bytes_reserved`` counts characters. Measured on EC P-384 and RSA-4096 chains, both subfilters
 # (tests/test_ltv_size.py): the structure and signed attributes take 420-500 bytes, the issuer's
-# name (named twice: SignerIdentifier and signingCertificateV2, RFC 5035); wrapping the
+# name included (it is named twice: SignerIdentifier, signingCertificateV2 RFC 5035); wrapping the
 # time-stamp token as an unsigned attribute and the revocation data as Adobe's
 # adbe-revocationInfoArchival attribute takes under 40 bytes each. A token differs from the
 # sizing token by a few bytes (nonce, serial, genTime fraction, ECDSA signature length). The
