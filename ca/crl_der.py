@@ -143,10 +143,11 @@ def entry_der(e: Entry, omit_unspecified: bool = True) -> bytes:
 
 def build_tbs(*, issuer_der: bytes, issuer_ski: bytes, crl_number: int, this_update: dt.datetime,
               next_update: dt.datetime, entries: Iterable[Entry], scope: Scope, mechanism: Mechanism,
-              omit_unspecified: bool = True) -> bytes:
+              omit_unspecified: bool = True, encoded: bytes = b"") -> bytes:
     """The TBSCertList (RFC 5280 5.1.2) as DER. ``entries`` may be a generator (rows streamed
-    from the database): each is encoded once and joined."""
-    revoked = b"".join([entry_der(e, omit_unspecified) for e in entries])
+    from the database): each is encoded once and joined. ``encoded``: entries already in DER
+    (those of the scope's previous CRL, ``revoked_of``), listed first."""
+    revoked = encoded + b"".join([entry_der(e, omit_unspecified) for e in entries])
     exts = (extension(OID_AKI, tlv(0x30, tlv(0x80, issuer_ski)))             # 5.2.1, [0] keyIdentifier
             + extension(OID_CRL_NUMBER, integer(crl_number)))                 # 5.2.3
     if scope.url is not None:
@@ -161,3 +162,32 @@ def assemble(tbs: bytes, mechanism: Mechanism, signature: bytes) -> bytes:
     """RFC 5280 5.1.1: CertificateList ::= SEQUENCE {tbsCertList, signatureAlgorithm (the same
     AlgorithmIdentifier as inside the TBS, 5.1.1.2), signatureValue BIT STRING}."""
     return tlv(0x30, tbs + ALGORITHM_IDENTIFIERS[mechanism] + tlv(0x03, b"\x00" + signature))
+
+
+def _element(buf: bytes, i: int) -> tuple[int, int, int]:
+    """X.690 8.1 at offset ``i``: (tag, start of contents, end of contents)."""
+    tag, first = buf[i], buf[i + 1]
+    if first < 0x80:
+        return tag, i + 2, i + 2 + first
+    n = first & 0x7F
+    length = int.from_bytes(buf[i + 2:i + 2 + n], "big")
+    return tag, i + 2 + n, i + 2 + n + length
+
+
+def revoked_of(crl: bytes) -> tuple[bytes, set[int]]:
+    """The revokedCertificates entries of a v2 CRL (RFC 5280 5.1.2.6) as their DER, and their
+    serials: what a revocation appends one entry to instead of re-encoding the whole scope."""
+    _, tbs_start, _ = _element(crl, 0)             # CertificateList
+    tag, i, end = _element(crl, tbs_start)         # tbsCertList
+    for _ in range(5):                             # version, signature, issuer, thisUpdate, nextUpdate
+        _, _, i = _element(crl, i)
+    tag, start, stop = _element(crl, i) if i < end else (0, i, i)
+    if tag != 0x30:                                # absent when empty (5.1.2.6); [0] crlExtensions follow
+        return b"", set()
+    serials, j = set(), start
+    while j < stop:
+        _, entry_start, entry_end = _element(crl, j)
+        _, serial_start, serial_end = _element(crl, entry_start)
+        serials.add(int.from_bytes(crl[serial_start:serial_end], "big"))
+        j = entry_end
+    return crl[start:stop], serials

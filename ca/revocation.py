@@ -16,7 +16,7 @@ from .audit import AuditEvent, append
 from .builders import REASONS, ski_of
 from .context import CaContext
 from .crl_checks import EntryChecks, sign_tbs, verify_tbs
-from .crl_der import FULL, Scope, assemble, build_tbs
+from .crl_der import FULL, Scope, assemble, build_tbs, revoked_of
 from .issuance import _throwaway_key
 from .partitions import NAME as PARTITION_NAME
 from .partitions import partition_url
@@ -76,7 +76,7 @@ class Revocation:
             raise
         # Only the CRL the certificate's CRL DP names: its partition, or the full CRL for a
         # certificate issued before partitions (or a CA certificate, on the root's ARL).
-        return record, self.publish(ca_name, actor, partition)
+        return record, self.publish(ca_name, actor, partition, added=serial_hex)
 
     def generate_crl(self, ca_name: str, actor: str) -> CrlRecord:
         """The CA's full CRL (or the root's ARL): every revoked certificate, no IDP."""
@@ -98,7 +98,24 @@ class Revocation:
                                       {"error": f"{type(exc).__name__}: {exc}"}))
             return None
 
-    def publish(self, ca_name: str, actor: str, partition: str | None) -> CrlRecord:
+    @staticmethod
+    def _previous_entries(s, ca, partition: str | None, added: str | None):  # type: ignore[no-untyped-def]
+        """For a revocation (``added``): the entries of the scope's newest CRL as DER and their
+        serials, when that CRL lists every revoked certificate of the scope but the one just
+        revoked (its count is one less, read under the CA row lock); else (None, empty set) and
+        the scope is re-read whole. Each old entry was checked when first published; the
+        schedule (`govca crl publish`) re-reads and re-checks every scope in full."""
+        if added is None:
+            return None, set()
+        previous = CrlRepository(s).latest(ca, partition)
+        if previous is None:
+            return None, set()
+        encoded, listed = revoked_of(bytes(previous.der))
+        if CertificateRepository(s).count_revoked(ca, partition) != len(listed) + 1:
+            return None, set()
+        return encoded, listed
+
+    def publish(self, ca_name: str, actor: str, partition: str | None, added: str | None = None) -> CrlRecord:
         """Publish one CRL scope: the full CRL (``partition`` None) or one partition (RFC 5280
         5.2.5 IDP, critical). The DER is written by ca/crl_der.py from rows streamed under the CA
         row lock (a higher cRLNumber, shared by every scope of the CA, always lists at least the
@@ -131,11 +148,16 @@ class Revocation:
                               this_update=now, next_update=now + dt.timedelta(days=days), scope=scope,
                               mechanism=mechanism, omit_unspecified=profile.reason_code.omit_unspecified)
                 checks = EntryChecks(now.replace(tzinfo=None), partition)  # the rows' times are naive UTC
-                raw = CertificateRepository(s).stream_revoked(ca, partition)
+                certs = CertificateRepository(s)
+                encoded, listed = self._previous_entries(s, ca, partition, added)
+                raw = certs.stream_revoked(ca, partition, added if encoded is not None else None)
                 try:
-                    tbs = build_tbs(entries=checks.stream(raw), **header)
+                    tbs = build_tbs(entries=checks.stream(raw), encoded=encoded or b"", **header)
                 finally:
                     raw.close()  # a refused entry leaves the cursor open: close it inside the transaction
+                if encoded is not None and (checks.count != 1 or checks.head[0].serial in listed):
+                    raise CaError(f"certificate {added} is not the one entry the {shown} CRL lacks")
+                entries = checks.count + len(listed)
         except CaError as exc:
             ctx.audit(AuditEvent(actor, action, shown, "refused", {"error": str(exc)}))
             raise
@@ -159,7 +181,7 @@ class Revocation:
             record = crls.add(ca, number, crl.last_update_utc, crl.next_update_utc, der, partition)
             crls.prune(ca, partition, KEEP_CRLS)
             append(s, AuditEvent(actor, action, shown, "success",
-                                 {"crl_number": number, "entries": checks.count, "partition": partition,
+                                 {"crl_number": number, "entries": entries, "partition": partition,
                                   "sha256": hashlib.sha256(der).hexdigest()}), ctx.clock())
         return record
 

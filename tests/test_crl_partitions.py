@@ -87,6 +87,21 @@ def test_rfc5280_5_2_5_partition_idp_is_critical_with_url_and_only_user_certs() 
     assert [n.value for n in idp.value.full_name] == [URL]
 
 
+def test_rfc5280_5_1_2_6_appending_to_the_previous_entries_equals_a_rebuild() -> None:
+    from ca.crl_der import revoked_of
+    key = ec.generate_private_key(ec.SECP384R1())
+    for scope in (FULL, Scope(URL)):
+        previous_tbs = _tbs(entries=ENTRIES[:2], scope=scope)
+        previous = assemble(previous_tbs, Mechanism.ECDSA_SHA384, key.sign(previous_tbs, ec.ECDSA(hashes.SHA384())))
+        encoded, serials = revoked_of(previous)
+        assert serials == {e.serial for e in ENTRIES[:2]}
+        assert build_tbs(issuer_der=NAME.public_bytes(), issuer_ski=SKI, crl_number=7, this_update=NOW,
+                         next_update=NOW + dt.timedelta(days=7), entries=ENTRIES[2:], scope=scope,
+                         mechanism=Mechanism.ECDSA_SHA384, encoded=encoded) == _tbs(scope=scope)
+        empty_tbs = _tbs(entries=[], scope=scope)
+        assert revoked_of(assemble(empty_tbs, Mechanism.ECDSA_SHA384, b"\x00")) == (b"", set())
+
+
 def _check(rows, this_update=NOW, scope=None):  # type: ignore[no-untyped-def]
     return list(EntryChecks(this_update, scope).stream(rows))
 
@@ -202,6 +217,18 @@ def test_acceptance2_partitions_full_crl_openssl_pkilint_pyhanko(tmp_path: Path,
     after = _numbers(home)
     assert after[None] > before[None] and after[part_a] == before[part_a] and after[part_b] == before[part_b]
 
+    # A second revocation in a partition appends its entry to the partition's previous CRL.
+    a3, _ = _issue(cli, tmp_path, "a3", 400)
+    cli("cert", "revoke", "--ca", "issuing", a3, "--reason", "affiliationChanged")
+    app, db = _serve(home)
+    crl = x509.load_der_x509_crl(app.test_client().get(f"/crl/issuing/{part_a}.crl").data)
+    assert {e.serial_number for e in crl} == {int(certs["a1"][0], 16), int(a3, 16)}
+    assert crl.get_revoked_certificate_by_serial_number(int(a3, 16)).extensions.get_extension_for_class(
+        x509.CRLReason).value.reason is x509.ReasonFlags.affiliation_changed
+    assert _audit(home, "crl.publish")[-1][2]["entries"] == 2
+    db.dispose()
+    certs["a3"] = (a3, tmp_path / "a3.pem")
+
     published = json.loads(cli("crl", "publish", "--ca", "issuing", "--json").stdout)
     assert {p["partition"] for p in published} == {None, part_a, part_b}
     fresh = json.loads(cli("crl", "publish", "--max-age-hours", "1", "--json").stdout)
@@ -236,8 +263,8 @@ def test_acceptance2_partitions_full_crl_openssl_pkilint_pyhanko(tmp_path: Path,
             assert idp.critical and idp.value.only_contains_user_certs  # RFC 5280 5.2.5
             assert [n.value for n in idp.value.full_name] == [f"{base}/crl/issuing/{scope}.crl"]
     norm = {n: s.upper().lstrip("0") for n, (s, _) in certs.items()}
-    assert listed[part_a] == {norm["a1"]} and listed[part_b] == {norm["b1"]}
-    assert listed[None] == {norm["a1"], norm["b1"], norm["legacy"]}  # the full CRL lists every revocation
+    assert listed[part_a] == {norm["a1"], norm["a3"]} and listed[part_b] == {norm["b1"]}
+    assert listed[None] == {norm["a1"], norm["a3"], norm["b1"], norm["legacy"]}  # every revocation of the CA
 
     for path in ("/crl/issuing/garbage.crl", "/crl/issuing/19700101.crl", "/crl/nosuch/20261205.crl",
                  "/crl/issuing/2026120.crl"):
@@ -325,7 +352,16 @@ def test_rfc5280_5_1_2_6_a_bad_row_refuses_publication_old_crls_pruned_expired_p
     long_, long_pem = _issue(cli, tmp_path, "long", 700)
     part_short = _cdp(short_pem).rsplit("/", 1)[1][:-4]
     part_long = _cdp(long_pem).rsplit("/", 1)[1][:-4]
+    # A row marked revoked behind govca's back: the partition's previous CRL then lacks two
+    # entries, so the revocation re-reads the whole partition instead of appending one.
+    extra, _ = _issue(cli, tmp_path, "extra", 30)
+    db = _db(home)
+    with db.unit_of_work() as s:
+        s.execute(update(CertificateRow).where(CertificateRow.serial_hex == extra).values(
+            status="revoked", revoked_at=dt.datetime.now(UTC) - dt.timedelta(minutes=5), revocation_reason="superseded"))
+    db.dispose()
     cli("cert", "revoke", "--ca", "issuing", short, "--reason", "keyCompromise")
+    assert _audit(home, "crl.publish")[-1][2]["entries"] == 2
     for _ in range(KEEP_CRLS + 2):
         cli("crl", "publish", "--ca", "issuing")
     db = _db(home)

@@ -215,7 +215,16 @@ class CertificateRepository:
         return self.s.execute(select(CertificateRow.crl_partition).where(
             CertificateRow.ca_id == ca.id, CertificateRow.serial_hex == serial_hex)).scalar_one_or_none()
 
-    def stream_revoked(self, ca: CaRecord, partition: str | None):  # type: ignore[no-untyped-def]
+    def count_revoked(self, ca: CaRecord, partition: str | None) -> int:
+        """How many revoked certificates a CRL scope lists (an index-only count)."""
+        q = select(func.count()).select_from(CertificateRow).where(
+            CertificateRow.ca_id == ca.id, CertificateRow.status == CertStatus.REVOKED.value)
+        if partition is not None:
+            q = q.where(CertificateRow.crl_partition == partition)
+        return self.s.execute(q).scalar_one()
+
+    def stream_revoked(self, ca: CaRecord, partition: str | None,  # type: ignore[no-untyped-def]
+                       serial_hex: str | None = None):
         """(CRL entry, crl_partition) of each revoked certificate in scope: one partition, or every
         one (None: the full CRL); times NAIVE UTC, as stored (ca/crl_der.py reads naive as UTC;
         making 100,000 of them aware costs more than the rest of the read).
@@ -233,6 +242,9 @@ class CertificateRepository:
         if partition is not None:
             sql += f" AND crl_partition = {mark}"
             params += (partition,)
+        if serial_hex is not None:  # one certificate's entry
+            sql += f" AND serial_hex = {mark}"
+            params += (serial_hex,)
         cur = dbapi.cursor() if sqlite else dbapi.cursor(name=f"crl_rows_{ca.id}")
         if not sqlite:
             cur.itersize = 10_000
