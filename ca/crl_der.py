@@ -147,21 +147,29 @@ def build_tbs(*, issuer_der: bytes, issuer_ski: bytes, crl_number: int, this_upd
     """The TBSCertList (RFC 5280 5.1.2) as DER. ``entries`` may be a generator (rows streamed
     from the database): each is encoded once and joined. ``encoded``: entries already in DER
     (those of the scope's previous CRL, ``revoked_of``), listed first."""
-    revoked = encoded + b"".join([entry_der(e, omit_unspecified) for e in entries])
+    revoked = bytearray(encoded)  # grown in place: one buffer, not a million small objects
+    for e in entries:
+        revoked += entry_der(e, omit_unspecified)
     exts = (extension(OID_AKI, tlv(0x30, tlv(0x80, issuer_ski)))             # 5.2.1, [0] keyIdentifier
             + extension(OID_CRL_NUMBER, integer(crl_number)))                 # 5.2.3
     if scope.url is not None:
         exts += extension(OID_IDP, issuing_distribution_point(scope), critical=True)  # 5.2.5: critical
-    body = (_V2 + ALGORITHM_IDENTIFIERS[mechanism] + issuer_der + time(this_update) + time(next_update)
-            + (tlv(0x30, revoked) if revoked else b"")                       # 5.1.2.6: absent when empty
-            + tlv(0xA0, tlv(0x30, exts)))                                    # 5.1.2.7: [0] EXPLICIT
-    return tlv(0x30, body)
+    parts = [_V2 + ALGORITHM_IDENTIFIERS[mechanism] + issuer_der + time(this_update) + time(next_update)]
+    if revoked:                                                               # 5.1.2.6: absent when empty
+        parts += [b"\x30" + _len(len(revoked)), revoked]
+    parts.append(tlv(0xA0, tlv(0x30, exts)))                                  # 5.1.2.7: [0] EXPLICIT
+    return _sequence(parts)
+
+
+def _sequence(parts: list) -> bytes:
+    """A SEQUENCE of the concatenated ``parts``, copied once (a large CRL is tens of MB)."""
+    return b"".join([b"\x30" + _len(sum(len(p) for p in parts)), *parts])
 
 
 def assemble(tbs: bytes, mechanism: Mechanism, signature: bytes) -> bytes:
     """RFC 5280 5.1.1: CertificateList ::= SEQUENCE {tbsCertList, signatureAlgorithm (the same
     AlgorithmIdentifier as inside the TBS, 5.1.1.2), signatureValue BIT STRING}."""
-    return tlv(0x30, tbs + ALGORITHM_IDENTIFIERS[mechanism] + tlv(0x03, b"\x00" + signature))
+    return _sequence([tbs, ALGORITHM_IDENTIFIERS[mechanism], tlv(0x03, b"\x00" + signature)])
 
 
 def _element(buf: bytes, i: int) -> tuple[int, int, int]:
