@@ -41,7 +41,8 @@ goals compare against whatever largest N was run, and say so.
 """
 from __future__ import annotations
 
-import argparse, cProfile, datetime as dt, io, json, os, pstats, random, re, shutil, statistics, subprocess, sys, tempfile, time  # noqa: E401
+import argparse, cProfile, datetime as dt, io, json, os, pstats, random, re, shutil, statistics  # noqa: E401
+import subprocess, sys, tempfile, time  # noqa: E401
 import urllib.request
 from pathlib import Path
 
@@ -73,7 +74,9 @@ PUBLISH_AREAS = [
 ]
 PUBLISH_FRAMES = re.compile(r"^(publish|publish_all|stream|build_tbs|assemble|_entries|lint_crl|sign_tbs|verify_tbs"
                             r"|stream_revoked|live_partitions|scopes|prune|append) \(")
-SEED_TAG = 0x5EED << 100  # seeded serials: 1 << 126 | SEED_TAG | i, never drawn by ca.issuance.new_serial's 127 random bits
+# Seeded serials: 1 << 126 | SEED_TAG | i (unique; ca.issuance.new_serial draws 126 random bits below bit 126, so a
+# clash with a real serial has a chance of about N / 2**126).
+SEED_TAG = 0x5EED << 100
 
 
 def partition_function(ctx):  # type: ignore[no-untyped-def]
@@ -87,7 +90,8 @@ def partition_function(ctx):  # type: ignore[no-untyped-def]
     return lambda not_after: partition_of(not_after, days)
 
 
-def seed(db_url: str, ca_id: int, start: int, stop_at: int, der: bytes, now: dt.datetime, part) -> float:  # type: ignore[no-untyped-def]
+def seed(db_url: str, ca_id: int, start: int, stop_at: int, der: bytes, now: dt.datetime,  # type: ignore[no-untyped-def]
+         part) -> float:
     """Bench-only fast path: INSERT rows start..stop_at-1 of revoked certificates; seconds taken."""
     from sqlalchemy import create_engine
 
@@ -222,7 +226,7 @@ class Bench:
         roots = [ax509.Certificate.load(der) for der in self.roots]
         for sf in SUBFILTERS:
             pdf = seal(self.port, self.token, subfilter=sf)
-            validate_offline(pdf, roots), validate_offline(pdf, roots)  # warm-up: pyHanko's first calls import and cache
+            validate_offline(pdf, roots), validate_offline(pdf, roots)  # warm-up: first calls import and cache
             walls, cpus = [], []
             for _ in range(VALIDATIONS):
                 t0, c0 = time.perf_counter(), time.process_time()
@@ -291,7 +295,8 @@ def goals(figs: list[dict]) -> list[dict]:
     def goal(name: str, value: float | None, limit: float | None, unit: str) -> None:
         ok = None if value is None or limit is None else value <= limit
         out.append({"goal": name, "value": value, "limit": limit, "unit": unit,
-                    "ratio": None if ok is None else value / limit, "result": {None: "n/a", True: "PASS", False: "MISS"}[ok]})
+                    "ratio": None if ok is None else value / limit,
+                    "result": {None: "n/a", True: "PASS", False: "MISS"}[ok]})
 
     big_n = f"N={big['n']:,}" + ("" if big["n"] == 1_000_000 else " (the issue's N is 1,000,000)")
     if zero is not None and big is not zero:
@@ -327,7 +332,8 @@ def print_report(figs: list[dict], results: list[dict], head: str) -> None:
                  f"{p['partitions_only_s']:.2f}" if p else "-",
                  f"{p['count']} ({p['largest_bytes'] / 1024:,.1f} KB)" if p else "-",
                  f"{c['seal_bytes'] / 1024:,.1f} KB", f"{a['seal_bytes'] / 1024:,.1f} KB",
-                 f"{c['validate_s']:.3f} ({c['validate_cpu_s']:.3f})", f"{a['validate_s']:.3f} ({a['validate_cpu_s']:.3f})")
+                 f"{c['validate_s']:.3f} ({c['validate_cpu_s']:.3f})",
+                 f"{a['validate_s']:.3f} ({a['validate_cpu_s']:.3f})")
         print("| " + " | ".join(cells) + " |")
     print("\ngoals:")
     for r in results:
