@@ -4,9 +4,11 @@ Every published CRL gets:
   (a) ``EntryChecks``: our own clause-cited checks of the WHOLE entry list, linear and cheap,
       applied while the rows stream from the database;
   (b) pkilint on a copy with the same header and extensions but only a bounded sample of the
-      entries (the first and last ``SAMPLE``), signed with a throwaway key: pkilint decodes every
-      entry into a Python tree and runs its validators on each node (~0.45 ms per entry), so
-      linting the sample keeps its header and extension checks at a constant cost.
+      entries (the first and last ``SAMPLE`` and the first of each shape: reasonCode, with or
+      without invalidityDate), signed with a throwaway key. pkilint decodes every entry into a
+      pyasn1 tree wrapped in its own document nodes (~45% of its time) and matches each of its
+      validators against every node (~50%): ~0.35 ms per entry, 2,000 entries 0.7 s; the
+      sample keeps its header, extension and entry-encoding checks at a constant cost.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from hsm.mechanisms import Mechanism
 from .crl_der import REASON_CODES, Entry
 from .errors import CaError
 
-SAMPLE = 16
+SAMPLE = 4  # the first and last SAMPLE entries, plus the first of each shape (reason, invalidityDate or not)
 MAX_SERIAL = 1 << (20 * 8 - 1)  # RFC 5280 4.1.2.2: at most 20 octets, positive
 
 
@@ -50,11 +52,12 @@ class EntryChecks:
         self.seen: set[int] = set()
         self.head: list[Entry] = []
         self.tail: collections.deque[Entry] = collections.deque(maxlen=SAMPLE)
+        self.shapes: dict[tuple[str, bool], Entry] = {}
         self.count = 0
 
     def stream(self, rows: Iterable[tuple[Entry, str | None]]) -> Iterator[Entry]:
         this_update, scope, seen = self.this_update, self.scope, self.seen
-        head, tail, allowed = self.head, self.tail, ALLOWED_REASONS
+        head, tail, allowed, shapes = self.head, self.tail, ALLOWED_REASONS, self.shapes
         for entry, partition in rows:
             serial, revoked_at, reason, invalidity = entry
             if not 0 < serial < MAX_SERIAL:
@@ -82,12 +85,18 @@ class EntryChecks:
                 head.append(entry)
             else:
                 tail.append(entry)
+            shape = (reason, invalidity is None)
+            if shape not in shapes:
+                shapes[shape] = entry
             yield entry
         self.count = len(seen)
 
     def sample(self) -> list[Entry]:
-        """The first and last SAMPLE entries (at most 2 * SAMPLE), in list order."""
-        return self.head + list(self.tail)
+        """The first and last SAMPLE entries and the first of each shape not among them: every
+        encoding the list holds, in a copy whose size does not grow with the list."""
+        edges = self.head + list(self.tail)
+        seen = {e.serial for e in edges}
+        return self.head + [e for e in self.shapes.values() if e.serial not in seen] + list(self.tail)
 
 
 def sign_tbs(key, mechanism: Mechanism, tbs: bytes) -> bytes:  # type: ignore[no-untyped-def]

@@ -120,10 +120,13 @@ def test_rfc5280_entry_checks_refuse_a_bad_entry_list(rows, scope, clause) -> No
         _check(rows, scope=scope)
 
 
-def test_entry_checks_keep_a_bounded_sample() -> None:
+def test_entry_checks_keep_a_bounded_sample_of_every_shape() -> None:
     checks = EntryChecks(NOW, None)
-    list(checks.stream((Entry(i, NOW, "keyCompromise"), None) for i in range(1, 101)))
-    assert checks.count == 100 and [e.serial for e in checks.sample()] == [*range(1, 17), *range(85, 101)]
+    rows = [Entry(i, NOW, "keyCompromise") for i in range(1, 101)]
+    rows[50] = Entry(51, NOW, "superseded", NOW - dt.timedelta(days=1))
+    rows[60] = Entry(61, NOW, "unspecified")
+    list(checks.stream((e, None) for e in rows))
+    assert checks.count == 100 and [e.serial for e in checks.sample()] == [1, 2, 3, 4, 51, 61, 97, 98, 99, 100]
 
 
 def test_partition_names_are_the_window_start() -> None:
