@@ -202,9 +202,10 @@ class CaService:
             ca = CaRepository(s).get(ca_name) if ca_name else None
             return CertificateRepository(s).list(ca, status)
 
-    def latest_crl(self, ca_name: str) -> CrlRecord | None:
+    def latest_crl(self, ca_name: str, partition: str | None = None) -> CrlRecord | None:
+        """The newest full CRL (or ARL) of the CA, or of one of its partitions."""
         with self.ctx.db.reader() as s:
-            return CrlRepository(s).latest(CaRepository(s).get(ca_name))
+            return CrlRepository(s).latest(CaRepository(s).get(ca_name), partition)
 
     def serial_state(self, serial: str) -> dict | None:
         with self.ctx.db.reader() as s:

@@ -80,11 +80,26 @@ def _export(svc: Any, home: Path) -> list[str]:
         path.write_text(pem_text(c.der))
         lines.append(f"  {c.serial_hex} {c.profile:<10} {c.status.value:<8} {c.subject}\n      {path}")
     chain = (f"openssl verify -x509_strict -crl_check_all -CAfile {out / 'govca-root.pem'} -untrusted "
-             f"{out / 'govca-issuing.pem'} -CRLfile {out / 'govca-root.crl'} -CRLfile {out / 'govca-issuing.crl'}")
+             f"{out / 'govca-issuing.pem'} -CRLfile {out / 'govca-root.crl'}")
     seals = [c for c in svc.list_certificates() if c.profile == "eseal"]
-    lines += ["", "Check a certificate with its CRLs (RFC 5280 6.3), e.g. the demo agency's seals:"]
-    lines += [f"  {chain} {out / f'eseal-{c.serial_hex}.pem'}    # {c.status.value}" for c in seals]
+    lines += ["", "Check a certificate with the CRLs it names (RFC 5280 6.3), e.g. the demo agency's seals:"]
+    lines += [f"  {chain} -CRLfile {_crl_named_by(svc, c, out)} {out / f'eseal-{c.serial_hex}.pem'}    "
+              f"# {c.status.value}" for c in seals]
     return lines
+
+
+def _crl_named_by(svc: Any, cert: Any, out: Path) -> Path:
+    """The CRL a certificate's distribution point names (its partition, /crl/<ca>/<p>.crl, or the
+    CA's full CRL), written next to the demo's PEM files."""
+    from cryptography import x509
+
+    url = cert.certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value[0].full_name[0].value
+    ca_name, _, partition = url.rsplit("/crl/", 1)[1].removesuffix(".crl").partition("/")
+    path = out / (f"{ca_name}-{partition}.crl" if partition else f"{ca_name}.crl")
+    crl = svc.latest_crl(ca_name, partition or None)
+    if crl is not None:
+        path.write_bytes(crl.der)
+    return path
 
 
 @click.command("demo")

@@ -148,9 +148,14 @@ def exercise_served_surface(base: str, demo: Demo) -> None:
     assert resp.certificate_status == ocsp.OCSPCertStatus.REVOKED
     assert ocsp_post_nonce(base, good, demo.issuing).certificate_status == ocsp.OCSPCertStatus.GOOD
     # The repository: CRLs and CA certificates (RFC 5280 4.2.1.13, 4.2.2.1).
-    status, _, body = http(f"{base}/crl/govca-issuing.crl")
+    # The CRL the revoked seal's CRL distribution point names: its partition (RFC 5280 5.2.5).
+    dp = revoked.extensions.get_extension_for_class(x509.CRLDistributionPoints).value[0].full_name[0].value
+    assert "/crl/govca-issuing/" in dp
+    status, _, body = http(base + dp[dp.index("/crl/"):])
     assert status == 200 and x509.load_der_x509_crl(body).get_revoked_certificate_by_serial_number(
         int(demo.revoked_seal, 16)) is not None
+    status, _, body = http(f"{base}/crl/govca-issuing.crl")  # the full CRL, for certificates that name it
+    assert status == 200 and x509.load_der_x509_crl(body).issuer == demo.issuing.subject
     status, _, body = http(f"{base}/certs/govca-root.crt")
     assert status == 200 and x509.load_der_x509_certificate(body) == demo.root
     # Sealing at B-B and B-LTA (ETSI EN 319 142-1), each recorded in the document registry.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -119,8 +119,16 @@ class CertificateRow(Base):
     # The CRL partition its CRL distribution point names (/crl/<ca>/<partition>.crl); None: the
     # CA's full CRL (/crl/<ca>.crl), for CA certificates and those issued before partitions.
     crl_partition: Mapped[str | None] = mapped_column(String(32))
-    __table_args__ = (Index("ix_certificates_ca_status", "ca_id", "status"),
-                      Index("ix_certificates_partition", "ca_id", "crl_partition", "status"))
+    __table_args__ = (
+        Index("ix_certificates_ca_status", "ca_id", "status"),
+        Index("ix_certificates_partition", "ca_id", "crl_partition", "status"),
+        # Migration 0009: a CRL entry's columns for revoked rows only (read from the index alone),
+        # and each partition's latest notAfter (which partitions are still live).
+        Index("ix_certificates_revoked_entries", "ca_id", "crl_partition", "serial_hex", "revoked_at",
+              "revocation_reason", "invalidity_date", "status", sqlite_where=text("status = 'revoked'"),
+              postgresql_where=text("status = 'revoked'")),
+        Index("ix_certificates_partition_expiry", "ca_id", "crl_partition", "not_after"),
+    )
 
 
 class CrlRow(Base):
