@@ -146,7 +146,7 @@ def build_tbs(*, issuer_der: bytes, issuer_ski: bytes, crl_number: int, this_upd
               omit_unspecified: bool = True, encoded: bytes = b"") -> bytes:
     """The TBSCertList (RFC 5280 5.1.2) as DER. ``entries`` may be a generator (rows streamed
     from the database): each is encoded once and joined. ``encoded``: entries already in DER
-    (those of the scope's previous CRL, ``revoked_of``), listed first."""
+    (those of the scope's previous CRL, ``entries_of``), listed first."""
     revoked = bytearray(encoded)  # grown in place: one buffer, not a million small objects
     for e in entries:
         revoked += entry_der(e, omit_unspecified)
@@ -182,20 +182,38 @@ def _element(buf: bytes, i: int) -> tuple[int, int, int]:
     return tag, i + 2 + n, i + 2 + n + length
 
 
-def revoked_of(crl: bytes) -> tuple[bytes, set[int]]:
-    """The revokedCertificates entries of a v2 CRL (RFC 5280 5.1.2.6) as their DER, and their
-    serials: what a revocation appends one entry to instead of re-encoding the whole scope."""
-    _, tbs_start, _ = _element(crl, 0)             # CertificateList
-    tag, i, end = _element(crl, tbs_start)         # tbsCertList
+def entries_of(crl: bytes) -> tuple[bytes, int]:
+    """The revokedCertificates entries of a v2 CRL as their DER, and how many there are: one walk
+    over the entries' headers, nothing decoded (a revocation reads its scope's previous CRL this
+    way, nothing else of them is needed)."""
+    _, tbs_start, _ = _element(crl, 0)
+    tag, i, end = _element(crl, tbs_start)
     for _ in range(5):                             # version, signature, issuer, thisUpdate, nextUpdate
         _, _, i = _element(crl, i)
     tag, start, stop = _element(crl, i) if i < end else (0, i, i)
-    if tag != 0x30:                                # absent when empty (5.1.2.6); [0] crlExtensions follow
-        return b"", set()
-    serials, j = set(), start
+    if tag != 0x30:
+        return b"", 0
+    if stop > len(crl):
+        raise ValueError("the CRL ends inside its revokedCertificates (X.690 8.1)")
+    count, j = 0, start
     while j < stop:
-        _, entry_start, entry_end = _element(crl, j)
-        _, serial_start, serial_end = _element(crl, entry_start)
-        serials.add(int.from_bytes(crl[serial_start:serial_end], "big"))
-        j = entry_end
-    return crl[start:stop], serials
+        first = crl[j + 1]
+        if first < 0x80:
+            j += 2 + first
+        else:
+            n = first & 0x7F
+            j += 2 + n + int.from_bytes(crl[j + 2:j + 2 + n], "big")
+        count += 1
+    if j != stop:
+        raise ValueError("the CRL's revokedCertificates do not end where their SEQUENCE does (X.690 8.1)")
+    return crl[start:stop], count
+
+
+def may_list(encoded: bytes, serial: int) -> bool:
+    """Whether an entry of ``encoded`` may carry ``serial``: a byte search for its INTEGER followed
+    by a revocationDate's Time tag (RFC 5280 5.1.2.6). A false positive only sends the caller to
+    re-read the scope whole; a false negative cannot happen, since the writer encodes every serial
+    the same way."""
+    needle = integer(serial)
+    return needle + b"\x17" in encoded or needle + b"\x18" in encoded
+

@@ -16,7 +16,7 @@ from .audit import AuditEvent, append
 from .builders import REASONS, ski_of
 from .context import CaContext
 from .crl_checks import EntryChecks, sign_tbs, verify_tbs
-from .crl_der import FULL, Scope, assemble, build_tbs, revoked_of
+from .crl_der import FULL, Scope, assemble, build_tbs, entries_of, may_list
 from .issuance import _throwaway_key
 from .partitions import NAME as PARTITION_NAME
 from .partitions import partition_url
@@ -100,20 +100,21 @@ class Revocation:
 
     @staticmethod
     def _previous_entries(s, ca, partition: str | None, added: str | None):  # type: ignore[no-untyped-def]
-        """For a revocation (``added``): the entries of the scope's newest CRL as DER and their
-        serials, when that CRL lists every revoked certificate of the scope but the one just
-        revoked (its count is one less, read under the CA row lock); else (None, empty set) and
-        the scope is re-read whole. Each old entry was checked when first published; the
-        schedule (`govca crl publish`) re-reads and re-checks every scope in full."""
+        """For a revocation (``added``): the entries of the scope's newest CRL as DER and how many,
+        when that CRL lists every revoked certificate of the scope but the one just revoked (its
+        count is one less, read under the CA row lock, and the new serial is not in it); else
+        (None, 0) and the scope is re-read whole. Each old entry was checked when first published;
+        the schedule (`govca crl publish`) re-reads and re-checks every scope in full."""
         if added is None:
-            return None, set()
+            return None, 0
         previous = CrlRepository(s).latest(ca, partition)
         if previous is None:
-            return None, set()
-        encoded, listed = revoked_of(bytes(previous.der))
-        if CertificateRepository(s).count_revoked(ca, partition) != len(listed) + 1:
-            return None, set()
-        return encoded, listed
+            return None, 0
+        encoded, count = entries_of(bytes(previous.der))
+        if (CertificateRepository(s).count_revoked(ca, partition) != count + 1
+                or may_list(encoded, int(added, 16))):
+            return None, 0
+        return encoded, count
 
     def publish(self, ca_name: str, actor: str, partition: str | None, added: str | None = None) -> CrlRecord:
         """Publish one CRL scope: the full CRL (``partition`` None) or one partition (RFC 5280
@@ -149,15 +150,15 @@ class Revocation:
                               mechanism=mechanism, omit_unspecified=profile.reason_code.omit_unspecified)
                 checks = EntryChecks(now.replace(tzinfo=None), partition)  # the rows' times are naive UTC
                 certs = CertificateRepository(s)
-                encoded, listed = self._previous_entries(s, ca, partition, added)
+                encoded, listed = self._previous_entries(s, ca, partition, added)  # listed: how many
                 raw = certs.stream_revoked(ca, partition, added if encoded is not None else None)
                 try:
                     tbs = build_tbs(entries=checks.stream(raw), encoded=encoded or b"", **header)
                 finally:
                     raw.close()  # a refused entry leaves the cursor open: close it inside the transaction
-                if encoded is not None and (checks.count != 1 or checks.head[0].serial in listed):
+                if encoded is not None and (checks.count != 1 or checks.head[0].serial != int(added, 16)):
                     raise CaError(f"certificate {added} is not the one entry the {shown} CRL lacks")
-                entries = checks.count + len(listed)
+                entries = checks.count + listed
         except CaError as exc:
             ctx.audit(AuditEvent(actor, action, shown, "refused", {"error": str(exc)}))
             raise

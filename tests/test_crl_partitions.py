@@ -88,18 +88,25 @@ def test_rfc5280_5_2_5_partition_idp_is_critical_with_url_and_only_user_certs() 
 
 
 def test_rfc5280_5_1_2_6_appending_to_the_previous_entries_equals_a_rebuild() -> None:
-    from ca.crl_der import revoked_of
+    from ca.crl_der import entries_of, may_list
     key = ec.generate_private_key(ec.SECP384R1())
     for scope in (FULL, Scope(URL)):
         previous_tbs = _tbs(entries=ENTRIES[:2], scope=scope)
         previous = assemble(previous_tbs, Mechanism.ECDSA_SHA384, key.sign(previous_tbs, ec.ECDSA(hashes.SHA384())))
-        encoded, serials = revoked_of(previous)
-        assert serials == {e.serial for e in ENTRIES[:2]}
+        encoded, count = entries_of(previous)
+        assert count == 2
+        # The entries listed are found by their serial; the ones to append are not.
+        assert all(may_list(encoded, e.serial) for e in ENTRIES[:2])
+        assert not any(may_list(encoded, e.serial) for e in ENTRIES[2:])
         assert build_tbs(issuer_der=NAME.public_bytes(), issuer_ski=SKI, crl_number=7, this_update=NOW,
                          next_update=NOW + dt.timedelta(days=7), entries=ENTRIES[2:], scope=scope,
                          mechanism=Mechanism.ECDSA_SHA384, encoded=encoded) == _tbs(scope=scope)
         empty_tbs = _tbs(entries=[], scope=scope)
-        assert revoked_of(assemble(empty_tbs, Mechanism.ECDSA_SHA384, b"\x00")) == (b"", set())
+        assert entries_of(assemble(empty_tbs, Mechanism.ECDSA_SHA384, b"\x00")) == (b"", 0)
+    # A CRL cut inside its entry list is not taken for a previous CRL's entries (X.690 8.1).
+    cut = previous.index(encoded) + len(encoded) // 2
+    with pytest.raises(ValueError, match="ends inside its revokedCertificates"):
+        entries_of(previous[:cut])
 
 
 def _check(rows, this_update=NOW, scope=None):  # type: ignore[no-untyped-def]
