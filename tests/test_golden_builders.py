@@ -2,8 +2,9 @@
 shows up here as a byte diff, not only through SoftHSM and the CLI.
 
 Each case calls one builder with a fixed ``now``, fixed serials, nonces and CRL numbers, a fixed
-``PolicySettings`` (no base URL from a configuration) and fixed software keys (tests/golden/keys/*.pem:
-test input only; production keys stay in the HSM), and compares the result byte for byte with
+``PolicySettings`` (no base URL from a configuration) and fixed software keys (derived at run time
+from their names by tests/golden_keys.py: no private key is committed; test input only, production
+keys stay in the HSM), and compares the result byte for byte with
 tests/golden/<case>.der:
 
 - ca/builders.py ``build_certificate``, one case per profile (root-ca, issuing-ca,
@@ -65,11 +66,11 @@ from ocsp.interfaces import CertStatus, StatusInfo
 from ocsp.request import CertIdRequest
 from policies import PolicySettings
 from policies.loader import load_profiles
+from golden_keys import golden_key
 from signer.tsa.authority import (TsaUnit, build_response, build_signed_attributes, build_tst_info, build_token,
                                   parse_query)
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-KEYS = GOLDEN / "keys"
 UTC = dt.timezone.utc
 # Microseconds on purpose: certificates and CRLs drop them, TSA genTime keeps milliseconds (RFC 3161 2.4.2).
 NOW = dt.datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
@@ -118,9 +119,8 @@ ISSUERS = {"root": (ROOT_NAME, ROOT_SUBJECT, "root-rsa3072"), "issuing": (ISSUIN
            "ec": (EC_ISSUING_NAME, EC_ISSUING_SUBJECT, "issuing-p384")}
 
 
-@functools.lru_cache(maxsize=None)
 def key(name: str) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
-    return serialization.load_pem_private_key((KEYS / f"{name}.pem").read_bytes(), password=None)  # type: ignore[return-value]
+    return golden_key(name)
 
 
 @functools.lru_cache(maxsize=None)
