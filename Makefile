@@ -19,7 +19,7 @@ system-packages:
 	$(call apt_install,$$missing)
 
 # ... and what the tests and benchmarks use besides: poppler (pdfsig, pdftoppm), NSS tools,
-# zbar (QR decoding), Chromium (page tests through Playwright), wrk (load).
+# zbar (QR decoding), Chromium (page tests through Playwright), wrk (load), xmlsec1 (XMLDSig checks).
 test-packages:
 	@missing=""; \
 	command -v pdfsig >/dev/null || missing="$$missing poppler-utils"; \
@@ -27,6 +27,7 @@ test-packages:
 	command -v zbarimg >/dev/null || missing="$$missing zbar-tools"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v xmlsec1 >/dev/null || missing="$$missing xmlsec1"; \
 	$(call apt_install,$$missing)
 
 define apt_install
