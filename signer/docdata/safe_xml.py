@@ -23,6 +23,14 @@ MAX_DEPTH = 64
 """Nesting deeper than this is refused (a receipt or licence is a handful of levels deep)."""
 
 
+_DOCTYPE_MARKERS = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be"))
+
+
+def _doctype(what: str) -> BadInputError:
+    return BadInputError(f"{what} has a DOCTYPE declaration; govca refuses DTDs and entities in XML "
+                         "(XXE and entity expansion)")
+
+
 def _parser() -> etree.XMLParser:
     # A new parser per call: lxml parsers are not shared between threads.
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
@@ -36,6 +44,10 @@ def parse(data: bytes, *, what: str = "the XML document", max_bytes: int | None 
         raise TooLargeError(f"{what} is over the {max_bytes:,}-byte limit")
     if not data.strip():
         raise BadInputError(f"{what} is empty")
+    if any(marker in data for marker in _DOCTYPE_MARKERS):
+        # Refused before libxml2 reads the declaration at all (it would otherwise stop at the
+        # first entity or network access with a message that hides the reason).
+        raise _doctype(what)
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
@@ -45,8 +57,7 @@ def parse(data: bytes, *, what: str = "the XML document", max_bytes: int | None 
     tree = root.getroottree()
     info = tree.docinfo
     if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
-        raise BadInputError(f"{what} has a DOCTYPE declaration; govca refuses DTDs and entities in XML "
-                            "(XXE and entity expansion)")
+        raise _doctype(what)
     _check_shape(root, what)
     return tree
 
