@@ -30,6 +30,7 @@ for _name_ in ("pyhanko.sign.validation.generic_cms", "pyhanko.sign.validation.p
     logging.getLogger(_name_).setLevel(logging.ERROR)
 from ..revinfo import RevocationData
 from ..thai import BANGKOK, english_date, thai_date
+from .attachments import section as associated_section
 from .text import CERTIFICATION, CHANGES, NOTES, REASONS, REVOCATION_REASONS, VERDICTS, say
 
 RevocationNow = Callable[[list[tuple[bytes, bytes]]], RevocationData]
@@ -155,11 +156,18 @@ class Verifier:
         """The report on every signature. The whole verification runs under the budgets of
         signer/pdf_guard.py: the parse (with the signature and field counts) under its own,
         all the validation under ``verify_seconds`` and the memory budget."""
+        return self.verify_with_files(pdf)[0]
+
+    def verify_with_files(self, pdf: bytes) -> tuple[dict[str, Any], list[bytes | None]]:
+        """:meth:`verify`, and the bytes of the associated files the report lists under
+        ``attachments`` (ISO 32000-2 14.13; signer/verification/attachments.py), in its order,
+        for the page's download links; the report itself carries no file's bytes."""
         now = self.clock()
         roots = [ax509.Certificate.load(r) for r in self.trust().roots]
         with guard(self.budgets.verify_seconds, "verifying the PDF", self.budgets):
             reader = read_pdf(pdf, self.max_bytes, self.budgets)
             reports = self._all(reader, roots, now)
+            attachments, contents = associated_section(reader)
         verdicts = {r["verdict"] for r in reports}
         overall = "invalid" if "invalid" in verdicts else "indeterminate" if ("indeterminate" in verdicts
                                                                              or not reports) else "valid"
@@ -168,8 +176,8 @@ class Verifier:
                          "signatures": len(reports)},
             "verdict": overall, "verdict_text": dict(zip(("th", "en"), VERDICTS[overall])),
             "reason": say(REASONS, "no_signatures") if not reports else None,
-            "checked_at": _when(now), "signatures": reports,
-        }
+            "checked_at": _when(now), "signatures": reports, "attachments": attachments,
+        }, contents
 
     def _all(self, reader: PdfFileReader, roots: list, now: dt.datetime) -> list[dict[str, Any]]:
         material = _Material.of(reader)
