@@ -28,6 +28,13 @@ REASONS: dict[str, tuple[str, str]] = {
                       "Cannot be confirmed: no revocation information about the certificate is available."),
     "indeterminate": ("ยืนยันไม่ได้: {detail}", "Cannot be confirmed: {detail}"),
     "no_signatures": ("เอกสารนี้ไม่มีลายมือชื่ออิเล็กทรอนิกส์", "This document carries no electronic signature."),
+    # XAdES (ETSI EN 319 132-1; signer/verification/xades.py)
+    "detached_missing": ("ยืนยันไม่ได้: ลายมือชื่อนี้ลงนามไฟล์ {name} ที่แยกไว้ต่างหาก กรุณาส่งไฟล์นั้นมาพร้อมกัน",
+                         "Cannot be confirmed: this signature covers the separate file {name}; send that file "
+                         "with it."),
+    "timestamp_altered": ("ตราประทับเวลาเพื่อการเก็บรักษาระยะยาวไม่ตรงกับข้อมูลของลายมือชื่อ ข้อมูลถูกเปลี่ยนหลังการประทับเวลา",
+                          "The archive time-stamp does not match the signature's data: it was changed after "
+                          "the time-stamp was applied."),
 }
 
 NOTES: dict[str, tuple[str, str]] = {
@@ -39,6 +46,9 @@ NOTES: dict[str, tuple[str, str]] = {
                         "There were changes after signing ({changes_en}), which the certification allows."),
     "claimed_time": ("เวลาลงนามเป็นเวลาที่ผู้ลงนามระบุเอง ไม่มีตราประทับเวลารับรอง",
                      "The signing time is the one the signer stated; no time-stamp confirms it."),
+    "archive_timestamp": ("ตราประทับเวลาเพื่อการเก็บรักษาระยะยาวเมื่อ {time_th} โดย {tsa} ยืนยันลายมือชื่อและข้อมูลสำหรับตรวจสอบ",
+                          "An archive time-stamp of {time_en} by {tsa} covers the signature and its validation "
+                          "data."),
     "expired_now": ("ใบรับรองหมดอายุแล้ว แต่ตราประทับเวลาพิสูจน์ว่าลงนามขณะใบรับรองยังใช้ได้",
                     "The certificate has expired since, but the time-stamp proves it was valid when signing."),
 }
