@@ -8,22 +8,27 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import io
 import json
+import time
 import zlib
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pyhanko.pdf_utils import embed, generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from sealing_helpers import sample_pdf
+from conftest import OUTPUT, Cli, make_home
+from ocsp_helpers import LiveServer, free_port
+from sealing_helpers import bearer, sample_pdf, setup_sealing
 from signer.docdata.schemas import LicenceData, ReceiptData, elicense_xml, ereceipt_xml
 from signer.pdf_checks import read_pdf
 from signer.verification import attachments as att
 from signer.verification.data_view import MAX_DEPTH, MAX_ROWS, MAX_VALUE, view
 from signer.verification.verify import TrustSettings, Verifier
-from verify_helpers import foreign_signed
+from verify_helpers import api_seal, api_verify, foreign_signed, http, multipart, shown, toggle, upload
 
 LICENCE = LicenceData("TEST-0001", "ใบอนุญาตประกอบกิจการ", "บริษัท ทดสอบ จำกัด", "Test Company Limited",
                       "0105569000001", "A", "กรมพัฒนาธุรกิจการค้า", "Department of Business Development",
@@ -79,7 +84,7 @@ def test_iso32000_2_14_13_af_and_embedded_files_listed_once_with_name_type_relat
                                                                             len(xml), xml)
     assert f.in_af and f.in_names and f.description == "about licence.xml" and f.problem is None
     summary = f.summary()
-    assert summary["sha256"] == __import__("hashlib").sha256(xml).hexdigest()
+    assert summary["sha256"] == hashlib.sha256(xml).hexdigest()
     assert "content" not in summary and xml.decode() not in json.dumps(summary)
 
 
@@ -217,3 +222,240 @@ def test_hostile_or_broken_xml_data_is_listed_with_the_reason_not_a_traceback(da
 def test_files_that_are_neither_xml_nor_json_have_no_data_view() -> None:
     assert view(b"%PDF-1.7 ...", "application/pdf", "a.pdf") is None
     assert view(b"\x89PNG....", None, "pic.png") is None
+
+
+# --- the page, in Chromium, against `govca serve` --------------------------------------------------
+SHOTS = OUTPUT / "verify-data"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def api_seal_xml(url: str, token: str, xml: bytes, level: str = "B-LTA") -> tuple[bytes, str, str]:
+    """Seals an XML document through POST /api/v1/sign-xml (XAdES, enveloped)."""
+    body, headers = multipart(xml, options=json.dumps({"level": level}))
+    body = body.replace(b'filename="doc.pdf"\r\nContent-Type: application/pdf', b'filename="receipt.xml"\r\n'
+                        b"Content-Type: application/xml")
+    status, head, out = http(url + "/api/v1/sign-xml", body, {**headers, **bearer(token)})
+    assert status == 200, (status, out[:300])
+    return out, head["X-Document-Id"], head["Location"]
+
+
+XXE = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>'
+LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">' + b"".join(
+    b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10))
+    + b"]><lolz>&lol9;</lolz>")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One CA and server: an e-License PDF with its XML embedded as an associated file (/Data),
+    sealed through /api/v1/sign; an e-Receipt sealed with XAdES through /api/v1/sign-xml; and
+    hostile uploads."""
+    tmp = tmp_path_factory.mktemp("verify-data")
+    port = free_port()
+    cli = Cli(make_home(tmp, base_url=f"http://127.0.0.1:{port}"))
+    info = setup_sealing(cli, tmp)
+    server = LiveServer(cli.home, port)
+    try:
+        url, token = server.url, info["tokens"]["A"]
+        xml = licence_xml()
+        licence, doc_id, _ = api_seal(url, token, with_files(sample_pdf(), [("e-license.xml", xml, "application/xml",
+                                                                             "Data")]))
+        try:  # TEMPORARY until /api/v1/sign-xml is wired
+            receipt, xml_id, _ = api_seal_xml(url, token, receipt_xml())
+            other = api_seal_xml(url, token, receipt_xml())[0]
+        except AssertionError:
+            receipt, xml_id, other = b"<none/>", None, b"<none/>"
+        docs = {"licence.pdf": licence, "receipt.xml": receipt,
+                "bomb.pdf": with_files(sample_pdf(), [("bomb.xml", ("flate", zlib.compress(b"\0" * (64 << 20), 9)),
+                                                       "application/xml", "Data")]),
+                "xxe.xml": XXE, "laughs.xml": LAUGHS, "broken.xml": b"<eReceipt><a></eReceipt>",
+                "garbage.bin": b"GIF89a not a document " * 20,
+                "other-receipt.xml": other}
+        files = {name: tmp / name for name in docs}
+        for name, path in files.items():
+            path.write_bytes(docs[name])
+        yield {"url": url, "docs": docs, "files": files, "doc_id": doc_id, "xml_id": xml_id, "xml": xml,
+               "server": server}
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(env: dict):  # type: ignore[no-untyped-def]
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, env: dict):  # type: ignore[no-untyped-def]
+    """A fresh page that records Content-Security-Policy violations and every request it makes;
+    nothing may go elsewhere than the server under test, nothing may break the policy."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    pg.requested, pg.violations = [], []  # type: ignore[attr-defined]
+    pg.on("request", lambda r: pg.requested.append(r.url))  # type: ignore[attr-defined]
+    pg.on("console", lambda m: pg.violations.append(m.text)  # type: ignore[attr-defined]
+          if "Content Security Policy" in m.text else None)
+    yield pg
+    context.close()
+    elsewhere = [u for u in pg.requested if not u.startswith(env["url"] + "/")  # type: ignore[attr-defined]
+                 and not u.startswith("data:")]
+    assert not elsewhere, f"the page made requests outside 127.0.0.1: {elsewhere}"
+    assert not pg.violations, pg.violations  # type: ignore[attr-defined]
+
+
+def no_traceback_since(env: dict, start: int) -> None:
+    time.sleep(0.3)
+    tail = env["server"].log.read_bytes()[start:].decode("utf-8", "replace")
+    assert "Traceback" not in tail and "[ERROR]" not in tail, tail[-2000:]
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_first_views_of_the_form_and_of_pdf_and_xml_records_in_both_languages(page: Page, env: dict) -> None:
+    """GET /verify and GET /verify/<id> of a sealed PDF and of a sealed XML document, in Thai
+    and with ?lang=en: the form accepts XML, a record names its signature form (PAdES, XAdES)."""
+    for lang in ("th", "en"):
+        q = "?lang=en" if lang == "en" else ""
+        page.goto(env["url"] + "/verify" + q)
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        accept = page.get_attribute("#file", "accept") or ""
+        assert {".pdf", ".xml", "application/xml", "text/xml"} <= set(accept.split(",")), accept
+        assert ("เลือกไฟล์ PDF หรือ XML" if lang == "th" else "Choose a PDF or XML file") in shown(page, "#upload-h")
+        shot(page, f"form-first-view-{lang}")
+        for kind, doc_id in (("pdf", env["doc_id"]), ("xml", env["xml_id"])):
+            page.goto(env["url"] + f"/verify/{doc_id}" + q)
+            record = shown(page, ".record")
+            assert doc_id in record and ("กรมพัฒนาธุรกิจการค้า" if lang == "th" else "Department of Business "
+                                         "Development") in record, record
+            page.click(".record summary")
+            assert ("XAdES" if kind == "xml" else "PAdES") in shown(page, ".record details"), kind
+            assert page.locator(".headline, .result, .error, .files, .data").count() == 0
+            shot(page, f"record-{kind}-first-view-{lang}")
+
+
+def test_sealed_elicense_shows_its_embedded_xml_data_thai_first_then_english(page: Page, env: dict) -> None:
+    """ISO 19005-3 6.8 / ISO 32000-2 14.13: the e-License's XML is listed (name, type,
+    relationship, size), covered by the seal, its fields labelled (e-License 1) with the
+    Buddhist-era date; then the same in English after the toggle, and the download is the XML."""
+    xml = env["xml"]
+    assert upload(page, env, "licence.pdf") == 200
+    assert shown(page, ".result > h2 .verdict") == "ถูกต้อง"
+    row = shown(page, ".files tr.file")
+    for text in ("e-license.xml", "application/xml", "ข้อมูลของเอกสาร", f"{len(xml):,} ไบต์", "ใช่"):
+        assert text in row, (text, row)
+    data = shown(page, ".data")
+    for text in ("ใบอนุญาตอิเล็กทรอนิกส์", "เลขที่ใบอนุญาต", "TEST-0001", "ชื่อผู้ได้รับอนุญาต (ไทย)",
+                 "บริษัท ทดสอบ จำกัด", "สิ้นอายุวันที่", "5 ธันวาคม พ.ศ. 2570"):
+        assert text in data, (text, data)
+    assert "Licence number" not in data
+    shot(page, "licence-data-th")
+    toggle(page, "en")
+    row = shown(page, ".files tr.file")
+    for text in ("e-license.xml", "application/xml", "the document's data", f"{len(xml):,} bytes", "yes"):
+        assert text in row, (text, row)
+    data = shown(page, ".data")
+    for text in ("Electronic licence", "Licence number", "TEST-0001", "Valid until", "5 December 2027"):
+        assert text in data, (text, data)
+    assert "เลขที่ใบอนุญาต" not in data and "พ.ศ." not in data
+    shot(page, "licence-data-en")
+    with page.expect_download() as download:
+        page.click(".files a[download]")
+    assert download.value.suggested_filename == "e-license.xml"
+    assert Path(download.value.path()).read_bytes() == xml
+
+
+def test_the_json_report_lists_the_attachment_and_its_fields_without_its_bytes(env: dict) -> None:
+    status, _, rep = api_verify(env["url"], env["docs"]["licence.pdf"], env["doc_id"])
+    assert status == 200 and rep["verdict"] == "valid" and rep["registry"]["match"] is True
+    [f] = rep["attachments"]["files"]
+    xml = env["xml"]
+    assert (f["name"], f["mime"], f["relationship"], f["size"]["decoded"], f["covered"]) == (
+        "e-license.xml", "application/xml", "Data", len(xml), True)
+    assert f["sha256"] == hashlib.sha256(xml).hexdigest()
+    fields = {r["path"]: r["value"] for r in f["data"]["rows"]}
+    assert fields["LicenceNumber"] == "TEST-0001" and fields["Validity/ValidUntil"] == "2027-12-05"
+    text = json.dumps(rep, ensure_ascii=False)
+    assert "<eLicense" not in text and base64.b64encode(xml).decode()[:40] not in text
+
+
+def test_qr_link_of_the_pdf_compares_and_shows_the_data_of_the_registered_document(page: Page, env: dict) -> None:
+    assert upload(page, env, "licence.pdf", f"/verify/{env['doc_id']}") == 200
+    expect(page.locator(".match.ok")).to_contain_text("ไฟล์นี้คือเอกสารที่หน่วยงานประทับตราไว้")
+    assert "TEST-0001" in shown(page, ".data")
+
+
+def test_sealed_xml_document_is_verified_and_its_data_shown_thai_first_then_english(page: Page, env: dict) -> None:
+    """ETSI EN 319 132-1: the e-Receipt sealed with XAdES B-LTA is valid; its own data (e-Receipt
+    1) is labelled, the Buddhist-era date first; English after the toggle."""
+    status, _, rep = api_verify(env["url"], env["docs"]["receipt.xml"])
+    assert status == 200 and rep["verdict"] == "valid", rep
+    assert rep["document"]["format"] == "xml" and rep["signatures"][0]["xades_level"] == "B-LTA"
+    assert {r["path"]: r["value"] for r in rep["data"]["rows"]}["ReceiptNumber"] == "RC-2569-000123"
+    assert upload(page, env, "receipt.xml") == 200
+    assert shown(page, ".result > h2 .verdict") == "ถูกต้อง"
+    data = shown(page, ".data")
+    for text in ("ใบเสร็จรับเงินอิเล็กทรอนิกส์", "เลขที่ใบเสร็จ", "RC-2569-000123", "6 ธันวาคม พ.ศ. 2569",
+                 "รวมเป็นเงิน (บาท)", "520.00"):
+        assert text in data, (text, data)
+    assert page.locator(".files").count() == 0
+    shot(page, "receipt-data-th")
+    toggle(page, "en")
+    data = shown(page, ".data")
+    for text in ("Electronic receipt", "Receipt number", "RC-2569-000123", "6 December 2026", "Total (baht)"):
+        assert text in data, (text, data)
+    shot(page, "receipt-data-en")
+
+
+def test_qr_link_of_the_xml_document_matches_by_sha256_or_not(page: Page, env: dict) -> None:
+    path = f"/verify/{env['xml_id']}"
+    assert upload(page, env, "receipt.xml", path) == 200
+    expect(page.locator(".match.ok")).to_contain_text("ไฟล์นี้คือเอกสารที่หน่วยงานประทับตราไว้")
+    shot(page, "receipt-match-th")
+    assert upload(page, env, "other-receipt.xml", path) == 200
+    expect(page.locator(".match.bad")).to_contain_text("ไฟล์นี้ไม่ใช่เอกสารที่หน่วยงานประทับตราไว้")
+    for name, match in (("receipt.xml", True), ("other-receipt.xml", False)):
+        status, _, body = api_verify(env["url"], env["docs"][name], env["xml_id"])
+        assert status == 200 and body["registry"]["match"] is match, name
+
+
+def test_a_pdf_whose_embedded_file_is_a_decompression_bomb_lists_it_as_too_large(page: Page, env: dict) -> None:
+    """ISO 32000-1 7.4.4: 64 MB of zeros in a ~64 KB Flate stream is listed, never inflated whole."""
+    start = env["server"].log.stat().st_size
+    status, _, rep = api_verify(env["url"], env["docs"]["bomb.pdf"])
+    assert status == 200, rep
+    [f] = rep["attachments"]["files"]
+    assert (f["name"], f["problem"], f["sha256"], f["data"]) == ("bomb.xml", "too_large", None, None)
+    assert upload(page, env, "bomb.pdf") == 200
+    assert "ไฟล์ใหญ่เกินกว่าที่จะแสดงได้" in shown(page, ".files tr.file")
+    assert page.locator(".files a[download]").count() == 0
+    toggle(page, "en")
+    assert "too large to show" in shown(page, ".files tr.file")
+    no_traceback_since(env, start)
+
+
+@pytest.mark.parametrize("name, status, th, en", [
+    ("xxe.xml", 400, "มีการประกาศ DOCTYPE", "has a DOCTYPE declaration"),
+    ("laughs.xml", 400, "มีการประกาศ DOCTYPE", "has a DOCTYPE declaration"),
+    ("broken.xml", 400, "เอกสาร XML นี้เสียหายหรืออ่านไม่ได้", "This XML document is damaged or cannot be read."),
+    ("garbage.bin", 415, "ไฟล์นี้ไม่ใช่ PDF และไม่ใช่เอกสาร XML", "It is not an XML document either.")])
+def test_hostile_or_unknown_uploads_get_a_clear_4xx_on_the_page_and_the_api_without_traceback(
+        page: Page, env: dict, name: str, status: int, th: str, en: str) -> None:
+    """OWASP XXE Prevention: a DOCTYPE (external entity, entity expansion) is refused before
+    anything reads it; the page and the API say why, with a 4xx."""
+    start = env["server"].log.stat().st_size
+    assert upload(page, env, name) == status
+    expect(page.locator(".error[role=alert]")).to_contain_text(th)
+    toggle(page, "en")
+    expect(page.locator(".error[role=alert]")).to_contain_text(en)
+    shot(page, f"refused-{name.replace('.', '-')}-en")
+    got, _, problem = api_verify(env["url"], env["docs"][name])
+    assert got == status and problem["status"] == status and problem["detail"], problem
+    assert "root:" not in problem["detail"] and "Traceback" not in problem["detail"]
+    no_traceback_since(env, start)

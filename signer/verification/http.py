@@ -1,7 +1,9 @@
 """The public verification page (Thai first, English on request) and POST /api/v1/verify.
 
-Uploaded PDFs are validated in memory and never stored. Everything the page needs (styles,
-script, the Thai font) is served by govca itself: the page makes no external request.
+Uploaded PDFs and XML documents are validated in memory and never stored. Everything the page
+needs (styles, script, the Thai font) is served by govca itself: the page makes no external
+request. A PDF's associated files (ISO 32000-2 14.13) are offered as ``data:`` links with the
+``download`` attribute (HTML Living Standard 4.6.5), as the JSON report is: nothing is kept.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from flask import Blueprint, Response, jsonify, render_template, request, send_f
 from ..errors import BadInputError, NotFoundError, SignerError, TooLargeError
 from ..registry import Document, SignerRepository
 from ..thai import DEFAULT_FONT, english_datetime, thai_datetime
+from .text import FILE_PROBLEMS, RELATIONSHIPS
+from .upload import check_upload
 from .verify import Verifier
 
 DOC_ID = re.compile(r"^DOC-[A-Z2-7]{16}$")
@@ -24,8 +28,24 @@ TEMPLATES = Path(__file__).parent / "templates"
 def _record(doc: Document) -> dict[str, Any]:
     return {"id": doc.id, "sha256": doc.sha256, "agency": {"code": doc.agency.code, "name_th": doc.agency.name_th,
             "name_en": doc.agency.name_en}, "level": doc.level, "seal_serial": doc.seal_serial,
+            "format": "xml" if doc.subfilter.startswith("xades") else "pdf",
             "sealed_at": {"iso": doc.sealed_at.isoformat().replace("+00:00", "Z"),
                           "th": thai_datetime(doc.sealed_at), "en": english_datetime(doc.sealed_at)}}
+
+# Types a download keeps; anything else is offered as application/octet-stream (the link has the
+# download attribute, but a data: URL of HTML or SVG is not offered as such all the same).
+SAFE_TYPES = {"application/xml", "text/xml", "application/json", "text/plain", "text/csv", "application/pdf"}
+
+
+def download_link(summary: dict[str, Any], data: bytes | None) -> dict[str, str] | None:
+    """The ``data:`` URL (RFC 2397) and a file name for an associated file shown on the page."""
+    if data is None:
+        return None
+    mime = summary.get("mime") or ""
+    mime = mime if mime in SAFE_TYPES else "application/octet-stream"
+    name = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", summary.get("name") or "").strip(" .") or "attachment"
+    return {"href": f"data:{mime};base64," + base64.b64encode(data).decode(), "name": name[:120]}
+
 
 def _uploaded(max_bytes: int) -> bytes:
     if (request.content_length or 0) > max_bytes + 1024 * 1024:
@@ -33,7 +53,7 @@ def _uploaded(max_bytes: int) -> bytes:
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            raise BadInputError("choose a PDF file to check")
+            raise BadInputError("choose a PDF file or an XML document to check")
         return upload.read(max_bytes + 1)
     return request.get_data(cache=False)
 
@@ -48,12 +68,15 @@ def verification_blueprint(verifier: Verifier, repo: SignerRepository, font_path
             raise NotFoundError(f"no sealed document {doc_id!r}")
         return _record(repo.get_document(doc_id))
 
-    def page(status: int = 200, **context: Any) -> Response:
+    def page(status: int = 200, files: list[bytes | None] | None = None, **context: Any) -> Response:
         report = context.get("report")
         if report is not None:
             context["report_href"] = "data:application/json;base64," + base64.b64encode(
                 json.dumps(report, ensure_ascii=False, indent=2).encode()).decode()
-        html = render_template("verify.html", lang=lang(), max_mb=verifier.max_bytes // (1024 * 1024), **context)
+            listed = (report.get("attachments") or {}).get("files", [])
+            context["downloads"] = [download_link(f, data) for f, data in zip(listed, files or [])]
+        html = render_template("verify.html", lang=lang(), max_mb=verifier.max_bytes // (1024 * 1024),
+                               relationships=RELATIONSHIPS, file_problems=FILE_PROBLEMS, **context)
         resp = Response(html, status, content_type="text/html; charset=utf-8")
         # The page has no inline script or style: nothing inline may run (CSP Level 3, script-src).
         resp.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; style-src 'self'; "
@@ -66,11 +89,11 @@ def verification_blueprint(verifier: Verifier, repo: SignerRepository, font_path
         record = None
         try:
             record = record_of(doc_id) if doc_id else None
-            report = verifier.verify(_uploaded(verifier.max_bytes))
+            report, files = check_upload(verifier, _uploaded(verifier.max_bytes))
         except SignerError as exc:
             return page(exc.status, error={"status": exc.status, "detail": str(exc)}, record=record, doc_id=doc_id)
         match = None if record is None else report["document"]["sha256"] == record["sha256"]
-        return page(report=report, record=record, match=match, doc_id=doc_id)
+        return page(report=report, record=record, match=match, doc_id=doc_id, files=files)
 
     @bp.get("/verify")
     def form() -> Response:
@@ -108,7 +131,7 @@ def verification_blueprint(verifier: Verifier, repo: SignerRepository, font_path
         try:
             doc_id = request.args.get("document_id")
             record = record_of(doc_id) if doc_id else None
-            report = verifier.verify(_uploaded(verifier.max_bytes))
+            report, _files = check_upload(verifier, _uploaded(verifier.max_bytes))
         except SignerError as exc:
             resp = jsonify({"type": "about:blank", "title": exc.title, "status": exc.status, "detail": str(exc)})
             resp.status_code, resp.content_type = exc.status, "application/problem+json"

@@ -92,3 +92,23 @@ CERTIFICATION = {  # DocMDP permission (ISO 32000-1 12.8.2.2)
     "FILL_FORMS": ("อนุญาตให้กรอกแบบฟอร์มและลงนามเพิ่ม", "form filling and signing allowed"),
     "ANNOTATE": ("อนุญาตให้กรอกแบบฟอร์ม ลงนาม และใส่หมายเหตุ", "form filling, signing and annotations allowed"),
 }
+
+# ISO 32000-2 7.11.3 Table 43, /AFRelationship: how an associated file relates to the document.
+RELATIONSHIPS = {
+    "Source": ("ต้นฉบับของเอกสาร", "the document's source"),
+    "Data": ("ข้อมูลของเอกสาร", "the document's data"),
+    "Alternative": ("เอกสารในรูปแบบอื่น", "another form of the document"),
+    "Supplement": ("ส่วนเสริมของเอกสาร", "a supplement to the document"),
+    "EncryptedPayload": ("เนื้อหาที่เข้ารหัสไว้", "an encrypted payload"),
+    "FormData": ("ข้อมูลแบบฟอร์ม", "form data"),
+    "Schema": ("โครงสร้างข้อมูล (สคีมา)", "a schema"),
+    "Unspecified": ("ไม่ได้ระบุ", "not specified"),
+}
+
+# Why an associated file's content is not shown (signer/verification/attachments.py).
+FILE_PROBLEMS = {
+    "too_large": ("ไฟล์ใหญ่เกินกว่าที่จะแสดงได้", "too large to show"),
+    "unreadable": ("อ่านเนื้อหาของไฟล์ไม่ได้", "its content cannot be read"),
+    "not_embedded": ("ไม่ได้ฝังไฟล์ไว้ในเอกสาร (อ้างถึงไฟล์ภายนอก)", "not embedded (it names a file outside the document)"),
+    "not_shown": ("แสดงเฉพาะไฟล์แรก ๆ เท่านั้น", "only the first files are shown"),
+}
