@@ -26,6 +26,8 @@ from signer.remote.csc_v2 import csc_v2_blueprint
 from signer.pdf_guard import retire_requested
 from signer.throttle import install as install_throttle
 from signer.verification.http import verification_blueprint
+from signer.xades.http import xades_blueprint
+from signer.xades.service import XadesService
 
 from .compose import service_token
 from .config import ConfigError, load_config
@@ -57,6 +59,7 @@ def create_app(home: Path | str | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = (cfg.signer.max_pdf_mb + 16) * 1024 * 1024
     app.register_blueprint(repository_blueprint(reader, utcnow))
     app.register_blueprint(sealing_blueprint(sealing, default_stamp))
+    app.register_blueprint(xades_blueprint(XadesService(sealing)))
     app.register_blueprint(tsa_blueprint(sealing.tsa_unit, utcnow))
     app.register_blueprint(verification_blueprint(verifier, sealing.repo))
     remote = build_remote_signing(cfg, db, token, sealing, reader)

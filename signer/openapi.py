@@ -36,6 +36,22 @@ SIGN_OPTIONS: dict[str, Any] = {
     },
 }
 
+XML_SIGN_OPTIONS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "level": {"enum": ["B-B", "B-T", "B-LT", "B-LTA"], "default": "B-LTA",
+                  "description": "XAdES baseline level (ETSI EN 319 132-1)"},
+        "packaging": {"enum": ["enveloped", "detached"], "default": "enveloped",
+                      "description": "enveloped: the document with ds:Signature as the root's last child; detached: "
+                                     "a ds:Signature document referencing the file by name (docs/xades.md)"},
+        "file_name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
+                      "description": "detached: the name the signature references (default: the file part's name)"},
+        "seal": {"type": "string", "pattern": "^[0-9A-Fa-f]{2,40}$",
+                 "description": "serial (hex) of the agency seal to use; default: its newest usable seal"},
+    },
+}
+
 DOCUMENT = {"type": "object", "properties": {
     "id": {"type": "string"}, "sha256": {"type": "string"}, "agency": {"type": "object"},
     "seal_serial": {"type": "string"}, "level": {"type": "string"}, "subfilter": {"type": "string"},
@@ -74,8 +90,8 @@ def openapi_document(base_url: str) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "gvc_<client id>_<secret> from `govca apiclient create`"}},
-            "schemas": {"SignOptions": SIGN_OPTIONS, "Problem": PROBLEM, "Document": DOCUMENT,
-                        "VerificationReport": REPORT},
+            "schemas": {"SignOptions": SIGN_OPTIONS, "XmlSignOptions": XML_SIGN_OPTIONS, "Problem": PROBLEM,
+                        "Document": DOCUMENT, "VerificationReport": REPORT},
         },
         "security": [{"bearer": []}],
         "paths": {
@@ -90,6 +106,23 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "X-Document-Id": {"schema": {"type": "string"}},
                     "Location": {"description": "verification URL", "schema": {"type": "string"}}},
                     "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}, **errors},
+            }},
+            "/api/v1/sign-xml": {"post": {
+                "summary": "Seal an XML document (XAdES, ETSI EN 319 132-1)",
+                "requestBody": {"required": True, "content": {
+                    "application/xml": {"schema": {"type": "string", "format": "binary"}},
+                    "text/xml": {"schema": {"type": "string", "format": "binary"}},
+                    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "options": {"$ref": "#/components/schemas/XmlSignOptions"}}}}}},
+                "responses": {"200": {"description": "the sealed XML (enveloped) or the detached signature", "headers": {
+                    "X-Document-Id": {"schema": {"type": "string"}},
+                    "Location": {"description": "verification URL", "schema": {"type": "string"}}},
+                    "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}}},
+                    **{str(code): {"description": text, "content": problem} for code, text in (
+                        (400, "malformed options; empty, malformed or unsafe XML (a DOCTYPE, entities)"),
+                        (401, "missing or invalid token"), (403, "seal of another agency, or a revoked or expired seal"),
+                        (413, "XML over the size limit"), (415, "not XML"), (503, "TSA or database unavailable"))}},
             }},
             "/api/v1/documents/{id}": {"get": {
                 "summary": "The registry record of a sealed document",
