@@ -33,6 +33,15 @@ SIGN_OPTIONS: dict[str, Any] = {
         "subfilter": {"enum": ["ETSI.CAdES.detached", "adbe.pkcs7.detached"], "default": "ETSI.CAdES.detached"},
         "seal": {"type": "string", "pattern": "^[0-9A-Fa-f]{2,40}$",
                  "description": "serial (hex) of the agency seal to use; default: its newest usable seal"},
+        "data_relationship": {
+            "oneOf": [{"enum": ["Data", "Source"]},
+                      {"type": "object", "maxProperties": 8, "additionalProperties": {"enum": ["Data", "Source"]}}],
+            "default": "Data",
+            "description": "/AFRelationship of the 'data' parts (ISO 32000-2 14.13, ISO 19005-3 6.8): one value for "
+                           "all, or an object from a data part's file name to its value"},
+        "pdfa": {"enum": ["refuse", "without-stamp"], "default": "refuse",
+                 "description": "a PDF/A input whose conformance the stamp would break (no RGB PDF/A output intent, "
+                                "ISO 19005-2/-3 6.2.4.3): refuse with 422, or seal it without a visible stamp"},
     },
 }
 
@@ -80,8 +89,9 @@ def openapi_document(base_url: str) -> dict[str, Any]:
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     errors = {str(code): {"description": text, "content": problem} for code, text in (
         (400, "malformed options, empty or unreadable PDF, encrypted PDF"), (401, "missing or invalid token"),
-        (403, "seal of another agency, or a revoked or expired seal"), (409, "already certified"),
-        (413, "PDF over the size limit"), (415, "not a PDF"), (503, "TSA or database unavailable"))}
+        (403, "seal of another agency, or a revoked or expired seal"), (409, "already certified, or data parts for an already signed document"),
+        (413, "PDF over the size limit"), (415, "not a PDF, or a data part neither XML nor JSON"),
+        (422, "the seal would break the document's PDF/A conformance (docs/pdfa.md)"), (503, "TSA or database unavailable"))}
     return {
         "openapi": "3.1.0",
         "info": {"title": "govca sealing API", "version": "1.0.0",
@@ -101,7 +111,14 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "application/pdf": {"schema": {"type": "string", "format": "binary"}},
                     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "options": {"$ref": "#/components/schemas/SignOptions"}}}}}},
+                        "options": {"$ref": "#/components/schemas/SignOptions"},
+                        "data": {"type": "array", "maxItems": 8, "items": {"type": "string", "format": "binary"},
+                                 "description": "data parts embedded as PDF/A-3 associated files under the seal "
+                                                "(ISO 19005-3 6.8): each with a filename (one path segment, at "
+                                                "most 255 bytes) and an XML or JSON Content-Type; refused on a "
+                                                "document already signed (409) and on PDF/A-1/-2 (422)"}},
+                    }, "encoding": {"data": {"contentType": "application/xml, text/xml, application/json, "
+                                                            "application/*+xml, application/*+json"}}}}},
                 "responses": {"200": {"description": "the sealed PDF", "headers": {
                     "X-Document-Id": {"schema": {"type": "string"}},
                     "Location": {"description": "verification URL", "schema": {"type": "string"}}},

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..errors import BadInputError, ForbiddenError, SignerError, TooLargeError, UnsupportedMediaError
 from ..openapi import openapi_document, validate_options
+from .attachments import MAX_PARTS, DataPart
 from .pades import Level, SignOptions
 from .service import SealingService
 
@@ -27,6 +28,7 @@ def parse_options(raw: Any) -> tuple[SignOptions, str | None]:
         raise BadInputError("invalid options: " + "; ".join(errors))
     opts = dict(raw)
     seal = opts.pop("seal", None)
+    opts.pop("data_relationship", None)  # read with the data parts (data_parts_of)
     if "level" in opts:
         opts["level"] = Level(opts["level"])
     # JSON Schema counts 2.0 as an integer; the signer gets Python ints (the schema bounds them).
@@ -52,7 +54,35 @@ def _options_json(raw: str) -> Any:
 OPTIONS_MAX_BYTES = 65536  # a few hundred bytes in practice
 
 
-def _read_request(max_bytes: int) -> tuple[bytes, Any]:
+def _data_parts(max_bytes: int) -> list[tuple[str, str, bytes]]:
+    """(file name, Content-Type, bytes) of each multipart part named ``data`` (docs/pdfa.md)."""
+    if "data" in request.form:
+        raise BadInputError("each 'data' part needs a filename and a Content-Type in its part headers")
+    parts, total = [], 0
+    for upload in request.files.getlist("data")[:MAX_PARTS + 1]:
+        body = upload.read(max_bytes - total + 1)
+        total += len(body)
+        if total > max_bytes:
+            raise TooLargeError(f"the data parts are over the {max_bytes:,}-byte limit (at {upload.filename!r})")
+        parts.append((upload.filename or "", upload.content_type or "", body))
+    return parts
+
+
+def data_parts_of(raw: Any, uploads: list[tuple[str, str, bytes]]) -> list[DataPart]:
+    """The data parts with their relationship (options ``data_relationship``: one for all, or
+    one per file name; ISO 32000-2 14.13)."""
+    chosen = raw.get("data_relationship", "Data") if isinstance(raw, dict) else "Data"
+    names = {name for name, _, _ in uploads}
+    if isinstance(chosen, dict):
+        unknown = sorted(set(chosen) - names)
+        if unknown:
+            raise BadInputError(f"invalid options: data_relationship names {unknown[0][:100]!r}, which is not the "
+                                "file name of a data part")
+    return [DataPart(name, mime, body, chosen.get(name, "Data") if isinstance(chosen, dict) else chosen)
+            for name, mime, body in uploads]
+
+
+def _read_request(max_bytes: int) -> tuple[bytes, Any, list[tuple[str, str, bytes]]]:
     if (request.content_length or 0) > max_bytes + 1024 * 1024:
         raise TooLargeError(f"the request is over the {max_bytes:,}-byte PDF limit")
     ctype = request.mimetype
@@ -66,9 +96,9 @@ def _read_request(max_bytes: int) -> tuple[bytes, Any]:
             raw = request.files["options"].read(OPTIONS_MAX_BYTES + 1).decode("utf-8", "replace")
         if raw and len(raw.encode("utf-8", "replace")) > OPTIONS_MAX_BYTES:
             raise BadInputError(f"the 'options' part is over {OPTIONS_MAX_BYTES:,} bytes")
-        return pdf, _options_json(raw) if raw else {}
+        return pdf, _options_json(raw) if raw else {}, _data_parts(max_bytes)
     if ctype in ("application/pdf", "application/octet-stream") or not ctype:
-        return request.get_data(cache=False), {}
+        return request.get_data(cache=False), {}, []
     raise UnsupportedMediaError(f"send application/pdf or multipart/form-data, not {ctype}")
 
 
@@ -83,13 +113,14 @@ def sealing_blueprint(service: SealingService, stamp: Callable[[dict], tuple[Any
     def sign() -> Response:
         client = service.authenticate(request.headers.get("Authorization"))
         try:
-            pdf, raw = _read_request(service.settings.max_pdf_bytes)
+            pdf, raw, uploads = _read_request(service.settings.max_pdf_bytes)
             options, seal = parse_options(raw)
+            data = data_parts_of(raw, uploads)
         except SignerError as exc:
             service.audit(f"api:client-{client.id}", "seal.sign", client.agency_code, "refused",
                           {"error": str(exc), "status": exc.status})
             raise
-        sealed = service.seal(client, pdf, options, seal, stamp)
+        sealed = service.seal(client, pdf, options, seal, stamp, data)
         resp = Response(sealed.pdf, 200, content_type="application/pdf")
         resp.headers["X-Document-Id"] = sealed.document_id
         resp.headers["Location"] = sealed.verify_url

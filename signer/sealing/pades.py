@@ -8,11 +8,12 @@ on its own busy server would deadlock).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import enum
 import io
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from asn1crypto import tsp
 from asn1crypto import x509 as ax509
@@ -28,6 +29,8 @@ from hsm import default_mechanism
 
 from ..errors import BadInputError, ConflictError, UnavailableError
 from ..page_box import STAMP_MARGIN, STAMP_SIZE, check_stamp_box, visible_area
+from . import pdfa  # noqa: F401 - keeps Info and XMP equivalent in the revisions pyHanko writes
+from .attachments import DataPart, embed_data_parts
 
 # pyHanko warns that revocation data is embedded with fetching disabled: that is the design
 # here (in-process sources, docs/architecture.md), so the warning is silenced.
@@ -65,6 +68,7 @@ class SignOptions:
     location: str | None = None
     field_name: str = "GovcaSeal"
     subfilter: str = "ETSI.CAdES.detached"
+    pdfa: str = "refuse"  # a PDF/A input the stamp would break: refuse (422) or "without-stamp" (docs/pdfa.md)
 
 
 @dataclass(frozen=True)
@@ -151,11 +155,16 @@ class InProcessTimeStamper(timestamps.TimeStamper):
 
 def sign_pdf(pdf: bytes, material: SigningMaterial, options: SignOptions, *, timestamper: timestamps.TimeStamper | None,
              context: ValidationContext | None, stamp_style: Any = None, stamp_params: dict | None = None,
-             signer_name: str | None = None, reader: PdfFileReader | None = None) -> bytes:
+             signer_name: str | None = None, reader: PdfFileReader | None = None,
+             data_parts: Sequence[DataPart] = (), now: dt.datetime | None = None) -> bytes:
     """Sign ``pdf`` at ``options.level``. ``context`` must hold revocation data for B-LT/B-LTA.
-    ``reader``: the input checks' parse of these same bytes, reused instead of parsing again."""
+    ``reader``: the input checks' parse of these same bytes, reused instead of parsing again.
+    ``data_parts`` (checked with :func:`~.attachments.check_data_parts`) are embedded as
+    associated files in the signature's own revision, so the signature covers them (docs/pdfa.md)."""
     writer = (IncrementalPdfFileWriter.from_reader(reader) if reader is not None
               else IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False))
+    if data_parts:
+        embed_data_parts(writer, data_parts, (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0))
     field_name = free_field_name(writer, options.field_name)
     signer = HsmPdfSigner(material)
     subfilter = SUBFILTERS[options.subfilter]

@@ -3,9 +3,17 @@
 One A4 page of Thai and English text written with pyHanko's own PDF writer and text boxes, in
 the same Thai OpenType font as the stamp (embedded as subsets), with the lower right corner
 (:data:`STAMP_ORIGIN`, :data:`~signer.sealing.stamp.STAMP_BOX`) left free for the seal's stamp.
+
+It is PDF/A-3u (ISO 19005-3; docs/pdfa.md): every font embedded with a ToUnicode map (pyHanko's
+glyph accumulator writes one per subset, 6.2.11.7.2), DeviceRGB/DeviceGray only under an sRGB
+output intent (6.2.3, 6.2.4.3), Info and XMP equivalent (6.6.2.3.1) with ``pdfaid`` part 3
+conformance U (6.6.4), a trailer /ID (6.1.3), no transparency, no JavaScript, no encryption. Given
+``data_xml`` (an e-License 1 document, signer/docdata/schemas.py), it carries that XML as an
+associated file, ``/AFRelationship /Data``, ``application/xml`` (6.8; ISO 32000-2 14.13).
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from datetime import date
 from io import BytesIO
@@ -155,16 +163,26 @@ def sample_elicense_pdf(
     licensee_th: str,
     licence_no: str,
     issued_on: date,
+    data_xml: bytes | None = None,
+    data_name: str = "e-license.xml",
+    now: dt.datetime | None = None,
 ) -> bytes:
-    """A one-page A4 e-License issued by ``agency_*`` to ``licensee_th``, as PDF bytes.
+    """A one-page A4 e-License issued by ``agency_*`` to ``licensee_th``, as PDF/A-3u bytes; with
+    ``data_xml``, that XML embedded as the associated file ``data_name`` (``/Data``).
 
     The area from :data:`STAMP_ORIGIN` spanning :data:`~signer.sealing.stamp.STAMP_BOX` is left blank.
     """
+    from .attachments import DataPart, embed_data_parts
+    from .pdfa import add_output_intent, declare_pdfa
+
+    now = now or dt.datetime.now(dt.timezone.utc)
     writer = PdfFileWriter()
-    meta = writer.document_meta
-    meta.title = f"ใบอนุญาตอิเล็กทรอนิกส์ / e-License {licence_no}"
-    meta.author = agency_en
-    meta.creator = "govca sample e-License"
+    declare_pdfa(writer, title=f"ใบอนุญาตอิเล็กทรอนิกส์ / e-License {licence_no}", author=agency_en,
+                 creator="govca sample e-License", now=now)
+    add_output_intent(writer)
+    if data_xml is not None:
+        embed_data_parts(writer, [DataPart(data_name, "application/xml", data_xml,
+                                           description=f"e-License {licence_no} (urn:govca:schema:e-license:1)")], now)
 
     page = _Page(writer)
     page.frame()

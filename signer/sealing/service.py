@@ -9,7 +9,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from cryptography import x509
 
@@ -20,7 +20,9 @@ from .. import throttle
 from ..credentials import SecretVerifier, is_slow, parse_token
 from ..errors import ForbiddenError, NotFoundError, SignerError, UnauthenticatedError, UnavailableError
 from ..revinfo import RevocationData, validation_context
+from .attachments import DataPart, check_data_parts, refuse_on_signed
 from .pades import InProcessTimeStamper, SigningMaterial, SignOptions, sign_pdf
+from .pdfa import plan as pdfa_plan
 from ..pdf_checks import certification, check_pdf
 from ..pdf_guard import mapped
 from ..registry import ApiClient, Seal, SignerRepository
@@ -181,30 +183,45 @@ class SealingService:
         raise ForbiddenError("; ".join(reasons) + ": a revoked or expired seal cannot sign")
 
     def seal(self, client: ApiClient, pdf: bytes, options: SignOptions, seal_serial: str | None = None,
-             stamp: Callable[[dict], tuple[Any, dict]] | None = None) -> Sealed:
+             stamp: Callable[[dict], tuple[Any, dict]] | None = None, data_parts: Sequence[DataPart] = ()) -> Sealed:
+        """Seal ``pdf``; ``data_parts`` are embedded as PDF/A-3 associated files under the
+        signature (signer/sealing/attachments.py, docs/pdfa.md)."""
         actor = f"api:client-{client.id}"
         try:
             reader = check_pdf(pdf, self.settings.max_pdf_bytes, options.certify,
                                page=options.page if options.stamp and stamp is not None else None, box=options.box)
+            options = self.check_data_and_pdfa(pdf, reader, options, stamp is not None, data_parts)
             seal = self.choose_seal(client, seal_serial)
-            return self._seal(client, seal, pdf, options, stamp, reader)
+            return self._seal(client, seal, pdf, options, stamp, reader, data_parts)
         except SignerError as exc:
             self.audit(actor, "seal.sign", client.agency_code, "refused",
                        {"error": str(exc), "status": exc.status, "seal": seal_serial})
             raise
 
+    def check_data_and_pdfa(self, pdf: bytes, reader: Any, options: SignOptions, stamp: bool,
+                            data_parts: Sequence[DataPart]) -> SignOptions:
+        """Refuse data parts that cannot be embedded and seals that would break a PDF/A claim;
+        the options to sign with (no stamp where the PDF/A option asks for that)."""
+        if data_parts:
+            check_data_parts(data_parts, self.settings.max_pdf_bytes - len(pdf))
+            refuse_on_signed(reader)
+        plan = pdfa_plan(reader, len(data_parts), options.stamp and stamp, options.pdfa)
+        return replace(options, stamp=False) if options.stamp and stamp and not plan.stamp else options
+
     def _seal(self, client: ApiClient, seal: Seal, pdf: bytes, options: SignOptions,
-              stamp: Callable[[dict], tuple[Any, dict]] | None, reader: Any) -> Sealed:
+              stamp: Callable[[dict], tuple[Any, dict]] | None, reader: Any,
+              data_parts: Sequence[DataPart] = ()) -> Sealed:
         material = SigningMaterial(seal.cert_der, seal.chain_der, self.keys.get_key(seal.key_uri))
-        sealed = self.sign_registered(client, material, seal.serial_hex, "seal", pdf, options, stamp, reader)
+        sealed = self.sign_registered(client, material, seal.serial_hex, "seal", pdf, options, stamp, reader,
+                                      data_parts)
         self.audit(f"api:client-{client.id}", "seal.sign", client.agency_code, "success", {
             "document": sealed.document_id, "sha256": sealed.sha256, "seal": seal.serial_hex,
-            "level": options.level.value})
+            "level": options.level.value, **({"data_parts": [p.name for p in data_parts]} if data_parts else {})})
         return sealed
 
     def sign_registered(self, client: ApiClient, material: SigningMaterial, serial_hex: str, signer_kind: str,
                         pdf: bytes, options: SignOptions, stamp: Callable[[dict], tuple[Any, dict]] | None,
-                        reader: Any) -> Sealed:
+                        reader: Any, data_parts: Sequence[DataPart] = ()) -> Sealed:
         """PAdES-sign ``pdf`` with ``material`` (a seal, or an official after authorisation), with
         govca's TSA and revocation data as the level needs, and register the result. ``reader`` is
         what :func:`check_pdf` returned for ``pdf``: every caller checks the input first."""
@@ -239,7 +256,8 @@ class SealingService:
         with mapped("signing the PDF"), unvalidated_chain(options.level.value):
             # mapped: objects the checks did not read; a broken one is a 400, not a 500
             signed = sign_pdf(pdf, material, options, timestamper=timestamper, context=context, stamp_style=style,
-                              stamp_params=params, signer_name=signer_cn, reader=reader)
+                              stamp_params=params, signer_name=signer_cn, reader=reader, data_parts=data_parts,
+                              now=now)
         digest = hashlib.sha256(signed).hexdigest()
         self.repo.register(doc_id, digest, agency.code, serial_hex, signer_kind, options.level.value,
                            options.subfilter, len(signed), client.id, now)
