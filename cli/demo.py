@@ -120,6 +120,7 @@ def ensure_signing_demo(admin: AdminWiring, home: Path, actor: str) -> list[str]
     sealed sample e-License."""
     import datetime as dt
 
+    from signer.docdata.schemas import LicenceData, elicense_xml
     from signer.errors import NotFoundError
     from signer.sealing.pades import SignOptions
     from signer.sealing.sample_pdf import sample_elicense_pdf
@@ -150,20 +151,44 @@ def ensure_signing_demo(admin: AdminWiring, home: Path, actor: str) -> list[str]
         token_file.touch(mode=0o600)
         token_file.write_text(client.token + "\n")
     client_id = int(token_file.read_text().split("_")[1])
+    # The e-License as PDF/A-3u with its data (e-License 1 XML) embedded as an associated file
+    # (ISO 19005-3 6.8, /AFRelationship /Data; docs/pdfa.md), the XML also written next to it.
+    issued = dt.datetime.now(BANGKOK).date()
+    xml = elicense_xml(LicenceData(
+        number="DEMO-2569-0001", licence_type_th="ใบอนุญาตประกอบกิจการ", holder_th="บริษัท ตัวอย่าง จำกัด",
+        holder_en="Example Company Limited", holder_id="0105569000001", agency_code=code, agency_th=name_th,
+        agency_en=name_en, issued_on=issued, valid_until=_a_year_on(issued)))
+    data = home / "demo" / "e-license-data.xml"
+    data.write_bytes(xml)
     sample = home / "demo" / "e-license-sample.pdf"
     sample.write_bytes(sample_elicense_pdf(agency_th=name_th, agency_en=name_en, licensee_th="บริษัท ตัวอย่าง จำกัด",
-                                           licence_no="DEMO-2569-0001", issued_on=dt.datetime.now(BANGKOK).date()))
+                                           licence_no="DEMO-2569-0001", issued_on=issued, data_xml=xml))
     responder, reader = build_responder(cfg, admin.db)
     service = build_sealing_service(cfg, admin.db, admin.service_keys, responder, reader)
     sealed = service.seal(repo.get_client(client_id), sample.read_bytes(), SignOptions(), stamp=default_stamp)
     out = home / "demo" / "e-license-sealed.pdf"
     out.write_bytes(sealed.pdf)
+    auth = f"-H \"Authorization: Bearer $(cat {token_file})\""
     return ["", f"Agency {code}: {name_th} / {name_en}; API token in {token_file} (mode 0600)",
-            f"Sealed sample e-License (PAdES B-LTA): {out}", f"  document id {sealed.document_id}, verify at "
-            f"{sealed.verify_url}",
+            f"Sealed sample e-License (PDF/A-3u, PAdES B-LTA): {out}",
+            f"  its data embedded as an associated file e-license.xml (e-License 1 XML), a copy in {data}",
+            f"  document id {sealed.document_id}, verify at {sealed.verify_url}",
             "Seal another (with `make run` serving):",
-            f"  curl -sS -H \"Authorization: Bearer $(cat {token_file})\" -H 'Content-Type: application/pdf' "
-            f"--data-binary @{sample} -D - -o sealed.pdf {cfg.base_url}/api/v1/sign"]
+            f"  curl -sS {auth} -H 'Content-Type: application/pdf' "
+            f"--data-binary @{sample} -D - -o sealed.pdf {cfg.base_url}/api/v1/sign",
+            "Seal a PDF with data parts embedded under the seal (PDF/A-3 associated files, docs/pdfa.md):",
+            f"  curl -sS {auth} -F 'file=@document.pdf;type=application/pdf' "
+            f"-F 'data=@{data};type=application/xml' -F 'options={{\"data_relationship\": \"Data\"}}' "
+            f"-D - -o sealed.pdf {cfg.base_url}/api/v1/sign",
+            f"  (each data part XML or JSON, at most 8; see what is embedded: pdfdetach -list {out})"]
+
+
+def _a_year_on(day: "dt.date") -> "dt.date":
+    """The last day of a licence of one year from ``day`` (29 February: to 28 February)."""
+    import datetime as dt
+
+    return (dt.date(day.year + 1, 3, 1) if (day.month, day.day) == (2, 29) else day.replace(year=day.year + 1)) \
+        - dt.timedelta(days=1)
 
 
 DEMO_OFFICIAL = ("สมหญิง", "ตัวอย่าง", "Somying", "Tuayang", "นายทะเบียน")
