@@ -55,8 +55,9 @@ def test_en_319_132_1_b_b_enveloped_verifies_with_xmlsec1_signxml_and_govca(env:
     root = etree.fromstring(r.data)
     assert etree.QName(root).localname == "eReceipt" and root[-1].tag == f"{{{DS_NS}}}Signature"
     refs = root[-1].findall("ds:SignedInfo/ds:Reference", NS)
-    assert refs[0].get("URI") == "" and [t.get("Algorithm") for t in refs[0].findall("ds:Transforms/ds:Transform", NS)] \
-        == ["http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/2001/10/xml-exc-c14n#"]
+    transforms = [t.get("Algorithm") for t in refs[0].findall("ds:Transforms/ds:Transform", NS)]
+    assert refs[0].get("URI") == "" and transforms == ["http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+                                                       "http://www.w3.org/2001/10/xml-exc-c14n#"]
     props = root[-1].find("ds:Object/xades:QualifyingProperties/xades:SignedProperties", NS)
     assert props.find("xades:SignedSignatureProperties/xades:SigningCertificateV2", NS) is not None
     assert props.findtext("xades:SignedDataObjectProperties/xades:DataObjectFormat/xades:MimeType", None, NS) \
@@ -68,7 +69,8 @@ def test_en_319_132_1_b_b_enveloped_verifies_with_xmlsec1_signxml_and_govca(env:
     report = _verify(env, r.data)
     assert report["verdict"] == "valid", report
     sig = report["signatures"][0]
-    assert sig["xades_level"] == "B-B" and sig["subfilter"] == "xades-enveloped" and sig["signing_time_source"] == "claimed"
+    assert sig["xades_level"] == "B-B" and sig["subfilter"] == "xades-enveloped"
+    assert sig["signing_time_source"] == "claimed"
     names = [c["subject"].get("common_name") for c in sig["chain"]]  # as the PDF report: signer first
     assert names == [sig["signer"]["common_name"], "govca Test Issuing CA", "govca Test Root"]
 
@@ -97,7 +99,8 @@ def test_en_319_132_1_b_lta_validates_offline_from_its_own_validation_data(env: 
     (5.4) and an ArchiveTimeStamp (5.5.2); validated with the root only, no in-process status."""
     signed = _sealed(env, "B-LTA")
     sig = etree.fromstring(signed)[-1]
-    usp = sig.find("ds:Object/xades:QualifyingProperties/xades:UnsignedProperties/xades:UnsignedSignatureProperties", NS)
+    usp = sig.find("ds:Object/xades:QualifyingProperties/xades:UnsignedProperties/"
+                   "xades:UnsignedSignatureProperties", NS)
     assert [etree.QName(c).localname for c in usp] == ["SignatureTimeStamp", "CertificateValues", "RevocationValues",
                                                        "ArchiveTimeStamp"]
     assert usp.findall("xades:RevocationValues/xades:OCSPValues/xades:EncapsulatedOCSPValue", NS)
@@ -132,7 +135,8 @@ def test_en_319_132_1_b_t_and_b_lt_levels_are_reported_as_such(env: dict, level:
     """EN 319 132-1 6.3 (B-T: a signature time-stamp), 6.4 (B-LT: certificate and revocation values)."""
     report = _verify(env, _sealed(env, level))
     entry = report["signatures"][0]
-    assert report["verdict"] == "valid" and entry["xades_level"] == level and entry["signing_time_source"] == "timestamp"
+    assert report["verdict"] == "valid" and entry["xades_level"] == level
+    assert entry["signing_time_source"] == "timestamp"
 
 
 def test_xmldsig_detached_b_b_references_the_file_by_name(env: dict) -> None:
@@ -151,7 +155,8 @@ def test_xmldsig_detached_b_b_references_the_file_by_name(env: dict) -> None:
     missing = _verify(env, r.data)
     assert missing["verdict"] == "indeterminate" and missing["signatures"][0]["reason"]["code"] == "detached_missing"
     bad = _tamper_amount(data)
-    assert xmlsec1(env["tmp"] / "detached-bad", r.data, env["files"]["root"], ("receipt-000123.xml", bad)).returncode != 0
+    refused = xmlsec1(env["tmp"] / "detached-bad", r.data, env["files"]["root"], ("receipt-000123.xml", bad))
+    assert refused.returncode != 0
     assert _verify(env, r.data, {"receipt-000123.xml": bad})["verdict"] == "invalid"
 
 
@@ -175,7 +180,8 @@ def test_an_untrusted_root_is_indeterminate(env: dict, tmp_path: Path) -> None:
 
 BILLION_LAUGHS = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
                   b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
-                  b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>\n<lolz>&lol3;</lolz>')
+                  b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>\n'
+                  b'<lolz>&lol3;</lolz>')
 XXE = b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n<r>&xxe;</r>'
 BAD = {
     "XXE": (XXE, None, 400, "DOCTYPE"),
@@ -261,9 +267,28 @@ def test_registration_on_sqlite_and_postgresql(any_home: Path, tmp_path: Path) -
     r = sign_xml(info, receipt(), {"level": "B-LT"})
     assert r.status_code == 200, r.data[:300]
     assert count_documents(any_home) == before + 1
-    record = info["client"].get(f"/api/v1/documents/{r.headers['X-Document-Id']}", headers=bearer(info["tokens"]["A"])).json
+    record = info["client"].get(f"/api/v1/documents/{r.headers['X-Document-Id']}",
+                                headers=bearer(info["tokens"]["A"])).json
     assert record["sha256"] == hashlib.sha256(r.data).hexdigest() and record["level"] == "B-LT"
     assert record["subfilter"] == "xades-enveloped" and record["size"] == len(r.data)
     last = json.loads(cli("audit", "list", "--limit", "1", "--json").stdout)[0]
     assert last["action"] == "seal.sign-xml" and last["outcome"] == "success"
     assert last["details"]["document"] == r.headers["X-Document-Id"]
+
+
+def test_xmldsig_8_1_3_a_signature_over_part_of_the_document_is_not_confirmed_for_it() -> None:
+    """XMLDSig 1.1 8.1.3 (see what is signed): a foreign XAdES signature whose only data reference
+    is one element (#part) proves nothing about the rest the page would show: INDETERMINATE."""
+    from signxml.xades import XAdESSigner
+
+    from signer.verification.verify import TrustSettings
+    from signer.verification.xades import verify_xades
+    from xades_helpers import foreign_chain
+
+    root_der, leaf, key = foreign_chain()
+    doc = etree.fromstring(b'<doc><part Id="part"><Amount>1.00</Amount></part><Amount>999.00</Amount></doc>')
+    signer = XAdESSigner(signature_algorithm="ecdsa-sha256", c14n_algorithm="http://www.w3.org/2001/10/xml-exc-c14n#")
+    signed = signer.sign(
+        doc, key=key, cert=[leaf], reference_uri=["#part"], always_add_key_value=False)
+    report = verify_xades(etree.tostring(signed), TrustSettings((root_der,)), utcnow)
+    assert report["verdict"] == "indeterminate" and report["signatures"][0]["reason"]["code"] == "partial", report

@@ -39,7 +39,8 @@ def sign_xml(env: dict, body: bytes, options: dict | None = None, agency: str = 
     return env["client"].post("/api/v1/sign-xml", data=data, headers=headers, content_type="multipart/form-data")
 
 
-def xmlsec1(workdir: Path, signed: bytes, root_pem: Path, detached: tuple[str, bytes] | None = None):  # type: ignore[no-untyped-def]
+def xmlsec1(workdir: Path, signed: bytes, root_pem: Path,  # type: ignore[no-untyped-def]
+            detached: tuple[str, bytes] | None = None):
     """Debian's xmlsec1 --verify trusting only ``root_pem``; the chain comes from ds:KeyInfo.
     A detached signature's file lies next to the signature (its URI is a relative file name)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -82,3 +83,29 @@ def trust_of(root_pem: Path):  # type: ignore[no-untyped-def]
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def foreign_chain():  # type: ignore[no-untyped-def]
+    """A throwaway software root and e-seal-like leaf (foreign, untrusted material only):
+    (root DER, leaf certificate, leaf key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = utcnow()
+    root_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Foreign Test Root")])
+    root = (x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name).public_key(root_key.public_key())
+            .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+            .sign(root_key, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Foreign Seal")]))
+            .issuer_name(root_name).public_key(leaf_key.public_key()).serial_number(2)
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=10))
+            .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+            .sign(root_key, hashes.SHA256()))
+    return root.public_bytes(serialization.Encoding.DER), leaf, leaf_key

@@ -32,6 +32,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "detached_missing": ("ยืนยันไม่ได้: ลายมือชื่อนี้ลงนามไฟล์ {name} ที่แยกไว้ต่างหาก กรุณาส่งไฟล์นั้นมาพร้อมกัน",
                          "Cannot be confirmed: this signature covers the separate file {name}; send that file "
                          "with it."),
+    "partial": ("ยืนยันไม่ได้: ลายมือชื่อนี้ครอบคลุมเพียงบางส่วนของเอกสาร ไม่ใช่ทั้งฉบับ",
+                "Cannot be confirmed: this signature covers only part of the document, not all of it."),
     "timestamp_altered": ("ตราประทับเวลาเพื่อการเก็บรักษาระยะยาวไม่ตรงกับข้อมูลของลายมือชื่อ ข้อมูลถูกเปลี่ยนหลังการประทับเวลา",
                           "The archive time-stamp does not match the signature's data: it was changed after "
                           "the time-stamp was applied."),

@@ -46,6 +46,9 @@ def verify_xades(data: bytes, trust: TrustSettings, clock: Callable[[], dt.datet
     roots = [ax509.Certificate.load(r) for r in trust.roots]
     reports = []
     for index, sig in enumerate(model.signatures(root)):
+        if index > 0:  # signxml checks the first ds:Signature of the root; govca seals with one
+            reports.append(_fallback(index, sig, "only the first signature of an XML document is checked"))
+            continue
         try:
             reports.append(_Check(root, sig, roots, revocation_now, detached or {}, now).report(index))
         except Exception as exc:  # noqa: BLE001 - a signature that cannot even be processed is not confirmed
@@ -99,7 +102,8 @@ class _Check:
         ocsps, crls = model.revocation_values(sig)
         self.ocsps = [aocsp.OCSPResponse.load(o) for o in ocsps]
         self.crls = [acrl.CertificateList.load(c) for c in crls]
-        self.certs = [ax509.Certificate.load(c) for c in model.key_info_certificates(sig) + model.certificate_values(sig)]
+        self.certs = [ax509.Certificate.load(c)
+                      for c in model.key_info_certificates(sig) + model.certificate_values(sig)]
 
     def context(self, moment: dt.datetime | None, extra: RevocationData | None = None, hard: bool = True) -> Any:
         from pyhanko_certvalidator import ValidationContext
@@ -122,8 +126,9 @@ class _Check:
         keyinfo = [ax509.Certificate.load(c) for c in model.key_info_certificates(self.sig)]
         if not keyinfo:
             raise ValueError("no certificate in ds:KeyInfo")
-        first = self.sig.find("ds:Object/xades:QualifyingProperties/xades:SignedProperties/xades:SignedSignatureProperties/"
-                              "xades:SigningCertificateV2/xades:Cert/xades:CertDigest", NS)
+        first = self.sig.find("ds:Object/xades:QualifyingProperties/xades:SignedProperties/"
+                              "xades:SignedSignatureProperties/xades:SigningCertificateV2/xades:Cert/xades:CertDigest",
+                              NS)
         if first is not None:
             algo = first.find("ds:DigestMethod", NS).get("Algorithm", "").rsplit("#", 1)[-1]
             value = base64.b64decode(first.findtext("ds:DigestValue", "", NS))
@@ -147,7 +152,9 @@ class _Check:
                                              location="./" if self.sig.getparent() is not None else ".//")
 
         def resolve(uri: str) -> Any:
-            return parse(self.detached[uri], what=f"the detached file {uri!r}").getroot() if uri in self.detached else None
+            if uri not in self.detached:
+                return None
+            return parse(self.detached[uri], what=f"the detached file {uri!r}").getroot()
 
         try:
             results = XAdESVerifier().verify(self.root, x509_cert=crypto_cert, expect_config=config,
@@ -167,12 +174,19 @@ class _Check:
             "subfilter": model.SUBFILTERS["detached" if external else "enveloped"],
             "signer": _name(cert.subject), "issuer": _name(cert.issuer), "notes": [],
             "xades_level": model.level_of(self.sig).value, "archive_timestamps": []}
+        whole = external or any(r.get("URI") == "" for r in self.sig.findall("ds:SignedInfo/ds:Reference", NS))
+        if not whole:
+            # XMLDSig 1.1 8.1.3 ("see what is signed"): the page shows the whole document, so a
+            # signature over only part of it is not confirmed for it.
+            return self._finish(base, "indeterminate", say(REASONS, "partial"), [cert], "UNKNOWN")
         missing = [u for u in external if u not in self.detached]
         if missing:
-            return self._finish(base, "indeterminate", say(REASONS, "detached_missing", name=missing[0]), [cert], "UNKNOWN")
+            return self._finish(base, "indeterminate", say(REASONS, "detached_missing", name=missing[0]), [cert],
+                                "UNKNOWN")
         failure, octets = self.core(cert)
         if failure is not None:
-            return self._finish(base, "invalid", say(REASONS, failure), [cert], "ALTERED" if failure == "altered" else "NONE")
+            return self._finish(base, "invalid", say(REASONS, failure), [cert],
+                                "ALTERED" if failure == "altered" else "NONE")
         ts_context = self.context(None, hard=False)
         usp = model.unsigned_signature_properties(self.sig)
         moment = None
@@ -184,8 +198,8 @@ class _Check:
                 moment = status.timestamp
                 break
         for ats in (usp.findall("xades141:ArchiveTimeStamp", NS) if usp is not None else []):
-            status = _tst(ats.find("xades:EncapsulatedTimeStamp", NS), model.archive_timestamp_input(self.sig, ats, octets),
-                          ts_context)
+            status = _tst(ats.find("xades:EncapsulatedTimeStamp", NS),
+                          model.archive_timestamp_input(self.sig, ats, octets), ts_context)
             if not status.intact:
                 return self._finish(base, "invalid", say(REASONS, "timestamp_altered"), [cert], "ALTERED")
             when = _when(status.timestamp)
@@ -207,7 +221,8 @@ class _Check:
         from pyhanko_certvalidator.errors import ExpiredError, InsufficientRevinfoError, NotYetValidError, RevokedError
 
         today = self._today(cert)
-        validator = CertificateValidator(cert, intermediate_certs=self.certs, validation_context=self.context(moment, today))
+        validator = CertificateValidator(cert, intermediate_certs=self.certs,
+                                         validation_context=self.context(moment, today))
         path, verdict, reason, revoked = [cert], "valid", say(REASONS, "valid"), None
         try:
             path = list(asyncio.run(validator.async_validate_usage(set())))

@@ -71,10 +71,11 @@ def c14n_method(parent: etree._Element) -> str:
 
 
 def signatures(root: etree._Element) -> list[etree._Element]:
-    """Every ds:Signature of a document: the root itself (detached), or enveloped ones."""
+    """The document's own ds:Signature elements: the root itself (detached), or the root's
+    ds:Signature children (enveloped; a signature inside the content is part of the content)."""
     if root.tag == q("ds", "Signature"):
         return [root]
-    return list(root.iter(q("ds", "Signature")))
+    return root.findall("ds:Signature", NS)
 
 
 def qualifying_properties(sig: etree._Element) -> etree._Element | None:
