@@ -224,6 +224,29 @@ def test_files_that_are_neither_xml_nor_json_have_no_data_view() -> None:
     assert view(b"\x89PNG....", None, "pic.png") is None
 
 
+@pytest.mark.parametrize("data, kind", [
+    (b"%PDF-1.7\n...", "pdf"), (b"\n  %PDF-2.0", "pdf"), (b"junk" * 10 + b"%PDF-1.7", "pdf"),
+    (b"<?xml version='1.0'?><a/>", "xml"), (b"\r\n <a/>", "xml"), (b"\xef\xbb\xbf<a/>", "xml"),
+    ("<a/>".encode("utf-16"), "xml")])
+def test_uploads_are_sniffed_pdf_header_within_1024_bytes_else_xml_prolog_with_optional_bom(data: bytes,
+                                                                                          kind: str) -> None:
+    """ISO 32000-2 7.5.2 (%PDF- header, looked for in the first 1024 bytes); XML 1.0 2.8 (the
+    prolog; white space before the root) and 4.3.3 (byte order mark)."""
+    from signer.verification.upload import sniff
+
+    assert sniff(data) == kind
+
+
+def test_neither_pdf_nor_xml_is_415_naming_both_and_empty_is_400() -> None:
+    from signer.errors import BadInputError, UnsupportedMediaError
+    from signer.verification.upload import sniff
+
+    with pytest.raises(UnsupportedMediaError, match="not a PDF .* or an XML document"):
+        sniff(b"GIF89a....")
+    with pytest.raises(BadInputError, match="empty"):
+        sniff(b"")
+
+
 # --- the page, in Chromium, against `govca serve` --------------------------------------------------
 SHOTS = OUTPUT / "verify-data"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -365,6 +388,11 @@ def test_sealed_elicense_shows_its_embedded_xml_data_thai_first_then_english(pag
         assert text in data, (text, data)
     assert "เลขที่ใบอนุญาต" not in data and "พ.ศ." not in data
     shot(page, "licence-data-en")
+    page.set_viewport_size({"width": 390, "height": 844})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the file list or the data table scrolls sideways on a phone ({width}px)"
+    shot(page, "licence-data-en-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
     with page.expect_download() as download:
         page.click(".files a[download]")
     assert download.value.suggested_filename == "e-license.xml"
