@@ -2,9 +2,9 @@
 
 - Enveloped (default): ds:Signature becomes the last child of the root; its data reference is
   ``URI=""`` with the enveloped-signature transform then exclusive C14N (XMLDSig 1.1 6.6.4, 6.6.2).
-- Detached: the result is a ds:Signature document whose data reference is ``URI="<file name>"``,
-  the XML file next to it, with exclusive C14N (XMLDSig 1.1 4.4.3.1); a verifier reads the file
-  from the signature's directory (xmlsec1) or is handed it (docs/xades.md).
+- Detached: the result is a ds:Signature document whose data reference is ``URI="<file name>"``
+  (a relative URI, XMLDSig 1.1 4.4.3.1) with exclusive C14N; xmlsec1 resolves it against the
+  directory it runs in, signxml and govca's verifier are handed the file (docs/xades.md).
 - The SignedProperties and KeyInfo references name exclusive C14N as an explicit transform, so
   every verifier canonicalises them the same way (without one, XMLDSig 4.4.3.2 would mean
   inclusive Canonical XML 1.0, which signxml does not apply).
