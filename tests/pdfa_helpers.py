@@ -34,15 +34,20 @@ def elicense_pdfa3(data_xml: bytes | None = None) -> bytes:
                                issued_on=dt.date(2026, 11, 26), data_xml=data_xml)
 
 
-def variant(pdf: bytes, *, part: int | None = None, output_intent: bool = True) -> bytes:
-    """``pdf`` with its claim changed to PDF/A-``part`` and/or its output intent removed, in an
-    unsigned incremental update."""
+def variant(pdf: bytes, *, part: int | None = None, output_intent: bool = True, producer: str | None = None) -> bytes:
+    """``pdf`` with its claim changed to PDF/A-``part``, its output intent removed and/or another
+    producer in Info and XMP alike (as another tool would have written it), in an unsigned
+    incremental update."""
     w = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    fields = {k: v for root in w.root["/Metadata"].xmp for k, v in root}
     if part is not None:
-        fields = {k: v for root in w.root["/Metadata"].xmp for k, v in root}
         fields[model.ExpandedName(ns=PDFAID_NS, local_name="part")] = model.XmpValue(str(part))
         fields[model.ExpandedName(ns=PDFAID_NS, local_name="conformance")] = model.XmpValue("B")
-        w.root["/Metadata"] = w.add_object(xmp_xml.MetadataStream.from_xmp([model.XmpStructure(fields)]))
+    if producer is not None:
+        fields[model.PDF_PRODUCER] = model.XmpValue(producer)
+        w._info.get_object()["/Producer"] = generic.TextStringObject(producer)
+        w.mark_update(w._info)
+    w.root["/Metadata"] = w.add_object(xmp_xml.MetadataStream.from_xmp([model.XmpStructure(fields)]))
     if not output_intent:
         del w.root["/OutputIntents"]
     w.update_root()

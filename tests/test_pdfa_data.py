@@ -296,3 +296,49 @@ def test_iso_32000_2_7_11_2_a_data_part_name_is_one_plain_path_segment(name: str
     with pytest.raises(BadInputError):
         check_name(name)
     check_name("ใบอนุญาต-2569.xml")  # a Thai name is fine
+
+
+def test_iso_32000_2_7_9_6_a_data_part_named_like_an_embedded_file_is_refused_409(env: dict) -> None:
+    """Name-tree keys are unique: the e-License already embeds e-license.xml."""
+    before = documents(env)
+    r = seal(env, elicense_pdfa3(licence_xml()), {"level": "B-B"}, [("e-license.xml", "application/xml", b"<a/>")])
+    assert r.status_code == 409 and "already embeds a file named 'e-license.xml'" in r.json["detail"]
+    assert documents(env) == before
+
+
+def test_iso_19005_3_the_demo_elicense_itself_is_pdfa3u() -> None:
+    """Before sealing: header %PDF-1.7 with a binary comment (6.1.2), trailer /ID (6.1.3), sRGB
+    output intent (6.2.3), pdfaid part 3 / U (6.6.4), Info = XMP (6.6.2.3.1), the XML as an
+    associated file with /AFRelationship /Data and MIME application/xml (6.8), fonts embedded with
+    ToUnicode (6.2.11.4, 6.2.11.7.2), no /Encrypt, no JavaScript."""
+    xml = licence_xml()
+    pdf = elicense_pdfa3(xml)
+    assert pdf.startswith(b"%PDF-1.7\n%") and all(b > 127 for b in pdf[10:14])
+    reader = PdfFileReader(io.BytesIO(pdf))
+    assert len(reader.trailer["/ID"]) == 2 and "/Encrypt" not in reader.trailer
+    tree = xmp_tree(reader)
+    assert (xmp_value(tree, "pdfaid", "part"), xmp_value(tree, "pdfaid", "conformance")) == ("3", "U")
+    assert info_xmp_mismatches(pdf) == []
+    intent = reader.root["/OutputIntents"][0]
+    assert intent["/S"] == "/GTS_PDFA1" and intent["/DestOutputProfile"]["/N"] == 3
+    assert intent["/DestOutputProfile"].data[36:40] == b"acsp" and intent["/DestOutputProfile"].data[16:20] == b"RGB "
+    spec = reader.root["/AF"][0].get_object()
+    assert spec["/AFRelationship"] == "/Data" and spec["/EF"]["/F"]["/Subtype"] == "/application/xml"
+    assert spec["/EF"]["/F"].data == xml
+    assert b"/JavaScript" not in pdf and b"/JS " not in pdf
+    for font in reader.root["/Pages"]["/Kids"][0]["/Resources"]["/Font"].values():
+        font = font.get_object()
+        descendant = font["/DescendantFonts"][0].get_object()
+        assert "/ToUnicode" in font and "/FontFile3" in descendant["/FontDescriptor"]
+
+
+def test_iso_19005_3_6_6_2_3_1_another_tools_producer_stays_equal_in_info_and_xmp(env: dict) -> None:
+    """pyHanko appends its name to Info /Producer but writes only its own name into pdf:Producer,
+    in each revision (signature, DSS, document time-stamp): govca writes the Info value into the XMP."""
+    pdf = variant(elicense_pdfa3(), producer="LibreOffice 7.5")
+    assert info_xmp_mismatches(pdf) == []
+    r = seal(env, pdf, {"level": "B-LTA"})
+    assert r.status_code == 200, r.data[:300]
+    assert info_xmp_mismatches(r.data) == []
+    info = PdfFileReader(io.BytesIO(r.data)).trailer["/Info"]
+    assert str(info["/Producer"]).startswith("LibreOffice 7.5; pyHanko")
