@@ -292,3 +292,34 @@ def test_xmldsig_8_1_3_a_signature_over_part_of_the_document_is_not_confirmed_fo
         doc, key=key, cert=[leaf], reference_uri=["#part"], always_add_key_value=False)
     report = verify_xades(etree.tostring(signed), TrustSettings((root_der,)), utcnow)
     assert report["verdict"] == "indeterminate" and report["signatures"][0]["reason"]["code"] == "partial", report
+
+
+@pytest.mark.parametrize("key_type, method", [("rsa2048", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"),
+                                              ("ec-p384", "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384")])
+def test_hash_rule_rsa_and_p384_seals_sign_with_their_mechanism(env: dict, key_type: str, method: str) -> None:
+    """hsm.default_mechanism (docs/profile.md common rules) in XMLDSig identifiers (RFC 9231 2.3.6,
+    2.2.2): an RSA seal signs rsa-sha256 (PKCS #1 v1.5), a P-384 seal ecdsa-sha384; both verify with
+    xmlsec1 and offline at B-LTA. The seals are agency B's, so agency A's default seal is unchanged."""
+    serial = json.loads(env["cli"]("agency", "seal", "issue", "--agency", "B", "--ca", "issuing", "--key-type",
+                                   key_type, "--json").stdout)["serial"]
+    env["cli"]("ocsp", "refresh")
+    r = sign_xml(env, receipt(), {"level": "B-LTA", "seal": serial}, agency="B")
+    assert r.status_code == 200, r.data[:400]
+    sig = etree.fromstring(r.data)[-1]
+    assert sig.find("ds:SignedInfo/ds:SignatureMethod", NS).get("Algorithm") == method
+    checked = xmlsec1(env["tmp"] / f"seal-{key_type}", r.data, env["files"]["root"])
+    assert checked.returncode == 0, checked.stderr
+    report = _verify(env, r.data)
+    assert report["verdict"] == "valid" and report["signatures"][0]["xades_level"] == "B-LTA", report
+
+
+def test_an_already_sealed_document_is_a_conflict_and_registers_nothing(env: dict) -> None:
+    """EN 319 132-1 6.2: govca makes one enveloped signature per document; a second would not be
+    the root's only ds:Signature and no counter-signature is offered: 409, audited, nothing registered."""
+    sealed = _sealed(env, "B-B")
+    before = count_documents(env["cli"].home)
+    r = sign_xml(env, sealed, {"level": "B-B"})
+    assert r.status_code == 409 and "already carries a signature" in r.json["detail"], r.json
+    last = _audit_tail(env)[0]
+    assert last["action"] == "seal.sign-xml" and last["outcome"] == "refused" and last["details"]["status"] == 409
+    assert count_documents(env["cli"].home) == before

@@ -26,6 +26,7 @@ from asn1crypto import x509 as ax509
 from lxml import etree
 
 from ..docdata.safe_xml import parse
+from ..pdf_guard import held
 from ..revinfo import RevocationData
 from ..xades import model
 from ..xades.model import NS
@@ -262,7 +263,8 @@ class _Check:
             pairs.append((current.dump(), issuer.dump()))
             current = issuer
         try:
-            return self.revocation_now(pairs) if pairs else None
+            with held():  # govca's own status sources (database): not interrupted by a watchdog midway
+                return self.revocation_now(pairs) if pairs else None
         except Exception:  # noqa: BLE001 - today's status is then unknown
             return None
 

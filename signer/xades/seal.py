@@ -13,9 +13,9 @@ from lxml import etree
 from hsm import default_mechanism
 
 from ..docdata.schemas import known_schema
-from ..errors import UnavailableError
+from ..errors import BadInputError, ConflictError, UnavailableError
 from ..revinfo import RevocationData
-from . import ltv
+from . import ltv, model
 from .model import XadesLevel
 from .sign import XmlMaterial, check_file_name, serialise, sign_bb, signature_of
 
@@ -65,6 +65,13 @@ def seal_xml(root: etree._Element, material: XmlMaterial, options: XmlOptions, n
     if level.long_term and (revocation is None or not (revocation.ocsps or revocation.crls)):
         raise UnavailableError(f"level {level.value} embeds the status of every certificate of the chains, and govca "
                                "holds none for them: an administrator runs `govca ocsp refresh`")
+    if model.signatures(root):
+        raise ConflictError("the XML document already carries a signature (a ds:Signature of its root); govca seals "
+                            "an unsigned document once and adds no counter-signature")
+    if root.xpath("//ds:Signature[@Id='placeholder']", namespaces=model.NS):
+        # signxml would put the signature there instead of as the root's last child
+        raise BadInputError("the XML document holds a ds:Signature placeholder (Id=\"placeholder\"); send the "
+                            "document without it: govca appends the signature to the root")
     schema = known_schema(root)
     name = check_file_name(options.file_name or "") if options.packaging == "detached" else None
     signed = sign_bb(root, material, now, detached_name=name, mime_type=options.mime_type,

@@ -30,6 +30,7 @@ from signxml.util import ds_tag, xades_tag
 from signxml.xades import XAdESDataObjectFormat, XAdESSigner
 
 from hsm import Mechanism, as_cryptography_key, default_mechanism
+from hsm.adapters import HsmRsaPrivateKey
 
 from ..errors import BadInputError
 from .model import EXC_C14N, NS
@@ -80,6 +81,19 @@ class HsmXadesSigner(XAdESSigner):
                                                 algorithm=self.digest_alg)).decode()
 
 
+def _signing_key(key: Any) -> Any:
+    """The HSM key as a ``cryptography`` private key (hsm/adapters.py). signxml passes RSA's
+    padding by keyword (``padding=``, cryptography's name), which the adapter's ``sign`` names
+    ``padding_``: the RSA wrapper below takes it by cryptography's name."""
+    adapted = as_cryptography_key(key)
+    return _RsaKeywords(key) if isinstance(adapted, HsmRsaPrivateKey) else adapted
+
+
+class _RsaKeywords(HsmRsaPrivateKey):
+    def sign(self, data: bytes, padding: Any, algorithm: Any) -> bytes:  # type: ignore[override]
+        return super().sign(data, padding, algorithm)
+
+
 FILE_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
@@ -106,7 +120,7 @@ def sign_bb(root: etree._Element, material: XmlMaterial, now: dt.datetime, *, de
         c14n_algorithm=EXC_C14N)
     certs = [x509.load_der_x509_certificate(d) for d in (material.cert_der, *material.chain_der)]
     reference = [SignatureReference(URI=detached_name)] if detached_name else None
-    signed = signer.sign(root, key=as_cryptography_key(material.key), cert=certs, reference_uri=reference,
+    signed = signer.sign(root, key=_signing_key(material.key), cert=certs, reference_uri=reference,
                          always_add_key_value=False)
     return signed
 
