@@ -71,6 +71,16 @@ DOCUMENT = {"type": "object", "properties": {
 _TEXT = {"type": "object", "properties": {"th": {"type": "string"}, "en": {"type": "string"}}}
 _REASON = {"type": "object", "properties": {"code": {"type": "string"}, "th": {"type": "string"},
                                             "en": {"type": "string"}}}
+_DATA = {"type": ["object", "null"], "description": "the data of an XML or JSON file as rows: a govca schema's "
+         "fields labelled in Thai and English, xs:dates also in the Buddhist era; any other XML or JSON as a bounded "
+         "tree; kind 'error' with the reason for a file that cannot be read", "properties": {
+             "kind": {"enum": ["xml", "json", "error"]}, "root": {"type": ["string", "null"]},
+             "namespace": {"type": ["string", "null"]}, "schema": {"type": ["object", "null"]},
+             "truncated": {"type": "boolean"}, "detail": {"type": "string"},
+             "rows": {"type": "array", "items": {"type": "object", "properties": {
+                 "path": {"type": "string"}, "label": {"type": ["object", "null"]},
+                 "value": {"type": ["string", "null"]}, "date": {"type": ["object", "null"]},
+                 "depth": {"type": "integer"}}}}}}
 REPORT = {"type": "object", "required": ["verdict", "signatures", "document"], "properties": {
     "verdict": {"enum": ["valid", "invalid", "indeterminate"],
                 "description": "EN 319 102-1 status indication: TOTAL-PASSED, TOTAL-FAILED, INDETERMINATE"},
@@ -82,7 +92,23 @@ REPORT = {"type": "object", "required": ["verdict", "signatures", "document"], "
         "notes": {"type": "array", "items": _REASON}, "signer": {"type": "object"},
         "signing_time": {"type": "object"}, "tsa": {"type": "object"}, "certificate": {"type": "object"},
         "modifications": {"type": "object"}, "pades_level": {"enum": ["B-B", "B-T", "B-LT", "B-LTA"]},
-        "chain": {"type": "array"}}}}}}
+        "chain": {"type": "array"}}}},
+    "attachments": {"type": "object", "description": "a PDF's associated and embedded files (ISO 32000-2 14.13, "
+                    "7.11.4; ISO 19005-3 6.8), /AF first, then the /EmbeddedFiles name tree; no file's bytes",
+                    "properties": {"left_out": {"type": "integer"}, "files": {"type": "array", "items": {
+                        "type": "object", "properties": {
+                            "name": {"type": "string"}, "mime": {"type": ["string", "null"]},
+                            "relationship": {"type": "string", "description": "/AFRelationship (ISO 32000-2 "
+                                             "Table 43); Unspecified when absent"},
+                            "size": {"type": "object", "properties": {"declared": {"type": ["integer", "null"]},
+                                                                      "decoded": {"type": ["integer", "null"]}}},
+                            "sha256": {"type": ["string", "null"]}, "description": {"type": ["string", "null"]},
+                            "covered": {"type": "boolean", "description": "written in a revision a signature "
+                                        "covers (ISO 32000-2 12.8.1)"},
+                            "listed_in": {"type": "array", "items": {"enum": ["AF", "EmbeddedFiles"]}},
+                            "problem": {"enum": [None, "too_large", "unreadable", "not_embedded", "not_shown"]},
+                            "data": _DATA}}}}},
+    "data": _DATA}}
 
 
 def openapi_document(base_url: str) -> dict[str, Any]:

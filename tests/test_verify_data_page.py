@@ -15,6 +15,7 @@ import time
 import zlib
 from pathlib import Path
 
+import jsonschema
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pyhanko.pdf_utils import embed, generic
@@ -24,6 +25,7 @@ from conftest import OUTPUT, Cli, make_home
 from ocsp_helpers import LiveServer, free_port
 from sealing_helpers import bearer, sample_pdf, setup_sealing
 from signer.docdata.schemas import LicenceData, ReceiptData, elicense_xml, ereceipt_xml
+from signer.openapi import REPORT
 from signer.pdf_checks import read_pdf
 from signer.verification import attachments as att
 from signer.verification.data_view import MAX_DEPTH, MAX_ROWS, MAX_VALUE, view
@@ -425,6 +427,7 @@ def test_the_json_report_lists_the_attachment_and_its_fields_without_its_bytes(e
     assert fields["LicenceNumber"] == "TEST-0001" and fields["Validity/ValidUntil"] == "2027-12-05"
     text = json.dumps(rep, ensure_ascii=False)
     assert "<eLicense" not in text and base64.b64encode(xml).decode()[:40] not in text
+    jsonschema.Draft202012Validator(REPORT).validate(rep)  # the OpenAPI VerificationReport
 
 
 def test_qr_link_of_the_pdf_compares_and_shows_the_data_of_the_registered_document(page: Page, env: dict) -> None:
@@ -440,6 +443,7 @@ def test_sealed_xml_document_is_verified_and_its_data_shown_thai_first_then_engl
     assert status == 200 and rep["verdict"] == "valid", rep
     assert rep["document"]["format"] == "xml" and rep["signatures"][0]["xades_level"] == "B-LTA"
     assert {r["path"]: r["value"] for r in rep["data"]["rows"]}["ReceiptNumber"] == "RC-2569-000123"
+    jsonschema.Draft202012Validator(REPORT).validate(rep)
     assert upload(page, env, "receipt.xml") == 200
     assert shown(page, ".result > h2 .verdict") == "ถูกต้อง"
     data = shown(page, ".data")
