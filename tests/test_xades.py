@@ -323,3 +323,44 @@ def test_an_already_sealed_document_is_a_conflict_and_registers_nothing(env: dic
     last = _audit_tail(env)[0]
     assert last["action"] == "seal.sign-xml" and last["outcome"] == "refused" and last["details"]["status"] == 409
     assert count_documents(env["cli"].home) == before
+
+
+def test_en_319_102_1_a_revocation_after_the_time_stamp_leaves_b_lta_valid_and_b_b_invalid(env: dict) -> None:
+    """EN 319 102-1 5.6.2.4 (past signature validation): a B-LTA seal whose certificate was revoked
+    after its signature time-stamp stays valid (with a note when today's status is known); a B-B seal,
+    judged now, is invalid once today's status says revoked."""
+    import time
+
+    from ca.storage.db import Database
+    from cli.compose import service_token
+    from cli.config import load_config
+    from cli.ocsp_wiring import build_responder
+    from cli.signer_wiring import InProcessRevocation
+    from signer.verification.xades import verify_xades
+
+    serial = json.loads(env["cli"]("agency", "seal", "issue", "--agency", "B", "--ca", "issuing",
+                                   "--json").stdout)["serial"]
+    env["cli"]("ocsp", "refresh")
+    docs = {}
+    for level in ("B-LTA", "B-B"):
+        r = sign_xml(env, receipt(), {"level": level, "seal": serial}, agency="B")
+        assert r.status_code == 200, r.data[:300]
+        docs[level] = r.data
+    time.sleep(1.1)  # revocation times are whole seconds: after the time-stamp's second
+    env["cli"]("cert", "revoke", "--ca", "issuing", serial, "--reason", "keyCompromise")
+    cfg = load_config(env["cli"].home)
+    db = Database(cfg.database_url)
+    try:
+        responder, reader = build_responder(cfg, db)
+        today = InProcessRevocation(responder, reader)
+        trust = trust_of(env["files"]["root"])
+        assert _verify(env, docs["B-LTA"])["verdict"] == "valid"  # offline: the embedded status
+        lta = verify_xades(docs["B-LTA"], trust, utcnow, today)
+        entry = lta["signatures"][0]
+        assert lta["verdict"] == "valid" and entry["certificate"]["today"] == "revoked", lta
+        assert any(n["code"] == "revoked_later" for n in entry["notes"])
+        bb = verify_xades(docs["B-B"], trust, utcnow, today)
+        assert bb["verdict"] == "invalid" and bb["signatures"][0]["reason"]["code"] == "revoked", bb
+    finally:
+        db.dispose()
+    assert sign_xml(env, receipt(), {"level": "B-B", "seal": serial}, agency="B").status_code == 403
