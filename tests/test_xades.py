@@ -364,3 +364,18 @@ def test_en_319_102_1_a_revocation_after_the_time_stamp_leaves_b_lta_valid_and_b
     finally:
         db.dispose()
     assert sign_xml(env, receipt(), {"level": "B-B", "seal": serial}, agency="B").status_code == 403
+
+
+def test_en_319_132_1_5_3_a_signature_time_stamp_of_another_signature_proves_no_time(env: dict) -> None:
+    """EN 319 132-1 5.3: the token's imprint must be the digest of this signature's canonical
+    ds:SignatureValue. Another document's token (valid in itself) is not used: the time is the
+    claimed one. An unreadable token makes the signature INDETERMINATE, never an error."""
+    first, second = (etree.fromstring(_sealed(env, "B-T")) for _ in range(2))
+    path = ".//xades:SignatureTimeStamp/xades:EncapsulatedTimeStamp"
+    first.find(path, NS).text = second.find(path, NS).text
+    report = _verify(env, etree.tostring(first, xml_declaration=True, encoding="UTF-8"))
+    entry = report["signatures"][0]
+    assert entry["signing_time_source"] == "claimed" and any(n["code"] == "claimed_time" for n in entry["notes"])
+    first.find(path, NS).text = "bm90IGEgdG9rZW4="  # "not a token"
+    broken = _verify(env, etree.tostring(first, xml_declaration=True, encoding="UTF-8"))
+    assert broken["verdict"] == "indeterminate" and broken["signatures"][0]["reason"]["code"] == "indeterminate"
