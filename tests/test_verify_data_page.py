@@ -305,6 +305,7 @@ def env(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-de
         docs = {"licence.pdf": licence, "embedded-here.pdf": embedded_here, "receipt.xml": receipt,
                 "bomb.pdf": with_files(sample_pdf(), [("bomb.xml", ("flate", zlib.compress(b"\0" * (64 << 20), 9)),
                                                        "application/xml", "Data")]),
+                "xxe-inside.pdf": with_files(sample_pdf(), [("evil.xml", XXE, "application/xml", "Data")]),
                 "xxe.xml": XXE, "laughs.xml": LAUGHS, "broken.xml": b"<eReceipt><a></eReceipt>",
                 "garbage.bin": b"GIF89a not a document " * 20,
                 "other-receipt.xml": other}
@@ -483,6 +484,20 @@ def test_a_pdf_whose_embedded_file_is_a_decompression_bomb_lists_it_as_too_large
     assert page.locator(".files a[download]").count() == 0
     toggle(page, "en")
     assert "too large to show" in shown(page, ".files tr.file")
+    no_traceback_since(env, start)
+
+
+def test_an_embedded_xml_with_a_doctype_is_listed_with_the_reason_instead_of_a_table(page: Page, env: dict) -> None:
+    """OWASP XXE Prevention: the data file is not parsed past its DOCTYPE; the PDF is still
+    verified and the file listed, its data replaced by the reason."""
+    start = env["server"].log.stat().st_size
+    assert upload(page, env, "xxe-inside.pdf") == 200
+    assert "evil.xml" in shown(page, ".files tr.file")
+    error = shown(page, ".data .data-error")
+    assert "อ่านข้อมูลในไฟล์นี้ไม่ได้" in error and "DOCTYPE" in error, error
+    assert page.locator(".data table").count() == 0 and "root:" not in page.inner_text("main")
+    toggle(page, "en")
+    assert "The data in this file cannot be read." in shown(page, ".data .data-error")
     no_traceback_since(env, start)
 
 
