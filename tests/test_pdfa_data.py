@@ -208,7 +208,7 @@ REFUSALS = {
     "duplicate-name": ([OK_XML, ("OK.xml", "application/xml", b"<b/>")], {}, 400, "two data parts are named"),
     "mime": ([("x.txt", "text/plain", b"hello")], {}, 415, "'x.txt' has the type 'text/plain'"),
     "mime-pdf": ([("x.pdf", "application/pdf", b"%PDF-1.7")], {}, 415, "a data part is XML"),
-    "too-many": ([(f"p{i}.xml", "application/xml", b"<a/>") for i in range(9)], {}, 400, "9 data parts: at most 8"),
+    "too-many": ([(f"p{i}.xml", "application/xml", b"<a/>") for i in range(12)], {}, 400, "12 data parts: at most 8"),
     "relationship-name": ([OK_XML], {"data_relationship": {"other.xml": "Source"}}, 400, "'other.xml'"),
     "relationship-value": ([OK_XML], {"data_relationship": "Alternative"}, 400, "data_relationship"),
 }
@@ -342,3 +342,27 @@ def test_iso_19005_3_6_6_2_3_1_another_tools_producer_stays_equal_in_info_and_xm
     assert info_xmp_mismatches(r.data) == []
     info = PdfFileReader(io.BytesIO(r.data)).trailer["/Info"]
     assert str(info["/Producer"]).startswith("LibreOffice 7.5; pyHanko")
+
+
+def test_a_data_part_without_a_filename_is_refused_400(env: dict) -> None:
+    """A 'data' form field without filename and Content-Type (RFC 7578 4.2, 4.4) is no data part."""
+    before = documents(env)
+    r = env["client"].post("/api/v1/sign", headers=bearer(env["tokens"]["A"]), content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(elicense_pdfa3()), "doc.pdf", "application/pdf"),
+                                 "data": "<a/>"})
+    assert r.status_code == 400 and "needs a filename" in r.json["detail"]
+    assert documents(env) == before and last_audit(env)["outcome"] == "refused"
+
+
+def test_data_parts_count_against_the_size_limit_413(tmp_path: Path) -> None:
+    """The PDF and its data parts together stay under the PDF limit ([signer] max_pdf_mb)."""
+    cli = Cli(make_home(tmp_path))
+    config = cli.home / "govca.toml"
+    config.write_text(config.read_text().replace("max_pdf_mb = 50", "max_pdf_mb = 1"))
+    env = setup_sealing(cli, tmp_path)
+    env.update(cli=cli, client=create_app(cli.home).test_client())
+    pdf = elicense_pdfa3()
+    body = b"[" + b'"x",' * ((1024 * 1024 - len(pdf)) // 4) + b'"x"]'  # alone under 1 MiB; with the PDF over it
+    r = seal(env, pdf, {"level": "B-B"}, [("big.json", "application/json", body)])
+    assert r.status_code == 413 and "what the size limit leaves after the PDF" in r.json["detail"] and "'big.json'" in r.json["detail"]
+    assert documents(env) == 0 and last_audit(env)["details"]["status"] == 413

@@ -109,7 +109,8 @@ def check_data_parts(parts: Sequence[DataPart], max_total: int) -> None:
                                 "one of Data, Source (ISO 32000-2 14.13)")
         total += len(part.data)
         if total > max_total:
-            raise TooLargeError(f"the data parts are over the {max_total:,}-byte limit (at {part.name!r})")
+            raise TooLargeError(f"the data parts come to more than {max(max_total, 0):,} bytes, what the size limit "
+                                f"leaves after the PDF (at {part.name!r})")
         if _kind(part.mime, part.name) == "xml":
             safe_xml.parse(part.data, what=f"the data part {part.name!r}")
         else:

@@ -58,8 +58,11 @@ def _data_parts(max_bytes: int) -> list[tuple[str, str, bytes]]:
     """(file name, Content-Type, bytes) of each multipart part named ``data`` (docs/pdfa.md)."""
     if "data" in request.form:
         raise BadInputError("each 'data' part needs a filename and a Content-Type in its part headers")
+    uploads = request.files.getlist("data")
+    if len(uploads) > MAX_PARTS:
+        raise BadInputError(f"{len(uploads)} data parts: at most {MAX_PARTS} per document")
     parts, total = [], 0
-    for upload in request.files.getlist("data")[:MAX_PARTS + 1]:
+    for upload in uploads:
         body = upload.read(max_bytes - total + 1)
         total += len(body)
         if total > max_bytes:
