@@ -379,3 +379,19 @@ def test_en_319_132_1_5_3_a_signature_time_stamp_of_another_signature_proves_no_
     first.find(path, NS).text = "bm90IGEgdG9rZW4="  # "not a token"
     broken = _verify(env, etree.tostring(first, xml_declaration=True, encoding="UTF-8"))
     assert broken["verdict"] == "indeterminate" and broken["signatures"][0]["reason"]["code"] == "indeterminate"
+
+
+def test_xmldsig_4_4_3_3_comments_around_the_root_are_kept_and_a_processing_instruction_refused(env: dict) -> None:
+    """XMLDSig 1.1 4.4.3.3: URI="" is the whole document without comments. A comment before the
+    root is kept and the seal still verifies with xmlsec1; a processing instruction outside the root
+    (which that reference would cover, and signxml cannot sign) is a 400 that registers nothing."""
+    commented = receipt().replace(b"<eReceipt", b"<!-- issued by the agency's system -->\n<eReceipt", 1)
+    r = sign_xml(env, commented, {"level": "B-B"})
+    assert r.status_code == 200 and b"<!-- issued by the agency's system --><eReceipt" in r.data  # no text node there
+    assert xmlsec1(env["tmp"] / "commented", r.data, env["files"]["root"]).returncode == 0
+    assert _verify(env, r.data)["verdict"] == "valid"
+    before = count_documents(env["cli"].home)
+    styled = receipt().replace(b"<eReceipt", b'<?xml-stylesheet href="r.xsl" type="text/xsl"?>\n<eReceipt', 1)
+    refused = sign_xml(env, styled, {"level": "B-B"})
+    assert refused.status_code == 400 and "processing instruction outside its root" in refused.json["detail"]
+    assert count_documents(env["cli"].home) == before

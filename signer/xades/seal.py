@@ -3,6 +3,7 @@ in-process function, with no registry, audit or HTTP around it (service.py adds 
 benchmark calls this directly)."""
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
@@ -51,6 +52,19 @@ def check_signature(signed: etree._Element, material: XmlMaterial, now: dt.datet
     return [r.signed_data for r in results]
 
 
+def _outside_root(root: etree._Element) -> tuple[list, list]:
+    """The comments before and after the root element. A processing instruction there is refused:
+    an enveloped reference ``URI=""`` covers it (XMLDSig 1.1 4.4.3.3, the whole document without
+    comments), but signxml signs the root element only, so the signature would not verify elsewhere."""
+    before, after = list(root.itersiblings(preceding=True))[::-1], list(root.itersiblings())
+    for node in before + after:
+        if isinstance(node, etree._ProcessingInstruction):
+            raise BadInputError(f"the XML document has a processing instruction outside its root element "
+                                f"(<?{node.target} ...?>); govca signs the whole document and cannot cover it: send "
+                                "the document without it")
+    return before, after
+
+
 def seal_xml(root: etree._Element, material: XmlMaterial, options: XmlOptions, now: dt.datetime, *,
              timestamp: Callable[[bytes], bytes] | None = None, tsa_certs: tuple[bytes, ...] = (),
              revocation: RevocationData | None = None) -> bytes:
@@ -72,10 +86,16 @@ def seal_xml(root: etree._Element, material: XmlMaterial, options: XmlOptions, n
         # signxml would put the signature there instead of as the root's last child
         raise BadInputError("the XML document holds a ds:Signature placeholder (Id=\"placeholder\"); send the "
                             "document without it: govca appends the signature to the root")
+    before, after = _outside_root(root)
     schema = known_schema(root)
     name = check_file_name(options.file_name or "") if options.packaging == "detached" else None
     signed = sign_bb(root, material, now, detached_name=name, mime_type=options.mime_type,
                      description=schema.title[1] if schema is not None else "XML document")
+    if name is None:  # signxml signs a copy of the root element: the comments around it go back
+        for node in before:
+            signed.addprevious(copy.copy(node))
+        for node in reversed(after):
+            signed.addnext(copy.copy(node))
     octets = check_signature(signed, material, now, root if name else None)
     if level.timestamped:
         assert timestamp is not None
