@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import padding as paddings
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from .errors import UnsupportedMechanismError
@@ -55,13 +56,14 @@ class HsmRsaPrivateKey(_NoExport, rsa.RSAPrivateKey):
     def public_key(self) -> rsa.RSAPublicKey:
         return self._key.public_key
 
-    def sign(self, data: bytes, padding_: Any, algorithm: Any) -> bytes:
-        if isinstance(padding_, padding.PKCS1v15):
+    def sign(self, data: bytes, padding: Any, algorithm: Any) -> bytes:
+        # ``padding`` by cryptography's own name: callers (signxml) pass it by keyword.
+        if isinstance(padding, paddings.PKCS1v15):
             mech, pre = _mechanism("rsa-pkcs1v15", algorithm)
-        elif isinstance(padding_, padding.PSS):
+        elif isinstance(padding, paddings.PSS):
             mech, pre = _mechanism("rsa-pss", algorithm)
         else:
-            raise UnsupportedMechanismError(f"padding {padding_.name} is not supported")
+            raise UnsupportedMechanismError(f"padding {padding.name} is not supported")
         return self._key.sign(data, mech, prehashed=pre)
 
 

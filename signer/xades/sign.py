@@ -30,7 +30,6 @@ from signxml.util import ds_tag, xades_tag
 from signxml.xades import XAdESDataObjectFormat, XAdESSigner
 
 from hsm import Mechanism, as_cryptography_key, default_mechanism
-from hsm.adapters import HsmRsaPrivateKey
 
 from ..errors import BadInputError
 from .model import EXC_C14N, NS
@@ -82,16 +81,9 @@ class HsmXadesSigner(XAdESSigner):
 
 
 def _signing_key(key: Any) -> Any:
-    """The HSM key as a ``cryptography`` private key (hsm/adapters.py). signxml passes RSA's
-    padding by keyword (``padding=``, cryptography's name), which the adapter's ``sign`` names
-    ``padding_``: the RSA wrapper below takes it by cryptography's name."""
-    adapted = as_cryptography_key(key)
-    return _RsaKeywords(key) if isinstance(adapted, HsmRsaPrivateKey) else adapted
-
-
-class _RsaKeywords(HsmRsaPrivateKey):
-    def sign(self, data: bytes, padding: Any, algorithm: Any) -> bytes:  # type: ignore[override]
-        return super().sign(data, padding, algorithm)
+    """The HSM key as a ``cryptography`` private key (hsm/adapters.py): signxml signs through it,
+    and the signature is made in the token."""
+    return as_cryptography_key(key)
 
 
 FILE_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
