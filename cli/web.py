@@ -61,11 +61,13 @@ def create_app(home: Path | str | None = None) -> Flask:
     app.register_blueprint(sealing_blueprint(sealing, default_stamp))
     app.register_blueprint(xades_blueprint(XadesService(sealing)))
     app.register_blueprint(tsa_blueprint(sealing.tsa_unit, utcnow))
-    app.register_blueprint(verification_blueprint(verifier, sealing.repo))
-    remote = build_remote_signing(cfg, db, token, sealing, reader)
-    install_throttle(app, build_throttle(cfg, db))
     errors = build_error_audit(cfg, db)
     atexit.register(errors.close)
+    app.register_blueprint(verification_blueprint(
+        verifier, sealing.repo, refused=lambda address, path, details: errors.refuse(
+            address, "public", "verify.upload", path, details)))
+    remote = build_remote_signing(cfg, db, token, sealing, reader)
+    install_throttle(app, build_throttle(cfg, db))
     app.register_blueprint(csc_v1_blueprint(remote, sealing.authenticate, sealing.repo.get_client))
     app.register_blueprint(csc_v2_blueprint(remote, sealing, sealing.authenticate, sealing.repo.get_client))
 

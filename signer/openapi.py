@@ -175,21 +175,24 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "404": {"description": "unknown id", "content": problem}},
             }},
             "/api/v1/verify": {"post": {
-                "summary": "Validate a signed PDF (the same result as the verification page)",
+                "summary": "Validate a signed PDF (PAdES) or XML document (XAdES): the same result as the "
+                           "verification page",
                 "security": [],
                 "parameters": [{"name": "document_id", "in": "query", "required": False,
                                 "schema": {"type": "string", "pattern": "^DOC-[A-Z2-7]{16}$"},
                                 "description": "compare the file with this registered document"}],
                 "requestBody": {"required": True, "content": {
                     "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                    "application/xml": {"schema": {"type": "string", "format": "binary"}},
                     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                         "file": {"type": "string", "format": "binary"}}}}}},
                 "responses": {"200": {"description": "verification report", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/VerificationReport"}}}},
-                    "400": {"description": "empty, damaged or encrypted PDF", "content": problem},
+                    "400": {"description": "empty, damaged or encrypted PDF; XML that is not well-formed or has a "
+                                           "DOCTYPE", "content": problem},
                     "404": {"description": "unknown document_id", "content": problem},
                     "413": {"description": "over the size limit", "content": problem},
-                    "415": {"description": "not a PDF", "content": problem}},
+                    "415": {"description": "neither a PDF nor an XML document", "content": problem}},
             }},
             "/tsa": {"post": {"summary": "RFC 3161 time-stamping", "security": [],
                               "requestBody": {"content": {"application/timestamp-query": {}}},

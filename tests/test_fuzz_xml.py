@@ -206,3 +206,21 @@ def test_data_parts_of_api_sign_get_hostile_xml_and_answer_below_500(env: dict) 
         r = env["client"].post("/api/v1/sign", data=body, headers={**env["auth"], "Content-Type": ctype})
         _check(env, r, f"data part {name}")
         assert 400 <= r.status_code < 500, (name, r.status_code, r.data[:200])
+
+
+def test_refused_verification_uploads_are_audited_aggregated_per_address(env: dict) -> None:
+    """Every refusal at a public endpoint is audited; the refusals of one address in one window
+    are one record now and one aggregated record later (signer/throttle.py), so a flood of bad
+    uploads writes a bounded number of records."""
+    def records() -> list[str]:
+        out = env["cli"]("audit", "list", "--action", "verify.upload", "--limit", "1000").stdout
+        return [line for line in out.splitlines() if "verify.upload" in line]
+
+    before = records()
+    for _ in range(5):  # from an address of its own (RFC 5737 TEST-NET-1): its window starts here
+        r = env["client"].post("/api/v1/verify", data=HOSTILE["cdata-doctype"],
+                               headers={"Content-Type": "application/xml"}, environ_base={"REMOTE_ADDR": "192.0.2.77"})
+        assert r.status_code == 400
+    new = records()[len(before):]
+    assert len(new) == 1, new
+    assert "refused" in new[0] and "/api/v1/verify" in new[0]

@@ -11,7 +11,7 @@ import base64
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
 
 from flask import Blueprint, Response, jsonify, render_template, request, send_file
 
@@ -57,8 +57,19 @@ def _uploaded(max_bytes: int) -> bytes:
         return upload.read(max_bytes + 1)
     return request.get_data(cache=False)
 
-def verification_blueprint(verifier: Verifier, repo: SignerRepository, font_path: str = DEFAULT_FONT) -> Blueprint:
+Refused = Callable[[Optional[str], str, dict], None]  # client address, path, details
+
+
+def verification_blueprint(verifier: Verifier, repo: SignerRepository, font_path: str = DEFAULT_FONT,
+                           refused: Refused | None = None) -> Blueprint:
+    """``refused``: audits a refused upload (the composition root aggregates them per address and
+    window, signer/throttle.py, so a flood of bad uploads writes a bounded number of records)."""
     bp = Blueprint("verify", __name__, template_folder=str(TEMPLATES))
+
+    def audit_refusal(exc: SignerError) -> None:
+        if refused is not None and exc.status != 404:
+            refused(request.remote_addr, request.path[:200],
+                    {"status": exc.status, "error": type(exc).__name__, "detail": str(exc)[:200]})
 
     def lang() -> str:
         return "en" if request.args.get("lang") == "en" else "th"
@@ -91,6 +102,7 @@ def verification_blueprint(verifier: Verifier, repo: SignerRepository, font_path
             record = record_of(doc_id) if doc_id else None
             report, files = check_upload(verifier, _uploaded(verifier.max_bytes))
         except SignerError as exc:
+            audit_refusal(exc)
             return page(exc.status, error={"status": exc.status, "detail": str(exc)}, record=record, doc_id=doc_id)
         match = None if record is None else report["document"]["sha256"] == record["sha256"]
         return page(report=report, record=record, match=match, doc_id=doc_id, files=files)
@@ -133,6 +145,7 @@ def verification_blueprint(verifier: Verifier, repo: SignerRepository, font_path
             record = record_of(doc_id) if doc_id else None
             report, _files = check_upload(verifier, _uploaded(verifier.max_bytes))
         except SignerError as exc:
+            audit_refusal(exc)
             resp = jsonify({"type": "about:blank", "title": exc.title, "status": exc.status, "detail": str(exc)})
             resp.status_code, resp.content_type = exc.status, "application/problem+json"
             return resp
