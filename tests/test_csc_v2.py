@@ -110,3 +110,28 @@ def test_v2_sign_doc_refuses_a_broken_pdf_before_spending_the_sad(env: dict) -> 
     ok = call(env, "signatures/signDoc", {"credentialID": env["cred"], "SAD": sad, "documents": [
         {"document": base64.b64encode(good).decode(), "signature_format": "P"}]})
     assert ok.status_code == 200, ok.json
+
+
+def test_iso_19005_3_6_2_4_3_sign_doc_with_a_seal_keeps_a_pdfa_claim_by_signing_invisibly(env: dict) -> None:
+    """signDoc has no PDF/A option: a seal's stamp on a PDF/A document without an RGB output
+    intent would break its claim (DeviceRGB, ISO 19005-2/-3 6.2.4.3), so the seal goes into an
+    invisible field; with the output intent the stamp is drawn as usual."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from pdfa_helpers import elicense_pdfa3, variant
+
+    seal = f"seal-{env['seals']['A']}"
+
+    def widget_of(pdf: bytes):  # type: ignore[no-untyped-def]
+        sad = call(env, "credentials/authorize", {"credentialID": seal, "numSignatures": 1}).json["SAD"]
+        r = call(env, "signatures/signDoc", {"credentialID": seal, "SAD": sad, "documents": [
+            {"document": base64.b64encode(pdf).decode(), "signature_format": "P"}]})
+        assert r.status_code == 200, r.json
+        reader = PdfFileReader(io.BytesIO(base64.b64decode(r.json["DocumentWithSignature"][0])))
+        field = reader.root["/AcroForm"]["/Fields"][0]
+        return field if "/Rect" in field else field["/Kids"][0]
+
+    bare = widget_of(variant(elicense_pdfa3(), output_intent=False))
+    assert [float(v) for v in bare["/Rect"]] == [0, 0, 0, 0] and "/AP" not in bare
+    stamped = widget_of(elicense_pdfa3())
+    assert [float(v) for v in stamped["/Rect"]] != [0, 0, 0, 0] and "/AP" in stamped

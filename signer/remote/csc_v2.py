@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from dataclasses import replace
 from typing import Any, Callable
 
 from flask import Blueprint, Response, jsonify
@@ -14,6 +15,7 @@ from .csc import EC_ALGOS, HASH_OIDS, RSA_ALGOS, CscError, Credential, RemoteSig
 from .csc_http import BearerClients, cert_object, csc_error, json_body, refusals_audited
 from ..errors import SignerError
 from ..sealing.pades import Level, SignOptions
+from ..sealing.pdfa import plan as pdfa_plan
 from ..pdf_checks import check_pdf
 from ..registry import ApiClient
 from ..sealing.service import SealingService, default_stamp
@@ -71,6 +73,11 @@ def _documents(data: dict[str, Any], cred: Credential, max_pdf_bytes: int) -> li
         try:  # every document checked before the SAD is spent on any of them
             reader = check_pdf(pdf, max_pdf_bytes, options.certify, page=options.page if options.stamp else None,
                                box=options.box)
+            # A seal's stamp on a PDF/A document without an RGB output intent would break its claim
+            # (ISO 19005-2/-3 6.2.4.3); signDoc has no option for it: the seal goes into an
+            # invisible field and the document stays PDF/A (docs/pdfa.md).
+            if options.stamp and not pdfa_plan(reader, 0, True, "without-stamp").stamp:
+                options = replace(options, stamp=False)
         except SignerError as exc:
             raise CscError("invalid_request", f"Invalid document: {exc}", 400 if exc.status < 500 else 503) from None
         parsed.append((pdf, options, reader))
