@@ -68,11 +68,37 @@ def setup_ca(home: Path, port: int) -> str:
 
 
 def make_inputs() -> dict[str, bytes]:
+    """The 1-page e-License (PDF/A-3u), 100 pages, the e-License's XML data (govca e-License 1)
+    and an e-Receipt (govca e-Receipt 1) to seal as XML."""
+    from decimal import Decimal
+
+    from signer.docdata.schemas import LicenceData, ReceiptData, elicense_xml, ereceipt_xml
     from signer.sealing.sample_pdf import sample_elicense_pdf
 
     one = sample_elicense_pdf(agency_th="กรมทดสอบ", agency_en="Benchmark Department", licensee_th="บริษัท ทดสอบ จำกัด",
                               licence_no="BENCH-0001", issued_on=dt.date(2025, 1, 1))
-    return {"1-page": one, "100-page": kit.hundred_pages()}
+    licence = elicense_xml(LicenceData("BENCH-0001", "ใบอนุญาตประกอบกิจการ", "บริษัท ทดสอบ จำกัด", "Test Company Limited",
+                                       "0105568000001", "BENCH", "กรมทดสอบ", "Benchmark Department",
+                                       dt.date(2025, 1, 1), dt.date(2026, 1, 1)))
+    receipt = ereceipt_xml(ReceiptData("BENCH-R-0001", dt.date(2025, 1, 1), "BENCH", "กรมทดสอบ", "Benchmark Department",
+                                       "นาย ทดสอบ ระบบ", "3100100123456",
+                                       (("ค่าธรรมเนียมใบอนุญาต", Decimal("500")), ("ค่าคัดสำเนา", Decimal("20")))))
+    return {"1-page": one, "100-page": kit.hundred_pages(), "licence-xml": licence, "receipt-xml": receipt}
+
+
+# (case, kind, input, level): the PDF cases, the PDF/A-3 e-License with its XML as a data part
+# (embedded as an associated file, docs/pdfa.md) and an e-Receipt sealed as XAdES (docs/xades.md).
+CASES = ([(f"{name} {lvl}", "pdf", name, lvl) for name in ("1-page", "100-page") for lvl in LEVELS]
+         + [("PDF/A-3+XML B-LTA", "pdfa-data", "1-page", "B-LTA"),
+            ("XML B-B", "xml", "receipt-xml", "B-B"), ("XML B-LTA", "xml", "receipt-xml", "B-LTA")])
+
+
+def service_request(kind: str, inputs: dict[str, bytes], name: str, level: str) -> tuple[str, bytes, str, bytes]:
+    """(path, body, content type, the answer's first bytes) of one case."""
+    if kind == "xml":
+        return ("/api/v1/sign-xml", *multipart(inputs[name], level, file_type="application/xml"), b"<?xml")
+    data = ("e-license.xml", "application/xml", inputs["licence-xml"]) if kind == "pdfa-data" else None
+    return ("/api/v1/sign", *multipart(inputs[name], level, data=data), b"%PDF-")
 
 
 def start_server(home: Path, port: int, log: Path) -> subprocess.Popen:
@@ -122,19 +148,27 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def multipart(pdf: bytes, level: str, **options: str) -> tuple[bytes, str]:
-    """The POST /api/v1/sign body: `file` and `options` {"level": level, **options} (e.g. subfilter)."""
+def multipart(pdf: bytes, level: str, data: tuple[str, str, bytes] | None = None, file_type: str = "application/pdf",
+              **options: str) -> tuple[bytes, str]:
+    """The POST /api/v1/sign (or sign-xml) body: `file`, `options` {"level": level, **options} (e.g.
+    subfilter) and, with ``data`` (file name, MIME type, bytes), one `data` part."""
     b, opts = uuid.uuid4().hex, json.dumps({"level": level, **options})
     body = (f'--{b}\r\nContent-Disposition: form-data; name="options"\r\n\r\n{opts}\r\n'
-            f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="in.pdf"\r\n'
-            f"Content-Type: application/pdf\r\n\r\n").encode() + pdf + f"\r\n--{b}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={b}"
+            f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="in"\r\n'
+            f"Content-Type: {file_type}\r\n\r\n").encode() + pdf + b"\r\n"
+    if data is not None:
+        name, mime, raw = data
+        body += (f'--{b}\r\nContent-Disposition: form-data; name="data"; filename="{name}"\r\n'
+                 f"Content-Type: {mime}\r\n\r\n").encode() + raw + b"\r\n"
+    return body + f"--{b}--\r\n".encode(), f"multipart/form-data; boundary={b}"
 
 
-def drive(port: int, token: str, pdf: bytes, level: str, clients: int, seconds: float, server: list[int]) -> dict:
-    """--clients threads POST the same document for `seconds` (after a warm-up); every answer is checked.
-    `server`: the gunicorn pids (master first), whose CPU time is read from /proc around the run."""
-    body, ctype = multipart(pdf, level)
+def drive(port: int, token: str, request: tuple[str, bytes, str, bytes], clients: int, seconds: float,
+          server: list[int]) -> dict:
+    """--clients threads POST the same request (path, body, content type, the answer's first bytes)
+    for `seconds` (after a warm-up); every answer is checked. `server`: the gunicorn pids (master
+    first), whose CPU time is read from /proc around the run."""
+    path, body, ctype, magic = request
     headers = {"Content-Type": ctype, "Authorization": f"Bearer {token}"}
     lat: list[float] = []
     errors: Counter = Counter()
@@ -145,10 +179,10 @@ def drive(port: int, token: str, pdf: bytes, level: str, clients: int, seconds: 
         while time.perf_counter() < window[0]:
             t0, err = time.perf_counter(), None
             try:
-                conn.request("POST", "/api/v1/sign", body, headers)
+                conn.request("POST", path, body, headers)
                 resp = conn.getresponse()
                 data = resp.read()
-                if not (resp.status == 200 and resp.getheader("X-Document-Id") and data[:5] == b"%PDF-"):
+                if not (resp.status == 200 and resp.getheader("X-Document-Id") and data.startswith(magic)):
                     err = f"HTTP {resp.status} {resp.getheader('X-Document-Id')}: {data[:160]!r}"
             except (OSError, http.client.HTTPException) as exc:
                 err, conn = f"{type(exc).__name__}: {exc}", http.client.HTTPConnection("127.0.0.1", port, timeout=120)
@@ -192,7 +226,12 @@ def library_floor(home: Path, inputs: dict[str, bytes], seconds: float) -> dict[
     from cli.signer_wiring import build_sealing_service
     from signer.revinfo import validation_context
     from signer.sealing.pades import InProcessTimeStamper, Level, SigningMaterial, SignOptions, sign_pdf
+    from signer.docdata.safe_xml import parse
+    from signer.sealing.attachments import DataPart
     from signer.sealing.service import common_name, default_stamp, new_document_id
+    from signer.xades.model import XadesLevel
+    from signer.xades.seal import XmlOptions, seal_xml
+    from signer.xades.sign import XmlMaterial
 
     cfg = load_config(home)
     db = Database(cfg.database_url)
@@ -210,27 +249,36 @@ def library_floor(home: Path, inputs: dict[str, bytes], seconds: float) -> dict[
                                  service.revocation(pairs), utcnow())
     timestamper, signer_cn = InProcessTimeStamper(service.timestamp), common_name(seal.cert_der)
 
-    def one(pdf: bytes, level: Level) -> bytes:
+    xml_material = XmlMaterial(seal.cert_der, seal.chain_der, material.key)
+    tsa_certs, revocation = (unit.cert_der, *unit.chain_der), service.revocation(pairs)
+    licence = DataPart("e-license.xml", "application/xml", inputs["licence-xml"])
+
+    def one(kind: str, data: bytes, level: Level) -> bytes:
+        if kind == "xml":  # the XAdES library path: signxml + the HSM key, the TSA and status in-process
+            lta = level is Level.B_LTA
+            return seal_xml(parse(data).getroot(), xml_material, XmlOptions(level=XadesLevel(level.value)), utcnow(),
+                            timestamp=service.timestamp if lta else None, tsa_certs=tsa_certs if lta else (),
+                            revocation=revocation if lta else None)
         doc_id = new_document_id()  # the stamp differs per document, as in the service
         style, params = default_stamp({"agency_th": agency.name_th, "agency_en": agency.name_en, "signer": signer_cn,
                                        "signed_at": utcnow(), "document_id": doc_id,
                                        "verify_url": f"{cfg.base_url.rstrip('/')}/verify/{doc_id}"})
         lta = level is Level.B_LTA
-        return sign_pdf(pdf, material, SignOptions(level=level), timestamper=timestamper if lta else None,
-                        context=context if lta else None, stamp_style=style, stamp_params=params, signer_name=signer_cn)
+        return sign_pdf(data, material, SignOptions(level=level), timestamper=timestamper if lta else None,
+                        context=context if lta else None, stamp_style=style, stamp_params=params, signer_name=signer_cn,
+                        data_parts=(licence,) if kind == "pdfa-data" else (), now=utcnow())
 
     out = {}
-    for name, pdf in inputs.items():
-        for lvl in LEVELS:
-            for _ in range(3):
-                one(pdf, Level(lvl))
-            n, t0, c0, busy0 = 0, time.perf_counter(), time.process_time(), kit.machine_busy_s()
-            while (elapsed := time.perf_counter() - t0) < seconds:
-                one(pdf, Level(lvl))
-                n += 1
-            cpu, busy = time.process_time() - c0, kit.machine_busy_s() - busy0
-            out[f"{name} {lvl}"] = {"docs_per_s": n / elapsed, "cpu_ms_per_doc": 1e3 * cpu / n,
-                                    "other_cpus": max(0.0, busy - cpu) / elapsed}
+    for case, kind, name, lvl in CASES:
+        for _ in range(3):
+            one(kind, inputs[name], Level(lvl))
+        n, t0, c0, busy0 = 0, time.perf_counter(), time.process_time(), kit.machine_busy_s()
+        while (elapsed := time.perf_counter() - t0) < seconds:
+            one(kind, inputs[name], Level(lvl))
+            n += 1
+        cpu, busy = time.process_time() - c0, kit.machine_busy_s() - busy0
+        out[case] = {"docs_per_s": n / elapsed, "cpu_ms_per_doc": 1e3 * cpu / n,
+                     "other_cpus": max(0.0, busy - cpu) / elapsed}
     return out
 
 
@@ -255,20 +303,20 @@ def main() -> None:
         say(f"library floor (server idle): sign_pdf in this process, {args.seconds:g} s per case ...")
         floor = library_floor(home, inputs, args.seconds)
         say(f"service: {args.clients} clients, {args.seconds:g} s per case, workers {pids} ...")
-        for name, pdf in inputs.items():
-            for lvl in LEVELS:
-                case, spy, raw = f"{name} {lvl}", None, work / f"{name}_{lvl}.raw"
-                if name == "1-page":  # one worker, from 1 s into the timed window
-                    secs = max(1, min(PROFILE_S, int(args.seconds) - 1))
-                    spy = threading.Timer(WARMUP_S + 1, lambda: setattr(spy, "proc", kit.record(pids[0], raw, secs)))
-                    spy.start()
-                service[case] = drive(port, token, pdf, lvl, args.clients, args.seconds, [server.pid, *pids])
-                if spy is not None:
-                    spy.join()
-                    _, err = spy.proc.communicate(timeout=60)  # type: ignore[attr-defined]
-                    profiles[case] = ({"seconds": secs, **kit.summarise(raw)} if raw.exists()
-                                      else {"error": err.decode()[-500:]})
-                say(f"  {case}: {service[case]['docs_per_s']:.1f} docs/s")
+        for case, kind, name, lvl in CASES:
+            spy, raw = None, work / f"{case.replace('/', '_').replace(' ', '_')}.raw"
+            if case in ("1-page B-B", "1-page B-LTA"):  # one worker, from 1 s into the timed window
+                secs = max(1, min(PROFILE_S, int(args.seconds) - 1))
+                spy = threading.Timer(WARMUP_S + 1, lambda: setattr(spy, "proc", kit.record(pids[0], raw, secs)))
+                spy.start()
+            request = service_request(kind, inputs, name, lvl)
+            service[case] = drive(port, token, request, args.clients, args.seconds, [server.pid, *pids])
+            if spy is not None:
+                spy.join()
+                _, err = spy.proc.communicate(timeout=60)  # type: ignore[attr-defined]
+                profiles[case] = ({"seconds": secs, **kit.summarise(raw)} if raw.exists()
+                                  else {"error": err.decode()[-500:]})
+            say(f"  {case}: {service[case]['docs_per_s']:.1f} docs/s")
     finally:
         if server is not None:
             stop(server)
@@ -292,12 +340,12 @@ def report(service: dict, floor: dict, profiles: dict, args: argparse.Namespace)
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"\n{'':14}|{'service: 2 workers':^46}|{'floor: 1 process':^22}|{'svc/2/floor':^18}")
-    print(f"{'case':14}|{'docs/s':>7}{'p50 ms':>7}{'p99 ms':>7}{'err':>4}{'cpu ms':>7}{'srv':>5}{'cli':>5}{'other':>6}"
+    print(f"\n{'':18}|{'service: 2 workers':^46}|{'floor: 1 process':^22}|{'svc/2/floor':^18}")
+    print(f"{'case':18}|{'docs/s':>7}{'p50 ms':>7}{'p99 ms':>7}{'err':>4}{'cpu ms':>7}{'srv':>5}{'cli':>5}{'other':>6}"
           f"|{'docs/s':>7}{'cpu ms':>8}{'other':>6} |{'docs/s':>7}{'cpu':>6}  goal >= 70%")
     for case, r in rows.items():
         f = r["floor"]
-        print(f"{case:14}|{r['docs_per_s']:7.1f}{r['p50_ms']:7.0f}{r['p99_ms']:7.0f}{r['errors']:4d}"
+        print(f"{case:18}|{r['docs_per_s']:7.1f}{r['p50_ms']:7.0f}{r['p99_ms']:7.0f}{r['errors']:4d}"
               f"{r['cpu_ms_per_doc']:7.0f}{r['server_cpus']:5.2f}{r['client_cpus']:5.2f}{r['other_cpus']:6.2f}"
               f"|{f['docs_per_s']:7.1f}{f['cpu_ms_per_doc']:8.0f}{f['other_cpus']:6.2f} |"
               f"{r['per_worker_over_floor']:7.0%}{r['cpu_ratio']:6.0%}  {'met' if r['goal_70pct_met'] else 'NOT met'}")
