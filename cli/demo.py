@@ -168,6 +168,8 @@ def ensure_signing_demo(admin: AdminWiring, home: Path, actor: str) -> list[str]
     sealed = service.seal(repo.get_client(client_id), sample.read_bytes(), SignOptions(), stamp=default_stamp)
     out = home / "demo" / "e-license-sealed.pdf"
     out.write_bytes(sealed.pdf)
+    receipt, receipt_sealed, receipt_doc = _demo_receipt(home, service, repo.get_client(client_id), code, name_th,
+                                                         name_en, issued)
     auth = f"-H \"Authorization: Bearer $(cat {token_file})\""
     return ["", f"Agency {code}: {name_th} / {name_en}; API token in {token_file} (mode 0600)",
             f"Sealed sample e-License (PDF/A-3u, PAdES B-LTA): {out}",
@@ -180,7 +182,31 @@ def ensure_signing_demo(admin: AdminWiring, home: Path, actor: str) -> list[str]
             f"  curl -sS {auth} -F 'file=@document.pdf;type=application/pdf' "
             f"-F 'data=@{data};type=application/xml' -F 'options={{\"data_relationship\": \"Data\"}}' "
             f"-D - -o sealed.pdf {cfg.base_url}/api/v1/sign",
-            f"  (each data part XML or JSON, at most 8; see what is embedded: pdfdetach -list {out})"]
+            f"  (each data part XML or JSON, at most 8; see what is embedded: pdfdetach -list {out})",
+            f"Sealed sample e-Receipt (XML, XAdES B-LTA): {receipt_sealed}",
+            f"  document id {receipt_doc.document_id}, verify at {receipt_doc.verify_url}",
+            "Seal another XML document (docs/xades.md):",
+            f"  curl -sS {auth} -H 'Content-Type: application/xml' --data-binary @{receipt} "
+            f"-D - -o sealed.xml {cfg.base_url}/api/v1/sign-xml"]
+
+
+def _demo_receipt(home: Path, service: Any, client: Any, code: str, name_th: str, name_en: str,
+                  issued: Any) -> tuple[Path, Path, Any]:
+    """An e-Receipt (govca e-Receipt 1 XML) and the same sealed with XAdES B-LTA (docs/xades.md)."""
+    from decimal import Decimal
+
+    from signer.docdata.schemas import ReceiptData, ereceipt_xml
+    from signer.xades.seal import XmlOptions
+    from signer.xades.service import XadesService
+
+    receipt = home / "demo" / "e-receipt-sample.xml"
+    receipt.write_bytes(ereceipt_xml(ReceiptData(
+        "DEMO-R-2569-0001", issued, code, name_th, name_en, "บริษัท ตัวอย่าง จำกัด", "0105569000001",
+        (("ค่าธรรมเนียมใบอนุญาตประกอบกิจการ", Decimal("1000")), ("ค่าคัดสำเนาใบอนุญาต", Decimal("50"))))))
+    sealed = XadesService(service).seal(client, receipt.read_bytes(), XmlOptions())
+    out = home / "demo" / "e-receipt-sealed.xml"
+    out.write_bytes(sealed.xml)
+    return receipt, out, sealed
 
 
 def _a_year_on(day: "dt.date") -> "dt.date":

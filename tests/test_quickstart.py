@@ -43,5 +43,9 @@ def test_readme_integrator_quick_start_runs_as_written_against_the_demo(tmp_path
     report = out.stdout + out.stderr
     assert out.returncode == 0, report
     assert re.search(rf"(?im)^location: http://127\.0\.0\.1:{port}/verify/DOC-[A-Z2-7]{{16}}", report), report
-    assert report.count("Signature is Valid.") == 2 and report.count("Certificate is Trusted.") == 2, report
+    assert report.count("Signature is Valid.") == 3 and report.count("Certificate is Trusted.") == 3, report
+    # 5: the data part is listed beside the e-License's own data, and extracted byte for byte (cmp)
+    assert re.search(r"(?m)^\d+: licence-data\.xml$", report) and re.search(r"(?m)^\d+: e-license\.xml$", report)
+    # 6: xmlsec1 checked the XMLDSig core of the sealed e-Receipt: its three references and the signature
+    assert "SignedInfo References (ok/all): 3/3" in report and re.search(r"(?m)^OK$", report), report
     assert "signed by official-1" in report and "INTACT:TRUSTED" in report.replace(",", ":"), report
