@@ -366,3 +366,52 @@ def test_data_parts_count_against_the_size_limit_413(tmp_path: Path) -> None:
     r = seal(env, pdf, {"level": "B-B"}, [("big.json", "application/json", body)])
     assert r.status_code == 413 and "what the size limit leaves after the PDF" in r.json["detail"] and "'big.json'" in r.json["detail"]
     assert documents(env) == 0 and last_audit(env)["details"]["status"] == 413
+
+
+def _revisions_added_by_the_seal(pdf: bytes):  # type: ignore[no-untyped-def]
+    """Every object the seal's revisions (signature, DSS, document time-stamp) wrote or rewrote."""
+    reader = PdfFileReader(io.BytesIO(pdf))
+    first_sealed = reader.embedded_signatures[0].signed_revision
+    for revision in range(first_sealed, reader.xrefs.total_revisions):
+        for ref in reader.xrefs.explicit_refs_in_revision(revision):
+            yield ref, reader.get_object(ref)
+
+
+def test_iso_19005_3_6_2_10_6_1_5_6_4_the_seal_adds_no_transparency_javascript_or_encryption(
+        sealed_elicense: dict) -> None:
+    """What the seal's revisions add to a PDF/A-3 document: no transparency group, soft mask or
+    constant alpha below 1 (ISO 19005-2/-3 6.2.10 are PDF/A-2/3's transparency rules; the stamp
+    needs none), no JavaScript or other actions (6.6.1), no encryption (6.1.3); every font they
+    bring (the stamp's) embedded (6.2.11.4.1)."""
+    from pyhanko.pdf_utils import generic as g
+
+    pdf = sealed_elicense["pdf"]
+    assert "/Encrypt" not in PdfFileReader(io.BytesIO(pdf)).trailer
+    seen, fonts = 0, 0
+
+    def walk(obj, path: str, depth: int = 0) -> None:  # type: ignore[no-untyped-def]
+        nonlocal fonts
+        if depth > 12:
+            return
+        if isinstance(obj, g.DictionaryObject):
+            group = obj.get("/Group")
+            assert not (isinstance(group, g.DictionaryObject) and group.get("/S") == "/Transparency"), path
+            assert obj.get("/SMask", "/None") == "/None", path
+            for alpha in ("/CA", "/ca"):
+                assert float(obj.get(alpha, 1)) == 1.0, path
+            assert not {"/JavaScript", "/JS", "/AA", "/OpenAction"} & set(obj.keys()), path
+            if obj.get("/Type") == "/FontDescriptor":
+                fonts += 1
+                assert {"/FontFile", "/FontFile2", "/FontFile3"} & set(obj.keys()), path
+            for key, value in obj.items():
+                if not isinstance(value, g.IndirectObject):  # referenced objects are walked on their own
+                    walk(value, f"{path}{key}", depth + 1)
+        elif isinstance(obj, g.ArrayObject):
+            for item in obj:
+                if not isinstance(item, g.IndirectObject):
+                    walk(item, path + "[]", depth + 1)
+
+    for ref, obj in _revisions_added_by_the_seal(pdf):
+        seen += 1
+        walk(obj, f"{ref.idnum} 0 obj ")
+    assert seen > 10 and fonts >= 1  # the seal's revisions were read, the stamp's font among them
