@@ -415,3 +415,23 @@ def test_iso_19005_3_6_2_10_6_1_5_6_4_the_seal_adds_no_transparency_javascript_o
         seen += 1
         walk(obj, f"{ref.idnum} 0 obj ")
     assert seen > 10 and fonts >= 1  # the seal's revisions were read, the stamp's font among them
+
+
+def test_a_broken_output_intent_or_xmp_object_is_a_400_in_plain_words_never_a_500(env: dict) -> None:
+    """The PDF/A checks read objects the input checks did not (the XMP packet, the output intent's
+    ICC profile): a stream whose /Length is wrong there is a 400 naming what was read, as for the
+    signing itself (found by tests/test_fuzz_pdf.py: a 500 before)."""
+    import re
+
+    from fuzz_helpers import plain_bases
+
+    base = plain_bases()["plain-xref-table"]
+    for marker in (rb"/N 3\s*/Filter /FlateDecode\s*/Length (\d+)", rb"/Subtype /XML\s*/Length (\d+)"):
+        found = re.search(marker, base) or re.search(marker.replace(rb"/N 3\s*", rb""), base)
+        assert found, marker
+        length = int(found.group(1))
+        broken = base[:found.start(1)] + b"%d" % (length - 5) + base[found.end(1):]
+        before = documents(env)
+        r = seal(env, broken, {"level": "B-B"})
+        assert 400 <= r.status_code < 500, (marker, r.status_code, r.data[:300])
+        assert b"Traceback" not in r.data and documents(env) == before

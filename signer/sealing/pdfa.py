@@ -27,6 +27,7 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter
 
 from ..docdata import safe_xml
 from ..errors import BadInputError, SignerError
+from ..pdf_guard import mapped
 
 PDFAID_NS = "http://www.aiim.org/pdfa/ns/id/"
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -114,7 +115,13 @@ class PdfaPlan:
 
 def plan(reader: Any, data_parts: int, stamp: bool, mode: str = "refuse") -> PdfaPlan:
     """What a seal of ``reader``'s document may add without breaking its PDF/A claim. Refusals
-    are :class:`PdfaError` (422) naming the clause."""
+    are :class:`PdfaError` (422) naming the clause. Objects the input checks did not read (the
+    XMP packet, the output intents) may be broken: a 4xx in plain words (pdf_guard.mapped)."""
+    with mapped("reading the document's PDF/A claim"):
+        return _plan(reader, data_parts, stamp, mode)
+
+
+def _plan(reader: Any, data_parts: int, stamp: bool, mode: str) -> PdfaPlan:
     claim = read_claim(reader.root)
     if claim is None:
         return PdfaPlan(None, stamp)

@@ -204,7 +204,8 @@ class SealingService:
         the options to sign with (no stamp where the PDF/A option asks for that)."""
         if data_parts:
             check_data_parts(data_parts, self.settings.max_pdf_bytes - len(pdf))
-            refuse_on_signed(reader)
+            with mapped("reading the document's signatures"):
+                refuse_on_signed(reader)
         plan = pdfa_plan(reader, len(data_parts), options.stamp and stamp, options.pdfa)
         return replace(options, stamp=False) if options.stamp and stamp and not plan.stamp else options
 
