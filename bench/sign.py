@@ -4,14 +4,18 @@
 
 In one run it creates a throw-away data directory and CA (root and issuing CA on EC P-384, OCSP
 responders, the TSA, agency BENCH with an EC P-256 e-seal key in SoftHSM, an API client), makes
-two inputs (the 1-page sample e-License; 100 pages, ~5 MB, of text and incompressible images)
-and starts `govca serve --workers 2` (gunicorn, sync workers). For {1-page, 100-page} x {B-B,
-B-LTA} it measures:
+the inputs (the 1-page sample e-License, PDF/A-3u; 100 pages, ~5 MB, of text and incompressible
+images; the e-License's XML data; an e-Receipt) and starts `govca serve --workers 2` (gunicorn,
+sync workers). For {1-page, 100-page} x {B-B, B-LTA}, the 1-page e-License with its XML as a
+`data` part at B-LTA (an associated file, docs/pdfa.md), and the e-Receipt sealed through
+POST /api/v1/sign-xml at B-B and B-LTA (XAdES, docs/xades.md) it measures:
 
   floor    first, with the server idle: signer.sealing.pades.sign_pdf in a loop in this one process with
            the same HSM key and stamp (signer.sealing.service.default_stamp, a new document id each time)
            and, for B-LTA, one InProcessTimeStamper and one ValidationContext (revocation data at
-           hand) built up front: documents/s of one process = the per-worker floor;
+           hand) built up front (with the data part for the PDF/A-3 case; for XML, seal_xml: signxml
+           with the HSM key, the TSA and status in-process): documents/s of one process = the
+           per-worker floor;
   service  POST /api/v1/sign (multipart `file` + `options` {"level": ...}, bearer token) from
            --clients Python threads for --seconds after a 2 s warm-up: documents/s, p50/p99
            latency; every answer must be 200 with X-Document-Id and a PDF body.
