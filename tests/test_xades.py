@@ -114,7 +114,9 @@ def test_en_319_132_1_b_lta_validates_offline_from_its_own_validation_data(env: 
     assert entry["xades_level"] == "B-LTA" and entry["signing_time_source"] == "timestamp"
     assert entry["certificate"]["at_signing"] == "good" and entry["tsa"]
     assert len(entry["archive_timestamps"]) == 1 and entry["archive_timestamps"][0]["trusted"]
-    assert any(n["code"] == "archive_timestamp" for n in entry["notes"])
+    note = next(n for n in entry["notes"] if n["code"] == "archive_timestamp")
+    tsa = entry["archive_timestamps"][0]["tsa"]["common_name"]
+    assert f"by {tsa} covers" in note["en"] and f"โดย {tsa} ยืนยัน" in note["th"]  # the TSA by its name, not its DN
 
 
 def test_en_319_132_1_5_5_2_archive_timestamp_covers_the_validation_data(env: dict) -> None:

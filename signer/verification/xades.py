@@ -208,7 +208,8 @@ class _Check:
                                                "trusted": _ok(status)})
             if _ok(status):
                 base["notes"].append(say(NOTES, "archive_timestamp", time_th=when["th"], time_en=when["en"],
-                                         tsa=status.signing_cert.subject.human_friendly))
+                                         tsa=_name(status.signing_cert.subject).get("common_name")
+                                         or status.signing_cert.subject.human_friendly))
         claimed = self.sig.findtext("ds:Object/xades:QualifyingProperties/xades:SignedProperties/"
                                     "xades:SignedSignatureProperties/xades:SigningTime", None, NS)
         base["signing_time"] = _when(moment) if moment else _when(_parse_time(claimed))
