@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Callable
 
 from lxml import etree
 
@@ -96,17 +97,27 @@ class LicenceData:
     valid_until: dt.date
 
 
-def elicense_xml(data: LicenceData) -> bytes:
-    """The e-License 1 document of ``data``: UTF-8, with an XML declaration, valid against
-    e-license-1.xsd."""
-    ns = f"{{{ELICENSE_NS}}}"
-    root = etree.Element(ns + "eLicense", nsmap={None: ELICENSE_NS}, version="1")
+def _document(namespace: str, root_name: str) -> tuple[etree._Element, Callable[..., etree._Element]]:
+    """A root element of ``namespace`` (version 1) and a function adding a child with text."""
+    root = etree.Element(f"{{{namespace}}}{root_name}", nsmap={None: namespace}, version="1")
 
     def add(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:
-        node = etree.SubElement(parent, ns + name)
+        node = etree.SubElement(parent, f"{{{namespace}}}{name}")
         if text is not None:
             node.text = text
         return node
+
+    return root, add
+
+
+def _serialised(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def elicense_xml(data: LicenceData) -> bytes:
+    """The e-License 1 document of ``data``: UTF-8, with an XML declaration, valid against
+    e-license-1.xsd."""
+    root, add = _document(ELICENSE_NS, "eLicense")
 
     add(root, "LicenceNumber", data.number)
     add(root, "LicenceType", data.licence_type_th)
@@ -122,7 +133,7 @@ def elicense_xml(data: LicenceData) -> bytes:
     add(validity, "IssuedOn", data.issued_on.isoformat())
     add(validity, "ValidFrom", data.issued_on.isoformat())
     add(validity, "ValidUntil", data.valid_until.isoformat())
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return _serialised(root)
 
 
 @dataclass(frozen=True)
@@ -139,14 +150,7 @@ class ReceiptData:
 
 def ereceipt_xml(data: ReceiptData) -> bytes:
     """The e-Receipt 1 document of ``data`` (valid against e-receipt-1.xsd)."""
-    ns = f"{{{ERECEIPT_NS}}}"
-    root = etree.Element(ns + "eReceipt", nsmap={None: ERECEIPT_NS}, version="1")
-
-    def add(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:
-        node = etree.SubElement(parent, ns + name)
-        if text is not None:
-            node.text = text
-        return node
+    root, add = _document(ERECEIPT_NS, "eReceipt")
 
     add(root, "ReceiptNumber", data.number)
     add(root, "IssuedOn", data.issued_on.isoformat())
@@ -162,4 +166,4 @@ def ereceipt_xml(data: ReceiptData) -> bytes:
         add(item, "Description", description)
         add(item, "Amount", f"{amount:.2f}")
     add(root, "Total", f"{sum((a for _, a in data.items), Decimal(0)):.2f}")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return _serialised(root)

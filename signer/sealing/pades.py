@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import enum
 import io
 import logging
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from hsm import default_mechanism
 
 from ..errors import BadInputError, ConflictError, UnavailableError
+from ..levels import Level  # noqa: F401 - PAdES baseline levels (EN 319 142-1 6.2-6.5), imported from here too
 from ..page_box import STAMP_MARGIN, STAMP_SIZE, check_stamp_box, visible_area
 from . import pdfa  # noqa: F401 - keeps Info and XMP equivalent in the revisions pyHanko writes
 from .attachments import DataPart, embed_data_parts
@@ -35,23 +35,6 @@ from .attachments import DataPart, embed_data_parts
 # pyHanko warns that revocation data is embedded with fetching disabled: that is the design
 # here (in-process sources, docs/architecture.md), so the warning is silenced.
 logging.getLogger("pyhanko.sign.signers.pdf_signer").setLevel(logging.ERROR)
-
-
-class Level(str, enum.Enum):
-    """PAdES baseline levels (EN 319 142-1 6.2-6.5)."""
-
-    B_B = "B-B"
-    B_T = "B-T"
-    B_LT = "B-LT"
-    B_LTA = "B-LTA"
-
-    @property
-    def timestamped(self) -> bool:
-        return self is not Level.B_B
-
-    @property
-    def long_term(self) -> bool:
-        return self in (Level.B_LT, Level.B_LTA)
 
 
 SUBFILTERS = {"ETSI.CAdES.detached": SigSeedSubFilter.PADES, "adbe.pkcs7.detached": SigSeedSubFilter.ADOBE_PKCS7_DETACHED}

@@ -143,6 +143,27 @@ def _fallback(index: int, sig: Any, exc: Exception) -> dict[str, Any]:
                               "certification_text": None, "allowed": None, "covers_whole_file": False}}
 
 
+def status_today(revocation_now: RevocationNow | None, cert: ax509.Certificate, known: list) -> RevocationData | None:
+    """Today's status data for ``cert`` and its issuers (found among ``known``), from govca's
+    in-process sources; None when there are none or they fail (today's status is then unknown)."""
+    if revocation_now is None:
+        return None
+    pairs, current = [], cert
+    for _ in range(8):
+        issuer = _issuer_of(current, known)
+        if issuer is None or issuer.subject == current.subject:
+            break
+        pairs.append((current.dump(), issuer.dump()))
+        current = issuer
+    if not pairs:
+        return None
+    try:
+        with held():  # govca's own status sources (database): not interrupted midway
+            return revocation_now(pairs)
+    except Exception:  # noqa: BLE001 - today's status is then reported as unknown
+        return None
+
+
 class Verifier:
     def __init__(self, trust: Callable[[], TrustSettings], revocation_now: RevocationNow | None,
                  clock: Callable[[], dt.datetime], max_bytes: int, budgets: Budgets = DEFAULT_BUDGETS,
@@ -210,23 +231,7 @@ class Verifier:
         return ValidationContext(**kwargs)
 
     def _current(self, cert: ax509.Certificate, known: list) -> RevocationData | None:
-        """Today's status data for the certificate and its issuers, from govca's in-process sources."""
-        if self.revocation_now is None:
-            return None
-        pairs, current = [], cert
-        for _ in range(8):
-            issuer = _issuer_of(current, known)
-            if issuer is None or issuer.subject == current.subject:
-                break
-            pairs.append((current.dump(), issuer.dump()))
-            current = issuer
-        if not pairs:
-            return None
-        try:
-            with held():  # govca's own status sources (database): not interrupted midway
-                return self.revocation_now(pairs)
-        except Exception:  # noqa: BLE001 - today's status is then reported as unknown
-            return None
+        return status_today(self.revocation_now, cert, known)
 
     def _one(self, index: int, sig: Any, roots: list, material: "_Material", ts_context: ValidationContext,
              now: dt.datetime) -> dict[str, Any]:

@@ -26,12 +26,11 @@ from asn1crypto import x509 as ax509
 from lxml import etree
 
 from ..docdata.safe_xml import parse
-from ..pdf_guard import held
 from ..revinfo import RevocationData
 from ..xades import model
 from ..xades.model import NS
 from .text import NOTES, REASONS, VERDICTS, say
-from .verify import RevocationNow, TrustSettings, _issuer_of, _name, _reason, _revoked_in, _when
+from .verify import RevocationNow, TrustSettings, _name, _reason, _revoked_in, _when, status_today
 
 MAX_XML_BYTES = 50 * 1024 * 1024
 
@@ -253,21 +252,7 @@ class _Check:
 
     def _today(self, cert: ax509.Certificate) -> RevocationData | None:
         """Today's status for the certificate and its issuers from govca's in-process source, if any."""
-        if self.revocation_now is None:
-            return None
-        known = self.certs + self.roots
-        pairs, current = [], cert
-        for _ in range(8):
-            issuer = _issuer_of(current, known)
-            if issuer is None or issuer.subject == current.subject:
-                break
-            pairs.append((current.dump(), issuer.dump()))
-            current = issuer
-        try:
-            with held():  # govca's own status sources (database): not interrupted by a watchdog midway
-                return self.revocation_now(pairs) if pairs else None
-        except Exception:  # noqa: BLE001 - today's status is then unknown
-            return None
+        return status_today(self.revocation_now, cert, self.certs + self.roots)
 
     def _status(self, cert: ax509.Certificate, verdict: str, revoked: tuple | None,
                 today: RevocationData | None) -> dict[str, Any]:

@@ -7,10 +7,11 @@ Canonicalisation is lxml's (``etree.tostring(method="c14n")``), never hand-writt
 from __future__ import annotations
 
 import base64
-import enum
 from typing import Iterable
 
 from lxml import etree
+
+from ..levels import Level
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
@@ -33,21 +34,8 @@ SUBFILTERS = {"enveloped": "xades-enveloped", "detached": "xades-detached"}
 """The registry's subfilter column for an XML seal (the PDF ones are ETSI.CAdES.detached ...)."""
 
 
-class XadesLevel(str, enum.Enum):
-    """XAdES baseline levels (ETSI EN 319 132-1 6.2-6.5 / 4.2)."""
-
-    B_B = "B-B"
-    B_T = "B-T"
-    B_LT = "B-LT"
-    B_LTA = "B-LTA"
-
-    @property
-    def timestamped(self) -> bool:
-        return self is not XadesLevel.B_B
-
-    @property
-    def long_term(self) -> bool:
-        return self in (XadesLevel.B_LT, XadesLevel.B_LTA)
+XadesLevel = Level
+"""XAdES baseline levels (ETSI EN 319 132-1 6.2-6.5): the same four as PAdES (signer/levels.py)."""
 
 
 def q(prefix: str, local: str) -> str:
