@@ -54,6 +54,16 @@ def _options_json(raw: str) -> Any:
 OPTIONS_MAX_BYTES = 65536  # a few hundred bytes in practice
 
 
+def options_part() -> Any:
+    """The multipart body's ``options`` part (a form field or a file), as JSON; {} without one."""
+    raw = request.form.get("options")
+    if raw is None and "options" in request.files:
+        raw = request.files["options"].read(OPTIONS_MAX_BYTES + 1).decode("utf-8", "replace")
+    if raw and len(raw.encode("utf-8", "replace")) > OPTIONS_MAX_BYTES:
+        raise BadInputError(f"the 'options' part is over {OPTIONS_MAX_BYTES:,} bytes")
+    return _options_json(raw) if raw else {}
+
+
 def _data_parts(max_bytes: int) -> list[tuple[str, str, bytes]]:
     """(file name, Content-Type, bytes) of each multipart part named ``data`` (docs/pdfa.md)."""
     if "data" in request.form:
@@ -94,12 +104,7 @@ def _read_request(max_bytes: int) -> tuple[bytes, Any, list[tuple[str, str, byte
         if upload is None:
             raise BadInputError("multipart body needs a 'file' part with the PDF")
         pdf = upload.read(max_bytes + 1)
-        raw = request.form.get("options")
-        if raw is None and "options" in request.files:
-            raw = request.files["options"].read(OPTIONS_MAX_BYTES + 1).decode("utf-8", "replace")
-        if raw and len(raw.encode("utf-8", "replace")) > OPTIONS_MAX_BYTES:
-            raise BadInputError(f"the 'options' part is over {OPTIONS_MAX_BYTES:,} bytes")
-        return pdf, _options_json(raw) if raw else {}, _data_parts(max_bytes)
+        return pdf, options_part(), _data_parts(max_bytes)
     if ctype in ("application/pdf", "application/octet-stream") or not ctype:
         return request.get_data(cache=False), {}, []
     raise UnsupportedMediaError(f"send application/pdf or multipart/form-data, not {ctype}")

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, request
 
 from ..errors import BadInputError, SignerError, TooLargeError, UnsupportedMediaError
 from ..openapi import XML_SIGN_OPTIONS
-from ..sealing.http import OPTIONS_MAX_BYTES, _options_json, problem
+from ..sealing.http import options_part, problem
 from .model import XadesLevel
 from .seal import XmlOptions
 from .service import ACTION, XadesService
@@ -47,13 +47,8 @@ def _read_request(max_bytes: int) -> tuple[bytes, Any, str | None, str]:
         if upload is None:
             raise BadInputError("multipart body needs a 'file' part with the XML document")
         data = upload.read(max_bytes + 1)
-        raw = request.form.get("options")
-        if raw is None and "options" in request.files:
-            raw = request.files["options"].read(OPTIONS_MAX_BYTES + 1).decode("utf-8", "replace")
-        if raw and len(raw.encode("utf-8", "replace")) > OPTIONS_MAX_BYTES:
-            raise BadInputError(f"the 'options' part is over {OPTIONS_MAX_BYTES:,} bytes")
         part_type = upload.mimetype if upload.mimetype in XML_TYPES else XML_TYPES[0]
-        return data, _options_json(raw) if raw else {}, upload.filename, part_type
+        return data, options_part(), upload.filename, part_type
     if ctype in XML_TYPES:
         return request.get_data(cache=False), {}, None, ctype
     raise UnsupportedMediaError(f"send application/xml, text/xml or multipart/form-data, not {ctype or 'no type'}")
