@@ -11,11 +11,11 @@
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from ..docdata import safe_xml
 from ..errors import BadInputError, UnsupportedMediaError
-from ..pdf_guard import guard, held
+from ..pdf_guard import guard
 from .data_view import tree_view
 from .verify import Verifier
 from .xades import verify_xades
@@ -53,19 +53,9 @@ def check_upload(verifier: Verifier, data: bytes) -> tuple[dict[str, Any], list[
     budgets = verifier.budgets
     # The PDF budgets' time and memory watchdog bounds the XML verification too (signer/pdf_guard.py).
     with guard(budgets.verify_seconds, "verifying the XML document", budgets):
-        report = verify_xades(data, verifier.trust(), verifier.clock, _held(verifier.revocation_now),
+        report = verify_xades(data, verifier.trust(), verifier.clock, verifier.revocation_now,
                               max_bytes=verifier.max_bytes)
         report["data"] = tree_view(safe_xml.parse(data, what="the XML document", max_bytes=verifier.max_bytes))
     report["attachments"] = {"files": [], "left_out": 0}
     return report, []
 
-
-def _held(source: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
-    """govca's status source (a database read), not interrupted midway by the watchdog."""
-    if source is None:
-        return None
-
-    def call(pairs: Any) -> Any:
-        with held():
-            return source(pairs)
-    return call
