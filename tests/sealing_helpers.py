@@ -40,3 +40,16 @@ def bearer(token: str) -> dict[str, str]:
 
 
 DOC_ID = re.compile(r"^DOC-[A-Z2-7]{16}$")
+
+
+def registered_documents(home: Path) -> int:
+    """How many documents the register of the data directory ``home`` holds (its database)."""
+    from sqlalchemy import create_engine, text
+
+    from cli.config import load_config
+
+    engine = create_engine(load_config(home).database_url)
+    with engine.connect() as c:
+        n = c.execute(text("SELECT COUNT(*) FROM documents")).scalar_one()
+    engine.dispose()
+    return n

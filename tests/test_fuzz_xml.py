@@ -19,13 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sqlalchemy import create_engine, text
-
-from cli.config import load_config
 from cli.web import create_app
 from conftest import Cli, make_home
 from fuzz_helpers import multipart
-from sealing_helpers import sample_pdf, setup_sealing
+from sealing_helpers import registered_documents, sample_pdf, setup_sealing
 from signer.docdata.schemas import ReceiptData, ereceipt_xml
 
 FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
@@ -88,11 +85,7 @@ def env(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-de
 
 
 def _documents(env: dict) -> int:
-    engine = create_engine(load_config(env["cli"].home).database_url)
-    with engine.connect() as c:
-        n = c.execute(text("SELECT COUNT(*) FROM documents")).scalar_one()
-    engine.dispose()
-    return n
+    return registered_documents(env["cli"].home)
 
 
 def _check(env: dict, r, what: str, html: bool = False) -> None:  # type: ignore[no-untyped-def]

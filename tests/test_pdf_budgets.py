@@ -19,13 +19,11 @@ import pytest
 from asn1crypto import pem
 from asn1crypto import x509 as ax509
 from markupsafe import escape
-from sqlalchemy import create_engine, text
 
 import pdf_corpus
-from cli.config import load_config
 from cli.web import create_app
 from conftest import Cli, make_home
-from sealing_helpers import bearer, sample_pdf, setup_sealing
+from sealing_helpers import bearer, registered_documents, sample_pdf, setup_sealing
 from signer import pdf_guard
 from signer.errors import BudgetError
 from signer.pdf_guard import DEFAULT_BUDGETS, Budgets, guard
@@ -61,11 +59,7 @@ def _seal(client, token: str, pdf: bytes, options: dict):  # type: ignore[no-unt
 
 
 def _documents(env: dict) -> int:
-    engine = create_engine(load_config(env["cli"].home).database_url)
-    with engine.connect() as c:
-        n = c.execute(text("SELECT COUNT(*) FROM documents")).scalar_one()
-    engine.dispose()
-    return n
+    return registered_documents(env["cli"].home)
 
 
 def _plain(detail: str) -> None:

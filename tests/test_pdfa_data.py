@@ -15,15 +15,13 @@ import pytest
 from asn1crypto import pem
 from asn1crypto import x509 as ax509
 from pyhanko.pdf_utils.reader import PdfFileReader
-from sqlalchemy import create_engine, text
 
 import conftest
-from cli.config import load_config
 from cli.web import create_app
 from conftest import Cli, make_home, run, tool
 from pdfa_helpers import (elicense_pdfa3, embedded_files, flip_in_stream, info_xmp_mismatches, licence_xml,
                           variant, xmp_tree, xmp_value)
-from sealing_helpers import bearer, setup_sealing
+from sealing_helpers import bearer, registered_documents, setup_sealing
 
 RECEIPT_JSON = json.dumps({"receipt": "R-1", "total": "120.00", "items": [{"th": "ค่าธรรมเนียม", "amount": "120.00"}]},
                           ensure_ascii=False).encode()
@@ -57,11 +55,7 @@ def seal(env: dict, pdf: bytes, options: dict | None = None, data: list[tuple[st
 
 
 def documents(env: dict) -> int:
-    engine = create_engine(load_config(env["cli"].home).database_url)
-    with engine.connect() as c:
-        n = c.execute(text("SELECT COUNT(*) FROM documents")).scalar_one()
-    engine.dispose()
-    return n
+    return registered_documents(env["cli"].home)
 
 
 def last_audit(env: dict) -> dict:

@@ -12,8 +12,8 @@ from lxml import etree
 
 from cli.web import create_app
 from conftest import Cli, make_home
-from sealing_helpers import DOC_ID, bearer, setup_sealing
-from xades_helpers import (DS_NS, XADES_NS, count_documents, receipt, sign_xml, signxml_verify, trust_of, utcnow,
+from sealing_helpers import DOC_ID, bearer, registered_documents, setup_sealing
+from xades_helpers import (DS_NS, XADES_NS, receipt, sign_xml, signxml_verify, trust_of, utcnow,
                            xmlsec1)
 
 XADES141_NS = "http://uri.etsi.org/01903/v1.4.1#"
@@ -203,7 +203,7 @@ def test_bad_input_is_a_precise_4xx_audited_and_registers_nothing(env: dict, cas
     """OWASP XXE prevention / XML 1.0 2.8: no DOCTYPE accepted; every refusal is a problem
     document, audited as seal.sign-xml refused, and nothing is registered."""
     body, extra, status, message = BAD[case]
-    before = count_documents(env["cli"].home)
+    before = registered_documents(env["cli"].home)
     if isinstance(extra, str):
         r = sign_xml(env, body, content_type=extra)
     elif body is None:
@@ -214,7 +214,7 @@ def test_bad_input_is_a_precise_4xx_audited_and_registers_nothing(env: dict, cas
     assert r.content_type == "application/problem+json" and message in r.json["detail"], r.json
     last = _audit_tail(env)[0]
     assert last["action"] == "seal.sign-xml" and last["outcome"] == "refused" and last["details"]["status"] == status
-    assert count_documents(env["cli"].home) == before
+    assert registered_documents(env["cli"].home) == before
 
 
 def test_a_body_over_the_size_limit_is_413_audited_and_registers_nothing(env: dict) -> None:
@@ -227,22 +227,22 @@ def test_a_body_over_the_size_limit_is_413_audited_and_registers_nothing(env: di
     finally:
         config.write_text(original)
     big = receipt().replace(b"</eReceipt>", b"<!--" + b"x" * (1024 * 1024 + 10) + b"--></eReceipt>")
-    before = count_documents(env["cli"].home)
+    before = registered_documents(env["cli"].home)
     r = client.post("/api/v1/sign-xml", data=big, headers={**bearer(env["tokens"]["A"]),
                                                            "Content-Type": "application/xml"})
     assert r.status_code == 413 and "1,048,576-byte limit" in r.json["detail"], r.json
     last = _audit_tail(env)[0]
     assert last["action"] == "seal.sign-xml" and last["outcome"] == "refused" and last["details"]["status"] == 413
-    assert count_documents(env["cli"].home) == before
+    assert registered_documents(env["cli"].home) == before
 
 
 def test_another_agencys_seal_is_forbidden_and_audited(env: dict) -> None:
-    before = count_documents(env["cli"].home)
+    before = registered_documents(env["cli"].home)
     r = sign_xml(env, receipt(), {"level": "B-B", "seal": env["seals"]["B"]})
     assert r.status_code == 403 and "may not use the seal of agency B" in r.json["detail"]
     last = _audit_tail(env)[0]
     assert last["action"] == "seal.sign-xml" and last["outcome"] == "refused" and last["details"]["status"] == 403
-    assert count_documents(env["cli"].home) == before
+    assert registered_documents(env["cli"].home) == before
 
 
 def test_raw_text_xml_body_and_the_openapi_entry(env: dict) -> None:
@@ -265,10 +265,10 @@ def test_registration_on_sqlite_and_postgresql(any_home: Path, tmp_path: Path) -
     cli = Cli(any_home)
     info = setup_sealing(cli, tmp_path)
     info.update(cli=cli, client=create_app(any_home).test_client())
-    before = count_documents(any_home)
+    before = registered_documents(any_home)
     r = sign_xml(info, receipt(), {"level": "B-LT"})
     assert r.status_code == 200, r.data[:300]
-    assert count_documents(any_home) == before + 1
+    assert registered_documents(any_home) == before + 1
     record = info["client"].get(f"/api/v1/documents/{r.headers['X-Document-Id']}",
                                 headers=bearer(info["tokens"]["A"])).json
     assert record["sha256"] == hashlib.sha256(r.data).hexdigest() and record["level"] == "B-LT"
@@ -319,12 +319,12 @@ def test_an_already_sealed_document_is_a_conflict_and_registers_nothing(env: dic
     """EN 319 132-1 6.2: govca makes one enveloped signature per document; a second would not be
     the root's only ds:Signature and no counter-signature is offered: 409, audited, nothing registered."""
     sealed = _sealed(env, "B-B")
-    before = count_documents(env["cli"].home)
+    before = registered_documents(env["cli"].home)
     r = sign_xml(env, sealed, {"level": "B-B"})
     assert r.status_code == 409 and "already carries a signature" in r.json["detail"], r.json
     last = _audit_tail(env)[0]
     assert last["action"] == "seal.sign-xml" and last["outcome"] == "refused" and last["details"]["status"] == 409
-    assert count_documents(env["cli"].home) == before
+    assert registered_documents(env["cli"].home) == before
 
 
 def test_en_319_102_1_a_revocation_after_the_time_stamp_leaves_b_lta_valid_and_b_b_invalid(env: dict) -> None:
@@ -392,8 +392,8 @@ def test_xmldsig_4_4_3_3_comments_around_the_root_are_kept_and_a_processing_inst
     assert r.status_code == 200 and b"<!-- issued by the agency's system --><eReceipt" in r.data  # no text node there
     assert xmlsec1(env["tmp"] / "commented", r.data, env["files"]["root"]).returncode == 0
     assert _verify(env, r.data)["verdict"] == "valid"
-    before = count_documents(env["cli"].home)
+    before = registered_documents(env["cli"].home)
     styled = receipt().replace(b"<eReceipt", b'<?xml-stylesheet href="r.xsl" type="text/xsl"?>\n<eReceipt', 1)
     refused = sign_xml(env, styled, {"level": "B-B"})
     assert refused.status_code == 400 and "processing instruction outside its root" in refused.json["detail"]
-    assert count_documents(env["cli"].home) == before
+    assert registered_documents(env["cli"].home) == before

@@ -9,9 +9,6 @@ import subprocess
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-
-from cli.config import load_config
 from sealing_helpers import bearer
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -63,14 +60,6 @@ def signxml_verify(signed: bytes, root_pem: Path, detached: bytes | None = None)
     if detached is not None:
         resolver = lambda _uri: etree.fromstring(detached)  # noqa: E731
     return XAdESVerifier().verify(signed, ca_pem_file=str(root_pem), uri_resolver=resolver)
-
-
-def count_documents(home: Path) -> int:
-    engine = create_engine(load_config(home).database_url)
-    with engine.connect() as c:
-        n = c.execute(text("SELECT COUNT(*) FROM documents")).scalar_one()
-    engine.dispose()
-    return n
 
 
 def trust_of(root_pem: Path):  # type: ignore[no-untyped-def]
